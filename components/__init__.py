@@ -1,0 +1,1 @@
+"""Pulumi components, one per module; each takes validated config, never raw dicts."""

@@ -1,0 +1,163 @@
+"""CloudServer: an EC2 Docker host with its data on a separate, protected EBS volume at /app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+from pulumi_command import remote
+
+from constellab import cloud_init, iam, naming
+from constellab.config import CloudPlacement
+
+DATA_DEVICE = "/dev/sdf"
+ROOT_DISK_GB = 30
+
+
+@dataclass(frozen=True)
+class CloudServerArgs:
+    """Arguments of `CloudServer`."""
+
+    server_name: str
+    placement: CloudPlacement
+    admin_cidrs: list[str]
+    ssh_public_keys: list[str]
+    host_folders: list[str]
+    """Folders under /app the containers mount, created by cloud-init once the volume is mounted."""
+    tags: dict[str, str]
+    vpc_id: pulumi.Input[str]
+    subnet_id: pulumi.Input[str]
+    availability_zone: pulumi.Input[str]
+    instance_profile_name: pulumi.Input[str]
+
+
+class CloudServer(pulumi.ComponentResource):
+    """Security group, EC2 instance, data volume, Elastic IP, and a wait for Docker to be ready.
+
+    Data lives on the data volume (protected, retained on delete) and survives any replacement of
+    the instance; the Elastic IP keeps the address through stop and start, so DNS stays valid.
+    `docker_host` resolves only once cloud-init has finished and Docker answers.
+    """
+
+    public_ip: pulumi.Output[str]
+    instance_id: pulumi.Output[str]
+    data_volume_id: pulumi.Output[str]
+    docker_host: pulumi.Output[str]
+
+    def __init__(self, name: str, args: CloudServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("constellab:cloud_server:CloudServer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = args.tags
+
+        group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            description=f"Constellab {args.server_name}: web from anywhere, SSH from administrators",
+            tags=tags,
+            opts=child,
+        )
+        for rule in iam.ingress_rules(args.admin_cidrs):
+            rule_name = f"{name}-in-{rule.port}-{rule.cidr.replace('/', '-').replace(':', '_').replace('.', '_')}"
+            aws.vpc.SecurityGroupIngressRule(
+                rule_name,
+                security_group_id=group.id,
+                ip_protocol="tcp",
+                from_port=rule.port,
+                to_port=rule.port,
+                cidr_ipv4=None if rule.is_ipv6 else rule.cidr,
+                cidr_ipv6=rule.cidr if rule.is_ipv6 else None,
+                description=rule.description,
+                tags=tags,
+                opts=child,
+            )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-out-all", security_group_id=group.id, ip_protocol="-1", cidr_ipv4="0.0.0.0/0", tags=tags, opts=child
+        )
+
+        data_volume = aws.ebs.Volume(
+            f"{name}-data",
+            availability_zone=args.availability_zone,
+            size=args.placement.data_disk_gb,
+            type="gp3",
+            encrypted=True,
+            tags={**tags, "Name": f"{tags.get('Name', name)}-data"},
+            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
+        )
+
+        architecture = naming.instance_architecture(args.placement.instance_type)
+        image = aws.ec2.get_ami_output(
+            most_recent=True,
+            owners=[naming.DEBIAN_AMI_OWNER],
+            filters=[
+                aws.ec2.GetAmiFilterArgs(name="name", values=[naming.debian_ami_name_pattern(architecture)]),
+                aws.ec2.GetAmiFilterArgs(name="architecture", values=[architecture]),
+                aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
+            ],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        user_data = data_volume.id.apply(
+            lambda volume_id: cloud_init.render_user_data(
+                server_name=args.server_name,
+                volume_id=volume_id,
+                ssh_public_keys=args.ssh_public_keys,
+                host_folders=args.host_folders,
+            )
+        )
+        instance = aws.ec2.Instance(
+            f"{name}-instance",
+            ami=image.id,
+            instance_type=args.placement.instance_type,
+            subnet_id=args.subnet_id,
+            vpc_security_group_ids=[group.id],
+            iam_instance_profile=args.instance_profile_name,
+            user_data=user_data,
+            metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                # Two hops: the lab manager reaches the instance role from inside a container.
+                http_put_response_hop_limit=2,
+            ),
+            root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
+                encrypted=True, volume_type="gp3", volume_size=ROOT_DISK_GB, delete_on_termination=True
+            ),
+            ebs_optimized=True,
+            monitoring=True,
+            tags=tags,
+            volume_tags=tags,
+            # A newer Debian image must not replace a running server: new images apply to new servers.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"]),
+        )
+        attachment = aws.ec2.VolumeAttachment(
+            f"{name}-data-attachment",
+            device_name=DATA_DEVICE,
+            volume_id=data_volume.id,
+            instance_id=instance.id,
+            stop_instance_before_detaching=True,
+            opts=child,
+        )
+        address = aws.ec2.Eip(f"{name}-eip", domain="vpc", tags=tags, opts=child)
+        association = aws.ec2.EipAssociation(
+            f"{name}-eip-association", allocation_id=address.allocation_id, instance_id=instance.id, opts=child
+        )
+
+        # Docker over SSH fails until cloud-init has mounted /app and installed the engine.
+        docker_ready = remote.Command(
+            f"{name}-docker-ready",
+            connection=remote.ConnectionArgs(
+                host=address.public_ip, user=cloud_init.ADMIN_USER, dial_error_limit=60, per_dial_timeout=10
+            ),
+            create="cloud-init status --wait >/dev/null; docker version --format '{{.Server.Version}}'",
+            triggers=[instance.id],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[association, attachment]),
+        )
+
+        self.public_ip = address.public_ip
+        self.instance_id = instance.id
+        self.data_volume_id = data_volume.id
+        self.docker_host = pulumi.Output.all(address.public_ip, docker_ready.stdout).apply(
+            lambda values: f"ssh://{cloud_init.ADMIN_USER}@{values[0]}:22"
+        )
+        self.register_outputs(
+            {"publicIp": self.public_ip, "instanceId": self.instance_id, "dataVolumeId": self.data_volume_id}
+        )

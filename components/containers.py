@@ -1,0 +1,95 @@
+"""ContainerSet: a server's Docker networks, generated passwords and containers, from the topology."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from constellab import topology
+
+
+@dataclass(frozen=True)
+class ContainerSetArgs:
+    """Arguments of `ContainerSet`."""
+
+    specs: list[topology.ContainerSpec]
+    values: Mapping[str, pulumi.Input[str]]
+    """Deployment-time values for the specs' `Ref`s that are not generated here (secrets, bucket names)."""
+
+
+class ContainerSet(pulumi.ComponentResource):
+    """Networks, one `RandomPassword` per generated secret, one pinned image and container per spec.
+
+    Pass the server's Docker provider through `opts.providers`; every child uses it.
+    """
+
+    passwords: dict[str, random.RandomPassword]
+    containers: dict[str, docker.Container]
+
+    def __init__(self, name: str, args: ContainerSetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("constellab:containers:ContainerSet", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        used_networks = sorted({network for spec in args.specs for network in spec.networks})
+        networks = {
+            network: docker.Network(f"{name}-net-{network}", name=network, driver="bridge", opts=child)
+            for network in used_networks
+        }
+        self.passwords = {
+            secret: random.RandomPassword(f"{name}-{secret}", length=32, special=False, opts=child)
+            for secret in topology.generated_secret_names(args.specs)
+        }
+        values: dict[str, pulumi.Output[str]] = {
+            key: pulumi.Output.from_input(value) for key, value in args.values.items()
+        }
+        values |= {secret: password.result for secret, password in self.passwords.items()}
+
+        def resolve(value: topology.EnvValue | str) -> pulumi.Input[str]:
+            if isinstance(value, topology.Ref):
+                if value.name not in values:
+                    raise KeyError(f"container set {name}: no value for {value.name!r}")
+                resolved = values[value.name]
+                return pulumi.Output.secret(resolved) if value.secret else resolved
+            return value
+
+        images = {
+            image: docker.RemoteImage(f"{name}-image-{_slug(image)}", name=image, keep_locally=True, opts=child)
+            for image in sorted({spec.image for spec in args.specs})
+        }
+        self.containers = {}
+        for spec in args.specs:
+            self.containers[spec.role] = docker.Container(
+                f"{name}-{spec.role}",
+                name=spec.role,
+                hostname=spec.role,
+                image=images[spec.image].image_id,
+                restart="unless-stopped",
+                must_run=True,
+                networks_advanced=[
+                    docker.ContainerNetworksAdvancedArgs(name=networks[network].name, aliases=[spec.role])
+                    for network in spec.networks
+                ],
+                envs=[pulumi.Output.concat(key, "=", resolve(value)) for key, value in sorted(spec.env.items())],
+                volumes=[
+                    docker.ContainerVolumeArgs(
+                        host_path=mount.host_path, container_path=mount.container_path, read_only=mount.read_only
+                    )
+                    for mount in spec.mounts
+                ],
+                uploads=[
+                    docker.ContainerUploadArgs(file=file.path, content=resolve(file.content), permissions=f"{file.mode:04o}")
+                    for file in spec.files
+                ],
+                ports=[docker.ContainerPortArgs(internal=port.internal, external=port.external) for port in spec.ports],
+                command=list(spec.command) or None,
+                opts=child,
+            )
+        self.register_outputs({"containers": sorted(self.containers)})
+
+
+def _slug(image: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in image.split("@")[0]).strip("-")

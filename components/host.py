@@ -1,0 +1,137 @@
+"""ServerHost: one Docker host (cloud, on-prem or local) with its identity, containers and DNS."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+
+from components.cloud_server import CloudServer, CloudServerArgs
+from components.containers import ContainerSet, ContainerSetArgs
+from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
+from components.network import Network
+from constellab import naming, topology
+from constellab.config import CloudPlacement, LocalPlacement, OnPremPlacement, PlatformConfig
+
+SSH_OPTIONS = ["-o", "StrictHostKeyChecking=accept-new", "-o", "ServerAliveInterval=30"]
+
+
+@dataclass(frozen=True)
+class ServerHostArgs:
+    """Arguments of `ServerHost`."""
+
+    stack: str
+    platform: PlatformConfig
+    server: naming.Server
+    specs: list[topology.ContainerSpec]
+    grants: list[BucketGrant]
+    values: Mapping[str, pulumi.Input[str]]
+    """Values for the specs' `Ref`s: configured secrets, bucket names, region."""
+    network: Network | None = None
+    """The VPC and subnet; required for cloud servers."""
+    cloudflare: pulumi.ProviderResource | None = None
+    """The Cloudflare provider; records are created only when it is given."""
+    extra_outputs: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+class ServerHost(pulumi.ComponentResource):
+    """The machine, the identity that reaches its buckets, its Docker provider, containers and DNS."""
+
+    address: pulumi.Output[str]
+    host: str
+
+    def __init__(self, name: str, args: ServerHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("constellab:host:ServerHost", name, None, opts)
+        server = args.server
+        platform = args.platform
+        placement = server.placement
+        role = naming.role_of(server)
+        tags = naming.server_tags(args.stack, server.name, role)
+        self.host = naming.server_host(server.name, platform.base_domain)
+        values: dict[str, pulumi.Input[str]] = dict(args.values)
+        outputs: dict[str, pulumi.Input[object]] = {}
+        credentials: dict[str, pulumi.Input[str]] = {}
+
+        instance_id: pulumi.Output[str] | None = None
+        if isinstance(placement, CloudPlacement):
+            if args.network is None:
+                raise ValueError(f"{name}: a cloud server needs the network")
+            identity = ServerIdentity(
+                f"{name}-identity",
+                ServerIdentityArgs(kind="instance-role", grants=args.grants, tags=tags),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            assert identity.instance_profile_name is not None
+            machine = CloudServer(
+                f"{name}-server",
+                CloudServerArgs(
+                    server_name=server.name,
+                    placement=placement,
+                    admin_cidrs=list(platform.admin_cidrs),
+                    ssh_public_keys=list(platform.ssh_public_keys),
+                    host_folders=topology.host_folders(args.specs, naming.CLOUD_DATA_ROOT),
+                    tags=tags,
+                    vpc_id=args.network.vpc_id,
+                    subnet_id=args.network.subnet_id,
+                    availability_zone=args.network.availability_zone,
+                    instance_profile_name=identity.instance_profile_name,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.address = machine.public_ip
+            docker_host: pulumi.Input[str] = machine.docker_host
+            instance_id = machine.instance_id
+            outputs["instanceId"] = machine.instance_id
+            outputs["dataVolumeId"] = machine.data_volume_id
+        elif isinstance(placement, OnPremPlacement):
+            identity = ServerIdentity(
+                f"{name}-identity",
+                ServerIdentityArgs(kind="access-key", grants=args.grants, tags=tags),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            assert identity.access_key_id is not None and identity.secret_access_key is not None
+            values["aws-access-key-id"] = identity.access_key_id
+            values["aws-secret-access-key"] = identity.secret_access_key
+            credentials["awsAccessKeyId"] = identity.access_key_id
+            credentials["awsSecretAccessKey"] = identity.secret_access_key
+            self.address = pulumi.Output.from_input(placement.public_address)
+            docker_host = f"ssh://{placement.ssh_user}@{placement.ssh_host}:{placement.ssh_port}"
+        else:
+            assert isinstance(placement, LocalPlacement)
+            self.address = pulumi.Output.from_input("127.0.0.1")
+            docker_host = placement.docker_host
+
+        provider = docker.Provider(
+            f"{name}-docker",
+            host=docker_host,
+            ssh_opts=SSH_OPTIONS if not isinstance(placement, LocalPlacement) else None,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        containers = ContainerSet(
+            f"{name}-containers",
+            ContainerSetArgs(specs=args.specs, values=values),
+            opts=pulumi.ResourceOptions(parent=self, providers={"docker": provider}),
+        )
+
+        if args.cloudflare is not None:
+            from components.dns import WildcardDns, WildcardDnsArgs
+
+            assert platform.dns.provider == "cloudflare"
+            WildcardDns(
+                f"{name}-dns",
+                WildcardDnsArgs(zone_id=platform.dns.zone_id, host=self.host, address=self.address),
+                opts=pulumi.ResourceOptions(parent=self, providers={"cloudflare": args.cloudflare}),
+            )
+
+        self.instance_id = instance_id
+        self.urls = naming.urls(self.host, role, server.dev_environment if role != "space" else False)
+        if "lab-manager-api-key" in containers.passwords:
+            credentials["labManagerApiKey"] = containers.passwords["lab-manager-api-key"].result
+        outputs |= {"role": role, "host": self.host, "address": self.address, "urls": self.urls, **args.extra_outputs}
+        self.outputs = outputs
+        """What people need to reach the server; nothing secret."""
+        self.credentials: pulumi.Output[dict[str, str]] = pulumi.Output.secret(credentials)
+        """Secret credentials of the server (lab manager API key, on-prem access key)."""
+        self.register_outputs({**outputs, "credentials": self.credentials})

@@ -1,0 +1,120 @@
+"""Platform: a customer's whole Constellab platform, composed from its validated stack settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.hub import DataHub, DataHubArgs
+from components.lab import DataLab, DataLabArgs, HubLake
+from components.network import Network, NetworkArgs
+from components.space import CollaborativeSpace, CollaborativeSpaceArgs
+from constellab import naming
+from constellab.config import CloudPlacement, HubStorage, PlatformConfig
+from constellab.settings import StackSettings
+
+
+@dataclass(frozen=True)
+class PlatformArgs:
+    """Arguments of `Platform`."""
+
+    stack: str
+    settings: StackSettings
+    secrets: Mapping[str, pulumi.Output[str]]
+    """Configured secrets by `Ref` name: space-api-key, community-api-key, codelab-password, cloudflare-token."""
+
+
+def dns_records(platform: PlatformConfig, addresses: Mapping[str, str]) -> list[dict[str, str]]:
+    """The records a customer creates by hand when DNS is customer-managed: `<H>` and `*.<H>` per server."""
+    records = []
+    for _, server in platform.servers():
+        host = naming.server_host(server.name, platform.base_domain)
+        records += [
+            {"name": name, "type": "A", "content": addresses[server.name]} for name in (host, f"*.{host}")
+        ]
+    return records
+
+
+class Platform(pulumi.ComponentResource):
+    """The network, hubs, labs and space of one customer, and the Cloudflare provider for their DNS."""
+
+    servers: dict[str, Mapping[str, Any]]
+
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("constellab:platform:Platform", name, None, opts)
+        config = args.settings.platform
+        values: dict[str, pulumi.Input[str]] = dict(args.secrets)
+        if args.settings.aws_region:
+            values["aws-region"] = args.settings.aws_region
+
+        network = None
+        if any(isinstance(server.placement, CloudPlacement) for _, server in config.servers()):
+            network = Network(
+                f"{name}-network",
+                NetworkArgs(config=config.network, tags={naming.TAG_STACK: args.stack}),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        cloudflare = None
+        if config.dns.provider == "cloudflare":
+            import pulumi_cloudflare
+
+            cloudflare = pulumi_cloudflare.Provider(
+                f"{name}-cloudflare", api_token=args.secrets["cloudflare-token"], opts=pulumi.ResourceOptions(parent=self)
+            )
+
+        hosts = {}
+        lakes: dict[str, HubLake] = {}
+        for hub in config.hubs:
+            data_hub = DataHub(
+                f"{name}-{hub.name}",
+                DataHubArgs(stack=args.stack, platform=config, hub=hub, values=values, network=network, cloudflare=cloudflare),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            lakes[hub.name] = HubLake(bucket_name=data_hub.data_lake.name, bucket_arn=data_hub.data_lake.arn)
+            hosts[hub.name] = data_hub.host
+        for lab in config.labs:
+            data_lab = DataLab(
+                f"{name}-{lab.name}",
+                DataLabArgs(
+                    stack=args.stack,
+                    platform=config,
+                    lab=lab,
+                    values=values,
+                    hub_lake=lakes[lab.hub] if lab.hub else None,
+                    network=network,
+                    cloudflare=cloudflare,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            hosts[lab.name] = data_lab.host
+        if config.space is not None:
+            assert network is not None, "validated: the space is in the cloud"
+            storage = config.space.storage
+            space = CollaborativeSpace(
+                f"{name}-{config.space.name}",
+                CollaborativeSpaceArgs(
+                    stack=args.stack,
+                    platform=config,
+                    space=config.space,
+                    values=values,
+                    network=network,
+                    hub_lake=lakes[storage.hub] if isinstance(storage, HubStorage) else None,
+                    cloudflare=cloudflare,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            hosts[config.space.name] = space.host
+
+        self.servers = {server_name: host.outputs for server_name, host in hosts.items()}
+        self.credentials = pulumi.Output.secret({server_name: host.credentials for server_name, host in hosts.items()})
+        self.dns_records: pulumi.Output[list[dict[str, str]]] | None = None
+        if config.dns.provider == "none" and not all(s.placement.kind == "local" for _, s in config.servers()):
+            names = list(hosts)
+            self.dns_records = pulumi.Output.all(*[hosts[n].address for n in names]).apply(
+                lambda addresses: dns_records(config, dict(zip(names, addresses)))
+            )
+        self.register_outputs({"servers": self.servers, "credentials": self.credentials, "dnsRecords": self.dns_records})

@@ -1,0 +1,69 @@
+"""CollaborativeSpace: the space's cloud host and its storage, a bucket of its own or a hub's lake."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+
+from components.bucket import SecureBucket, SecureBucketArgs
+from components.host import ServerHost, ServerHostArgs
+from components.identity import BucketGrant
+from components.lab import HubLake
+from components.network import Network
+from constellab import naming, topology
+from constellab.config import PlatformConfig, Space
+
+HUB_STORAGE_PREFIX = "space/"
+
+
+@dataclass(frozen=True)
+class CollaborativeSpaceArgs:
+    """Arguments of `CollaborativeSpace`."""
+
+    stack: str
+    platform: PlatformConfig
+    space: Space
+    values: Mapping[str, pulumi.Input[str]]
+    network: Network
+    hub_lake: HubLake | None = None
+    """The hub whose data lake stores the space's documents, when `storage.kind` is `hub`."""
+    cloudflare: pulumi.ProviderResource | None = None
+
+
+class CollaborativeSpace(pulumi.ComponentResource):
+    """The collaborative space: uses its storage (read and write), nothing else."""
+
+    def __init__(self, name: str, args: CollaborativeSpaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("constellab:space:CollaborativeSpace", name, None, opts)
+        space = args.space
+        tags = naming.server_tags(args.stack, space.name, "space")
+        if args.hub_lake is not None:
+            bucket_name, bucket_arn, prefix = args.hub_lake.bucket_name, args.hub_lake.bucket_arn, HUB_STORAGE_PREFIX
+        else:
+            storage = SecureBucket(
+                f"{name}-storage",
+                SecureBucketArgs(bucket_prefix=naming.bucket_prefix(args.platform.customer, space.name, "storage"),
+                                 tags=tags, noncurrent_version_days=90),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            bucket_name, bucket_arn, prefix = storage.name, storage.arn, ""
+        values = {**args.values, "space-bucket": bucket_name, "space-prefix": prefix}
+        self.host = ServerHost(
+            f"{name}-host",
+            ServerHostArgs(
+                stack=args.stack,
+                platform=args.platform,
+                server=space,
+                specs=topology.containers_for(args.platform, space),
+                grants=[BucketGrant(bucket_arn, prefix, "readwrite", "space-storage")],
+                values=values,
+                network=args.network,
+                cloudflare=args.cloudflare,
+                extra_outputs={"storage": pulumi.Output.concat("s3://", bucket_name, "/", prefix)},
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.outputs = self.host.outputs
+        self.register_outputs({"host": self.host.host})

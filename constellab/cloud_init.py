@@ -1,0 +1,95 @@
+"""Cloud-init user data for a cloud server: data volume at /app first, then the Docker engine.
+
+Order matters. The data volume is attached after the instance boots, so the mount script waits for
+it; it formats the volume only when it holds no filesystem (a replaced instance finds its data
+intact). Docker is installed after the mount, with its data root on the volume and capped json-file
+logs, so nothing Docker writes lands on the root disk.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import yaml
+
+from constellab.naming import CLOUD_DATA_ROOT
+
+DOCKER_DAEMON = {
+    "data-root": f"{CLOUD_DATA_ROOT}/docker",
+    "log-driver": "json-file",
+    "log-opts": {"max-size": "1m", "max-file": "3"},
+    "live-restore": True,
+}
+ADMIN_USER = "admin"
+"""The default user of Debian's cloud images; Pulumi reaches Docker over SSH as this user."""
+
+_MOUNT_SCRIPT = """#!/bin/sh
+# Waits for the data volume, formats it only if it is blank, mounts it at {root} for good.
+set -eu
+volume_id="{volume_serial}"
+device=""
+for attempt in $(seq 1 180); do
+  for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$volume_id" /dev/xvdf /dev/sdf; do
+    if [ -b "$candidate" ]; then device="$candidate"; break 2; fi
+  done
+  sleep 5
+done
+if [ -z "$device" ]; then echo "constellab: data volume {volume_id} never appeared" >&2; exit 1; fi
+if ! blkid "$device" >/dev/null 2>&1; then mkfs.ext4 -q -L constellab-data "$device"; fi
+uuid=$(blkid -s UUID -o value "$device")
+mkdir -p {root}
+grep -q "UUID=$uuid" /etc/fstab || echo "UUID=$uuid {root} ext4 defaults,nofail 0 2" >> /etc/fstab
+mountpoint -q {root} || mount {root}
+mkdir -p {folders}
+"""
+
+
+def render_user_data(
+    *,
+    server_name: str,
+    volume_id: str,
+    ssh_public_keys: list[str],
+    host_folders: list[str],
+) -> str:
+    """The `#cloud-config` document for a cloud server whose data volume is `volume_id`."""
+    folders = " ".join(shlex.quote(folder) for folder in [f"{CLOUD_DATA_ROOT}/docker", *host_folders])
+    mount_script = _MOUNT_SCRIPT.format(
+        root=CLOUD_DATA_ROOT,
+        volume_id=volume_id,
+        volume_serial=volume_id.replace("-", ""),
+        folders=folders,
+    )
+    document = {
+        "hostname": server_name,
+        "package_update": True,
+        "package_upgrade": True,
+        "packages": ["ca-certificates", "curl", "unattended-upgrades", "apt-listchanges"],
+        "ssh_authorized_keys": list(ssh_public_keys),
+        "write_files": [
+            {
+                "path": "/usr/local/sbin/constellab-mount-data",
+                "permissions": "0755",
+                "owner": "root:root",
+                "content": mount_script,
+            },
+            {
+                "path": "/etc/docker/daemon.json",
+                "permissions": "0644",
+                "owner": "root:root",
+                "content": json.dumps(DOCKER_DAEMON, indent=2) + "\n",
+            },
+            {
+                "path": "/etc/apt/apt.conf.d/20auto-upgrades",
+                "permissions": "0644",
+                "content": 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n',
+            },
+        ],
+        "runcmd": [
+            ["/usr/local/sbin/constellab-mount-data"],
+            ["sh", "-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io"],
+            ["usermod", "-aG", "docker", ADMIN_USER],
+            ["systemctl", "enable", "--now", "docker"],
+        ],
+    }
+    return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False, width=200)

@@ -1,0 +1,529 @@
+"""The stack file's `constellab:platform` key as validated pydantic models.
+
+Every model is frozen and forbids unknown fields, so a typo in a stack file is an error rather than a
+silently ignored setting. Field names are snake_case in Python and camelCase in the stack file.
+Reusable constrained types (`DnsLabel`, `PinnedImage`, `AdminCidr`, ...) carry their own messages, so a
+bad value is reported with its field path and with what would be accepted instead.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+# ---------------------------------------------------------------------------------------------
+# Reusable validated types
+# ---------------------------------------------------------------------------------------------
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[a-z0-9]+$")
+_IMAGE = re.compile(
+    r"^(?P<repository>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"|[a-zA-Z0-9.-]+(?::[0-9]+)?/[a-z0-9]+(?:[._/-][a-z0-9]+)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+_VERSION_TAG = re.compile(r"^v?[0-9]")
+_ZONE_ID = re.compile(r"^[a-f0-9]{32}$")
+_SSH_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]{40,}( .*)?$")
+
+
+def _fail(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message)
+
+
+def _check_dns_label(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise _fail(
+            "dns_label",
+            f"{value!r} is not a DNS label: use 1-63 lowercase letters, digits and inner hyphens (e.g. 'lab1')",
+        )
+    return value
+
+
+def _check_domain(value: str) -> str:
+    labels = value.split(".")
+    if len(value) > 200 or not all(_DNS_LABEL.match(label) for label in labels):
+        raise _fail(
+            "domain_name",
+            f"{value!r} is not a domain name: use lowercase DNS labels joined by dots (e.g. 'acme.example.com')",
+        )
+    return value
+
+
+def _check_image(value: str) -> str:
+    match = _IMAGE.match(value)
+    if not match:
+        raise _fail("image", f"{value!r} is not a container image reference (e.g. 'traefik:v3.5.3')")
+    tag, digest = match.group("tag"), match.group("digest")
+    if digest:
+        return value
+    if tag is None:
+        raise _fail(
+            "image_unpinned",
+            f"{value!r} has no tag: pin a version tag or a digest (e.g. '{value}:1.2.3' or '{value}@sha256:...')",
+        )
+    if not _VERSION_TAG.match(tag):
+        raise _fail(
+            "image_unpinned",
+            f"{value!r} uses the moving tag {tag!r}: pin a version tag that starts with a digit "
+            "(optionally after 'v') or a sha256 digest",
+        )
+    return value
+
+
+def _check_cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as error:
+        raise _fail("cidr", f"{value!r} is not a network in CIDR notation (e.g. '203.0.113.0/24'): {error}") from None
+    return str(network)
+
+
+def _check_admin_cidr(value: str) -> str:
+    network = ipaddress.ip_network(_check_cidr(value))
+    if network.prefixlen == 0:
+        raise _fail(
+            "cidr_world",
+            f"{value!r} opens SSH to the whole internet: list your administrators' networks instead",
+        )
+    return value
+
+
+def _check_ip(value: str) -> str:
+    try:
+        address = ipaddress.IPv4Address(value)
+    except ValueError:
+        raise _fail("ipv4", f"{value!r} is not an IPv4 address (e.g. '198.51.100.20')") from None
+    return str(address)
+
+
+def _check_host(value: str) -> str:
+    try:
+        return _check_ip(value)
+    except PydanticCustomError:
+        pass
+    if all(_DNS_LABEL.match(label) for label in value.split(".")):
+        return value
+    raise _fail("host", f"{value!r} is neither an IPv4 address nor a host name (e.g. 'hub.acme.internal')")
+
+
+def _check_instance_type(value: str) -> str:
+    if not _INSTANCE_TYPE.match(value):
+        raise _fail("instance_type", f"{value!r} is not an EC2 instance type (e.g. 't3.large' or 'm7g.xlarge')")
+    return value
+
+
+def _check_https_url(value: str) -> str:
+    if not re.match(r"^https://[a-z0-9.-]+(:[0-9]+)?(/[^\s]*)?$", value) or value.endswith("/"):
+        raise _fail("https_url", f"{value!r} is not an https URL without a trailing slash (e.g. 'https://api.example.com')")
+    return value
+
+
+def _check_ssh_key(value: str) -> str:
+    if not _SSH_KEY.match(value.strip()):
+        raise _fail("ssh_key", "not an OpenSSH public key: paste one line such as 'ssh-ed25519 AAAA... you@host'")
+    return value.strip()
+
+
+def _check_zone_id(value: str) -> str:
+    if not _ZONE_ID.match(value):
+        raise _fail("zone_id", f"{value!r} is not a Cloudflare zone id: 32 lowercase hex characters")
+    return value
+
+
+def _check_bucket_name(value: str) -> str:
+    if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", value) or ".." in value:
+        raise _fail("bucket_name", f"{value!r} is not an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)")
+    return value
+
+
+def _check_prefix(value: str) -> str:
+    if value.startswith("/") or (value and not value.endswith("/")) or "*" in value:
+        raise _fail("s3_prefix", f"{value!r} is not a key prefix: no leading slash, no '*', end with '/' (e.g. 'raw/')")
+    return value
+
+
+def _check_absolute_path(value: str) -> str:
+    if not re.match(r"^/[A-Za-z0-9._/-]*$", value) or "/../" in f"{value}/" or value != "/" and value.endswith("/"):
+        raise _fail("absolute_path", f"{value!r} is not an absolute folder path without a trailing slash (e.g. '/app')")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
+"""A single lowercase DNS label: a server name, a customer name."""
+DomainName = Annotated[str, AfterValidator(_check_domain)]
+"""A lowercase domain name under which every server gets `<server>.<domain>`."""
+PinnedImage = Annotated[str, AfterValidator(_check_image)]
+"""A container image pinned to a version tag or a digest; `latest` and untagged are refused."""
+Cidr = Annotated[str, AfterValidator(_check_cidr)]
+"""A network in CIDR notation, host bits clear."""
+AdminCidr = Annotated[str, AfterValidator(_check_admin_cidr)]
+"""An administrator network: any CIDR except one that spans the whole internet."""
+IPv4 = Annotated[str, AfterValidator(_check_ip)]
+HostName = Annotated[str, AfterValidator(_check_host)]
+InstanceType = Annotated[str, AfterValidator(_check_instance_type)]
+HttpsUrl = Annotated[str, AfterValidator(_check_https_url)]
+SshPublicKey = Annotated[str, AfterValidator(_check_ssh_key)]
+ZoneId = Annotated[str, AfterValidator(_check_zone_id)]
+BucketName = Annotated[str, AfterValidator(_check_bucket_name)]
+KeyPrefix = Annotated[str, AfterValidator(_check_prefix)]
+AbsolutePath = Annotated[str, AfterValidator(_check_absolute_path)]
+
+
+class Model(BaseModel):
+    """Base of every config model: frozen, no unknown fields, camelCase in the stack file."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        str_strip_whitespace=True,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# DNS, images, endpoints, network
+# ---------------------------------------------------------------------------------------------
+
+
+class CloudflareDns(Model):
+    """Records are created in a Cloudflare zone; certificates come from Let's Encrypt by DNS-01."""
+
+    provider: Literal["cloudflare"]
+    zone_id: ZoneId
+    """The id of the Cloudflare zone that holds `baseDomain`."""
+
+
+class CustomerManagedDns(Model):
+    """The customer creates the records; the program exports the list of records to create."""
+
+    provider: Literal["none"]
+
+
+Dns = Annotated[CloudflareDns | CustomerManagedDns, Field(discriminator="provider")]
+
+
+class Images(Model):
+    """Every container image the servers run, each pinned to a version tag or digest."""
+
+    traefik: PinnedImage = "traefik:v3.5.3"
+    lab_manager: PinnedImage
+    front: PinnedImage
+    glab: PinnedImage
+    codelab: PinnedImage
+    database: PinnedImage = "mariadb:11.4.8"
+    """MariaDB for the prod, dev, test and Biota databases."""
+    space: PinnedImage | None = None
+    """The collaborative space application; required when the stack declares a space."""
+
+
+class Endpoints(Model):
+    """Where the labs reach Constellab's collaborative space and community."""
+
+    space_api_url: HttpsUrl
+    space_front_url: HttpsUrl
+    community_api_url: HttpsUrl = "https://api.constellab.community"
+    community_front_url: HttpsUrl = "https://constellab.community"
+
+
+class NewNetwork(Model):
+    """A dedicated VPC with one public subnet (the default)."""
+
+    mode: Literal["create"] = "create"
+    vpc_cidr: Cidr = "10.40.0.0/16"
+    subnet_cidr: Cidr = "10.40.1.0/24"
+    availability_zone: str | None = None
+    """Zone of the subnet and of every data volume; the region's first zone when unset."""
+
+    @model_validator(mode="after")
+    def _subnet_inside_vpc(self) -> NewNetwork:
+        vpc = ipaddress.ip_network(self.vpc_cidr)
+        subnet = ipaddress.ip_network(self.subnet_cidr)
+        if subnet.version != vpc.version or not subnet.subnet_of(vpc):  # type: ignore[arg-type]
+            raise PydanticCustomError(
+                "subnet_outside_vpc",
+                "subnetCidr {subnet} is not inside vpcCidr {vpc}: pick a subnet of the VPC",
+                {"subnet": self.subnet_cidr, "vpc": self.vpc_cidr, "field": "subnetCidr"},
+            )
+        return self
+
+
+class ExistingNetwork(Model):
+    """An existing VPC and public subnet, owned by someone else."""
+
+    mode: Literal["existing"]
+    vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")]
+    subnet_id: Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
+
+
+Network = Annotated[NewNetwork | ExistingNetwork, Field(discriminator="mode")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Placement: cloud, on-prem, local
+# ---------------------------------------------------------------------------------------------
+
+
+class CloudPlacement(Model):
+    """An EC2 instance with a separate encrypted data volume mounted at /app."""
+
+    kind: Literal["cloud"]
+    instance_type: InstanceType = "t3.large"
+    data_disk_gb: Annotated[int, Field(ge=20, le=16384)] = 100
+    """Size of the data volume that holds /app (databases, lab data, Docker's data root)."""
+
+
+class OnPremPlacement(Model):
+    """A customer machine running Docker, reached over SSH (`ssh://user@host:port`)."""
+
+    kind: Literal["onPrem"]
+    ssh_host: HostName
+    ssh_user: DnsLabel = "constellab"
+    ssh_port: Annotated[int, Field(ge=1, le=65535)] = 22
+    public_address: IPv4
+    """The address the DNS records point at (the site's public or VPN address)."""
+    data_root: AbsolutePath = "/app"
+    """Where the server keeps persistent data; back it with a disk of its own."""
+
+
+class LocalPlacement(Model):
+    """This machine's Docker engine: for trying a lab with `pulumi up` and no cloud account."""
+
+    kind: Literal["local"]
+    docker_host: Annotated[str, Field(pattern=r"^(unix|tcp|ssh)://.+$")] = "unix:///var/run/docker.sock"
+    data_root: AbsolutePath = "/var/lib/constellab"
+    """Host folder for the lab's data (created by Docker on first start)."""
+
+
+Placement = Annotated[CloudPlacement | OnPremPlacement | LocalPlacement, Field(discriminator="kind")]
+
+BIOTA_MIN_DISK_GB = 50
+"""The Biota database's pre-built data directory is about 10 GB and grows; below this it does not fit."""
+
+
+class BackupRetention(Model):
+    """How long the lab manager's backups are kept, by prefix of the backup bucket."""
+
+    daily_days: Annotated[int, Field(ge=1, le=365)] = 7
+    weekly_days: Annotated[int, Field(ge=7, le=3650)] = 35
+
+    @model_validator(mode="after")
+    def _weekly_outlives_daily(self) -> BackupRetention:
+        if self.weekly_days < self.daily_days:
+            raise PydanticCustomError(
+                "retention_order",
+                "weeklyDays ({weekly}) is shorter than dailyDays ({daily}): keep weekly backups at least as long",
+                {"weekly": self.weekly_days, "daily": self.daily_days, "field": "weeklyDays"},
+            )
+        return self
+
+
+class ExternalSource(Model):
+    """An outside S3 location a hub reads from (read-only)."""
+
+    bucket: BucketName
+    prefix: KeyPrefix = ""
+
+
+class _Server(Model):
+    name: DnsLabel
+    """Unique across the stack; the server's host is `<name>.<baseDomain>`."""
+    placement: Placement
+    bricks: tuple[Literal["biota"], ...] = ()
+    """Optional bricks with infrastructure of their own; `biota` adds the read-only Biota database."""
+    backup: BackupRetention = BackupRetention()
+    dev_environment: bool = True
+    """Whether Codelab and the dev and test databases run."""
+
+    @model_validator(mode="after")
+    def _biota_fits(self) -> _Server:
+        placement = self.placement
+        if "biota" in self.bricks and isinstance(placement, CloudPlacement):
+            if placement.data_disk_gb < BIOTA_MIN_DISK_GB:
+                raise PydanticCustomError(
+                    "biota_disk",
+                    "the biota brick needs a data disk of at least {minimum} GB, got {size}: "
+                    "raise placement.dataDiskGb or remove biota from bricks",
+                    {"minimum": BIOTA_MIN_DISK_GB, "size": placement.data_disk_gb, "field": "placement.dataDiskGb"},
+                )
+        return self
+
+    @property
+    def biota(self) -> bool:
+        return "biota" in self.bricks
+
+
+class Hub(_Server):
+    """A data hub: always on, holds the company's data lake, reads external sources."""
+
+    external_sources: tuple[ExternalSource, ...] = ()
+
+
+class Lab(_Server):
+    """A data lab: analyses and reports; its results go to a hub's data lake."""
+
+    hub: DnsLabel | None = None
+    """The hub that receives this lab's results under `labs/<lab>/`; none for a standalone lab."""
+
+
+class BucketStorage(Model):
+    """The space keeps its documents in a dedicated S3 bucket."""
+
+    kind: Literal["bucket"] = "bucket"
+
+
+class HubStorage(Model):
+    """The space keeps its documents in a hub's data lake, under `space/`."""
+
+    kind: Literal["hub"]
+    hub: DnsLabel
+
+
+SpaceStorage = Annotated[BucketStorage | HubStorage, Field(discriminator="kind")]
+
+
+class Space(Model):
+    """The collaborative space: always in the cloud."""
+
+    name: DnsLabel = "space"
+    placement: CloudPlacement
+    storage: SpaceStorage = BucketStorage()
+
+
+# ---------------------------------------------------------------------------------------------
+# The platform
+# ---------------------------------------------------------------------------------------------
+
+
+class PlatformConfig(Model):
+    """One customer's whole platform: the value of `constellab:platform` in a stack file."""
+
+    customer: DnsLabel
+    base_domain: DomainName
+    dns: Dns
+    admin_cidrs: tuple[AdminCidr, ...] = ()
+    """Networks allowed to reach SSH (22) and Codelab's SSH (2222) on cloud servers."""
+    ssh_public_keys: tuple[SshPublicKey, ...] = ()
+    """Keys installed for the cloud servers' admin user; Pulumi reaches Docker over SSH with them."""
+    acme_email: str | None = None
+    """Contact address given to Let's Encrypt (optional)."""
+    images: Images
+    endpoints: Endpoints
+    network: Network = NewNetwork()
+    space: Space | None = None
+    hubs: tuple[Hub, ...] = ()
+    labs: tuple[Lab, ...] = ()
+
+    def servers(self) -> list[tuple[str, Space | Hub | Lab]]:
+        """Every server with its config path, space first, in stack-file order."""
+        found: list[tuple[str, Space | Hub | Lab]] = []
+        if self.space is not None:
+            found.append(("space", self.space))
+        found += [(f"hubs[{i}]", hub) for i, hub in enumerate(self.hubs)]
+        found += [(f"labs[{i}]", lab) for i, lab in enumerate(self.labs)]
+        return found
+
+    def hub(self, name: str) -> Hub:
+        return next(hub for hub in self.hubs if hub.name == name)
+
+    @property
+    def uses_aws(self) -> bool:
+        return any(not isinstance(server.placement, LocalPlacement) for _, server in self.servers())
+
+
+class ConfigIssue(BaseModel):
+    """One problem in a stack file: where it is and what to do about it."""
+
+    model_config = ConfigDict(frozen=True)
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+def cross_checks(config: PlatformConfig) -> list[ConfigIssue]:
+    """Rules that span several fields, run once every field is valid on its own."""
+    issues: list[ConfigIssue] = []
+    servers = config.servers()
+    if not servers:
+        issues.append(ConfigIssue(path="labs", message="the stack declares no space, hub or lab: add at least one"))
+
+    first_use: dict[str, str] = {}
+    for path, server in servers:
+        if server.name in first_use:
+            issues.append(
+                ConfigIssue(
+                    path=f"{path}.name",
+                    message=f"{server.name!r} is already the name of {first_use[server.name]}: names are unique per stack",
+                )
+            )
+        else:
+            first_use[server.name] = path
+
+    hub_names = {hub.name for hub in config.hubs}
+    known = ", ".join(sorted(hub_names)) or "none declared"
+    for index, lab in enumerate(config.labs):
+        if lab.hub is not None and lab.hub not in hub_names:
+            issues.append(ConfigIssue(path=f"labs[{index}].hub", message=f"no hub named {lab.hub!r} (hubs: {known})"))
+    if config.space is not None and isinstance(config.space.storage, HubStorage):
+        if config.space.storage.hub not in hub_names:
+            issues.append(
+                ConfigIssue(
+                    path="space.storage.hub", message=f"no hub named {config.space.storage.hub!r} (hubs: {known})"
+                )
+            )
+    if config.space is not None and config.images.space is None:
+        issues.append(ConfigIssue(path="images.space", message="a space is declared: pin its image here"))
+
+    kinds = {type(server.placement) for _, server in servers}
+    if LocalPlacement in kinds and len(kinds) > 1:
+        for path, server in servers:
+            if isinstance(server.placement, LocalPlacement):
+                issues.append(
+                    ConfigIssue(
+                        path=f"{path}.placement.kind",
+                        message="'local' cannot be mixed with cloud or onPrem servers: keep local labs in a stack of their own",
+                    )
+                )
+    local_servers = [path for path, server in servers if isinstance(server.placement, LocalPlacement)]
+    for path in local_servers[1:]:
+        issues.append(
+            ConfigIssue(
+                path=f"{path}.placement.kind",
+                message="only one local server per stack: they would all need this machine's ports 80 and 443",
+            )
+        )
+    if LocalPlacement in kinds and config.dns.provider != "none":
+        issues.append(
+            ConfigIssue(path="dns.provider", message="a local stack has no public address to publish: use 'none'")
+        )
+    if CloudPlacement in kinds:
+        if not config.admin_cidrs:
+            issues.append(
+                ConfigIssue(
+                    path="adminCidrs",
+                    message="cloud servers are administered over SSH: list at least one administrator network",
+                )
+            )
+        if not config.ssh_public_keys:
+            issues.append(
+                ConfigIssue(
+                    path="sshPublicKeys",
+                    message="cloud servers are reached over SSH: list at least one administrator's public key",
+                )
+            )
+    return issues

@@ -1,0 +1,81 @@
+"""Names, hosts, tags and URLs derived from the config: one place, so every component agrees."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from constellab.config import CloudPlacement, Hub, Lab, LocalPlacement, OnPremPlacement, Space
+
+Role = Literal["lab", "hub", "space"]
+Server = Space | Hub | Lab
+
+CLOUD_DATA_ROOT = "/app"
+"""Mount point of a cloud server's data volume, as on Constellab's own lab servers."""
+
+TAG_STACK = "constellab:stack"
+TAG_SERVER = "constellab:server"
+TAG_ROLE = "constellab:role"
+
+
+def role_of(server: Server) -> Role:
+    if isinstance(server, Space):
+        return "space"
+    if isinstance(server, Hub):
+        return "hub"
+    return "lab"
+
+
+def server_host(server_name: str, base_domain: str) -> str:
+    """The server's virtual host `<H>`: every route is a subdomain of it, and `*.<H>` points at it."""
+    return f"{server_name}.{base_domain}"
+
+
+def data_root(server: Server) -> str:
+    placement = server.placement
+    if isinstance(placement, (OnPremPlacement, LocalPlacement)):
+        return placement.data_root
+    return CLOUD_DATA_ROOT
+
+
+def server_tags(stack: str, server_name: str, role: Role) -> dict[str, str]:
+    """Tags on every taggable AWS resource of a server; `ops lab` finds instances by them."""
+    return {TAG_STACK: stack, TAG_SERVER: server_name, TAG_ROLE: role, "Name": f"{stack}-{server_name}"}
+
+
+def bucket_prefix(customer: str, server_name: str, purpose: str) -> str:
+    """A readable S3 bucket-name prefix; AWS appends a unique suffix (the prefix may be 37 characters)."""
+    stem = f"{customer}-{server_name}"[: 36 - len(purpose) - 1].rstrip("-")
+    return f"{stem}-{purpose}-"
+
+
+def urls(host: str, role: Role, dev_environment: bool) -> dict[str, str]:
+    """The addresses people use, per server."""
+    if role == "space":
+        return {"front": f"https://{host}"}
+    found = {"front": f"https://lab.{host}", "labManager": f"https://lab-manager.{host}"}
+    if dev_environment:
+        found["codelab"] = f"https://codelab.{host}"
+    return found
+
+
+def is_cloud(server: Server) -> bool:
+    return isinstance(server.placement, CloudPlacement)
+
+
+def instance_architecture(instance_type: str) -> Literal["x86_64", "arm64"]:
+    """EC2 architecture of an instance type: Graviton families carry a `g` after the generation digit."""
+    family = instance_type.split(".", 1)[0]
+    if family == "a1":
+        return "arm64"
+    digits = next((i for i, ch in enumerate(family) if ch.isdigit()), len(family))
+    attributes = family[digits:].lstrip("0123456789")
+    return "arm64" if "g" in attributes else "x86_64"
+
+
+DEBIAN_AMI_OWNER = "136693071363"
+"""The Debian project's AWS account, publisher of the official Debian cloud images."""
+
+
+def debian_ami_name_pattern(architecture: str) -> str:
+    """Name pattern of the current Debian stable (13, trixie) images for an architecture."""
+    return f"debian-13-{'arm64' if architecture == 'arm64' else 'amd64'}-*"

@@ -1,0 +1,312 @@
+"""From a stack's raw configuration to a validated `StackSettings`, or to the full list of problems.
+
+The same function serves the Pulumi program (values from the engine) and `python -m ops validate`
+(values read from `stacks/Pulumi.<stack>.yaml`), so both report exactly the same messages.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from constellab.config import ConfigIssue, PlatformConfig, cross_checks
+
+PLATFORM_KEY = "constellab:platform"
+
+
+class SecretState(Enum):
+    """How a secret key is present in a stack's configuration."""
+
+    SECRET = "secret"
+    PLAIN = "plain"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class SecretKey:
+    """A config key that may only hold a Pulumi secret."""
+
+    key: str
+    purpose: str
+
+    @property
+    def name(self) -> str:
+        return self.key.split(":", 1)[1]
+
+
+CLOUDFLARE_TOKEN = SecretKey("constellab:cloudflareApiToken", "Cloudflare API token (Zone:DNS:Edit) for records and DNS-01")
+SPACE_API_KEY = SecretKey("constellab:spaceApiKey", "API key the labs use to report to the collaborative space")
+COMMUNITY_API_KEY = SecretKey("constellab:communityApiKey", "API key for Constellab Community")
+CODELAB_PASSWORD = SecretKey("constellab:codelabPassword", "password of Codelab's basic authentication")
+SECRET_KEYS = (CLOUDFLARE_TOKEN, SPACE_API_KEY, COMMUNITY_API_KEY, CODELAB_PASSWORD)
+
+
+def required_secrets(config: PlatformConfig) -> list[SecretKey]:
+    """The secret keys this platform needs."""
+    needed = [SPACE_API_KEY, COMMUNITY_API_KEY]
+    if config.dns.provider == "cloudflare":
+        needed.append(CLOUDFLARE_TOKEN)
+    if any(server.dev_environment for _, server in config.servers() if not _is_space(server)):
+        needed.append(CODELAB_PASSWORD)
+    return needed
+
+
+def _is_space(server: object) -> bool:
+    from constellab.config import Space
+
+    return isinstance(server, Space)
+
+
+@dataclass(frozen=True)
+class RawStackConfig:
+    """A stack's configuration as found, before validation.
+
+    `values` maps full keys (`constellab:platform`, `aws:region`) to their plain values; a secret's
+    value is never read here, only whether it is stored as a secret.
+    """
+
+    values: Mapping[str, Any]
+    secrets: Mapping[str, SecretState]
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """A validated stack: the platform model plus the settings around it."""
+
+    platform: PlatformConfig
+    aws_region: str | None
+    secret_keys: tuple[SecretKey, ...]
+
+
+class StackConfigError(Exception):
+    """A stack's configuration is invalid; carries every problem found."""
+
+    def __init__(self, source: str, issues: list[ConfigIssue]) -> None:
+        self.source = source
+        self.issues = issues
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = [f"{self.source}: {len(self.issues)} problem(s) in the stack configuration"]
+        lines += [f"  - {issue}" for issue in self.issues]
+        return "\n".join(lines)
+
+
+def validate(raw: RawStackConfig, source: str) -> StackSettings:
+    """Validates a stack's configuration; raises `StackConfigError` with all problems at once."""
+    issues: list[ConfigIssue] = []
+    known = {PLATFORM_KEY, *(secret.key for secret in SECRET_KEYS)}
+    for key in sorted(raw.values) + sorted(raw.secrets):
+        if key.startswith("constellab:") and key not in known:
+            allowed = ", ".join(sorted(k.split(":", 1)[1] for k in known))
+            issues.append(ConfigIssue(path=key, message=f"unknown setting: use one of {allowed}"))
+
+    platform: PlatformConfig | None = None
+    document = raw.values.get(PLATFORM_KEY)
+    if document is None:
+        issues.append(ConfigIssue(path=PLATFORM_KEY, message="missing: the stack file must declare the platform here"))
+    elif not isinstance(document, Mapping):
+        issues.append(ConfigIssue(path=PLATFORM_KEY, message="must be a mapping of the platform's settings"))
+    else:
+        try:
+            platform = PlatformConfig.model_validate(document)
+        except ValidationError as error:
+            issues += issues_from_validation_error(error)
+        else:
+            issues += cross_checks(platform)
+
+    needed: list[SecretKey] = required_secrets(platform) if platform is not None else []
+    for secret in SECRET_KEYS:
+        state = raw.secrets.get(secret.key, SecretState.MISSING)
+        if state is SecretState.PLAIN:
+            issues.append(
+                ConfigIssue(
+                    path=secret.key,
+                    message="is stored in plain text: remove it and run "
+                    f"`pulumi config set --secret {secret.name} <value>` ({secret.purpose})",
+                )
+            )
+        elif state is SecretState.MISSING and secret in needed:
+            issues.append(
+                ConfigIssue(
+                    path=secret.key,
+                    message=f"missing: run `pulumi config set --secret {secret.name} <value>` ({secret.purpose})",
+                )
+            )
+
+    region = raw.values.get("aws:region")
+    if platform is not None and platform.uses_aws and not region:
+        issues.append(ConfigIssue(path="aws:region", message="missing: set the AWS region (e.g. eu-west-3)"))
+
+    if issues:
+        raise StackConfigError(source, issues)
+    assert platform is not None
+    return StackSettings(
+        platform=platform,
+        aws_region=str(region) if region else None,
+        secret_keys=tuple(needed),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Stack files
+# ---------------------------------------------------------------------------------------------
+
+
+def read_stack_file(path: Path) -> RawStackConfig:
+    """Reads `Pulumi.<stack>.yaml`; a secret's ciphertext is noted, never kept."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise StackConfigError(str(path), [ConfigIssue(path="", message=f"cannot read the file: {error.strerror}")]) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise StackConfigError(str(path), [ConfigIssue(path="", message=f"not valid YAML: {where}{problem}")]) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise StackConfigError(str(path), [ConfigIssue(path="", message="a stack file is a YAML mapping with a 'config' key")])
+    config = document.get("config", {}) or {}
+    if not isinstance(config, dict):
+        raise StackConfigError(str(path), [ConfigIssue(path="config", message="must be a mapping of keys to values")])
+
+    values: dict[str, Any] = {}
+    secrets: dict[str, SecretState] = {}
+    for key, value in config.items():
+        key = str(key)
+        if ":" not in key:
+            key = f"constellab:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secrets[key] = SecretState.SECRET
+        elif key in {secret.key for secret in SECRET_KEYS}:
+            secrets[key] = SecretState.PLAIN
+        else:
+            values[key] = value
+    return RawStackConfig(values=values, secrets=secrets)
+
+
+def stack_name_of(path: Path) -> str:
+    """`stacks/Pulumi.acme-prod.yaml` -> `acme-prod`."""
+    name = path.name
+    if not (name.startswith("Pulumi.") and name.endswith((".yaml", ".yml"))) or name.count(".") < 2:
+        raise ValueError(f"{path}: a stack file is named Pulumi.<stack>.yaml")
+    return name[len("Pulumi.") : name.rindex(".")]
+
+
+def load_stack_file(path: Path) -> StackSettings:
+    """Reads and validates a stack file."""
+    return validate(read_stack_file(path), str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Error paths
+# ---------------------------------------------------------------------------------------------
+
+
+def issues_from_validation_error(error: ValidationError) -> list[ConfigIssue]:
+    """Turns pydantic's errors into `path: message` lines with stack-file (camelCase) paths."""
+    issues = []
+    for detail in error.errors():
+        path, parent = _stack_path(PlatformConfig, detail["loc"])
+        ctx = detail.get("ctx") or {}
+        if isinstance(ctx.get("field"), str):
+            path = f"{path}.{ctx['field']}" if path else ctx["field"]
+        issues.append(ConfigIssue(path=path, message=_message(detail, parent)))
+    return issues
+
+
+def _message(detail: Any, parent: type[BaseModel] | None) -> str:
+    kind = detail["type"]
+    if kind == "missing":
+        return "required: add it"
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_aliases(parent)) if parent is not None else "see the JSON schema"
+        return f"unknown field: remove it or use one of {allowed}"
+    if kind == "union_tag_not_found":
+        discriminator = detail.get("ctx", {}).get("discriminator", "the kind")
+        return f"missing {discriminator}: say which kind this is"
+    message = str(detail["msg"])
+    return message[0].lower() + message[1:] if message else message
+
+
+def _aliases(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _stack_path(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, type[BaseModel] | None]:
+    """Walks `loc` through the models to drop union tags; returns the path and the last model."""
+    parts: list[str] = []
+    current: Any = model
+    last_model: type[BaseModel] | None = model
+    for element in loc:
+        current = _unwrap(current)
+        if isinstance(element, int):
+            parts.append(f"[{element}]")
+            current = _item_type(current)
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            last_model = current
+            field = next(
+                (f for n, f in current.model_fields.items() if (f.alias or n) == element or n == element),
+                None,
+            )
+            parts.append(f".{element}")
+            current = field.annotation if field is not None else None
+            continue
+        members = _union_members(current)
+        if members:
+            tagged = next((m for m in members if _tag_of(m) == element), None)
+            if tagged is not None:
+                current = tagged
+                continue
+        if "[" in str(element):
+            continue  # pydantic's name for a union member or validator, not a field
+        parts.append(f".{element}")
+        current = None
+    return "".join(parts).lstrip("."), last_model
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strips `Annotated[...]` and `X | None` down to the type that holds the fields."""
+    while True:
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            present = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+            if len(present) != 1:
+                return annotation
+            annotation = present[0]
+        else:
+            return annotation
+
+
+def _item_type(annotation: Any) -> Any:
+    args = typing.get_args(annotation)
+    return args[0] if args else None
+
+
+def _union_members(annotation: Any) -> list[type[BaseModel]]:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [_unwrap(arg) for arg in typing.get_args(annotation)]
+        return [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+    return []
+
+
+def _tag_of(model: type[BaseModel]) -> str | None:
+    for name in ("kind", "provider", "mode"):
+        field = model.model_fields.get(name)
+        if field is not None:
+            args = typing.get_args(field.annotation)
+            if len(args) == 1 and isinstance(args[0], str):
+                return args[0]
+    return None

@@ -1,0 +1,266 @@
+"""Runs the real Pulumi program under Pulumi's mock engine: no CLI, no account, no network.
+
+`RecordingMocks` answers every lookup the program makes (and refuses any other, so a new lookup is
+noticed), and computes the outputs a provider would (ids, ARNs, addresses, generated passwords).
+`RecordingMonitor` keeps every registration with its options (parent, protect, retain_on_delete,
+provider, dependencies), which the mock engine would otherwise throw away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
+from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.sync_await import _sync_await
+
+from constellab.settings import PLATFORM_KEY, SECRET_KEYS, StackSettings, load_stack_file, stack_name_of
+
+PROJECT = "constellab"
+SECRET_SIG = rpc._special_secret_sig
+SECRET_MASK = "[secret]"
+MOCK_REGION_ZONES = ["a", "b", "c"]
+
+
+class UnknownLookup(Exception):
+    """The program made a lookup the mocks do not know: teach `RecordingMocks.call` to answer it."""
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == SECRET_SIG
+
+
+def reveal(value: Any) -> Any:
+    """The value with secret wrappers removed (for checks that need the plain value)."""
+    if is_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+def mask(value: Any) -> Any:
+    """The value with every secret replaced by `[secret]`."""
+    if is_secret(value):
+        return SECRET_MASK
+    if isinstance(value, dict):
+        return {k: mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    return value
+
+
+def _digest(text: str, length: int = 17) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def _mock_ip(text: str) -> str:
+    """A stable address in TEST-NET-3 (RFC 5737), never a real host."""
+    return f"203.0.113.{int(_digest(text, 4), 16) % 250 + 1}"
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Answers the program's lookups and computes provider outputs, deterministically."""
+
+    def __init__(self, region: str = "eu-west-3") -> None:
+        self.region = region
+        self.calls: list[MockCallArgs] = []
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append(args)
+        token = args.token
+        if token == "aws:ec2/getAmi:getAmi":
+            names = next((f["values"][0] for f in args.args.get("filters", []) if f["name"] == "name"), "image-*")
+            return {"id": f"ami-{_digest(names)}", "name": names.replace("*", "20261101-1234"), "architecture": "x86_64"}, []
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": [f"{self.region}{zone}" for zone in MOCK_REGION_ZONES], "id": self.region}, []
+        if token == "aws:ec2/getSubnet:getSubnet":
+            return {"id": args.args["id"], "availabilityZone": f"{self.region}a", "vpcId": "vpc-0mock"}, []
+        raise UnknownLookup(f"the mocks do not answer {token}: add it to RecordingMocks.call")
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        kind = args.typ
+        if args.custom is False:
+            return None, inputs
+        resource_id = f"{args.name}-{_digest(kind + args.name, 8)}"
+        state: dict[str, Any] = dict(inputs)
+        if kind == "aws:s3/bucket:Bucket":
+            name = f"{inputs.get('bucketPrefix', args.name + '-')}{_digest(args.name, 12)}"
+            resource_id = name
+            state |= {"bucket": name, "arn": f"arn:aws:s3:::{name}"}
+        elif kind == "aws:ec2/instance:Instance":
+            resource_id = f"i-{_digest(args.name)}"
+            state |= {"privateIp": "10.40.1.10", "arn": f"arn:aws:ec2:{self.region}:123456789012:instance/{resource_id}"}
+        elif kind == "aws:ebs/volume:Volume":
+            resource_id = f"vol-{_digest(args.name)}"
+        elif kind == "aws:ec2/eip:Eip":
+            resource_id = f"eipalloc-{_digest(args.name)}"
+            state |= {"publicIp": _mock_ip(args.name), "allocationId": resource_id}
+        elif kind == "aws:ec2/vpc:Vpc":
+            resource_id = f"vpc-{_digest(args.name)}"
+        elif kind == "aws:ec2/subnet:Subnet":
+            resource_id = f"subnet-{_digest(args.name)}"
+        elif kind == "aws:ec2/securityGroup:SecurityGroup":
+            resource_id = f"sg-{_digest(args.name)}"
+        elif kind in ("aws:iam/role:Role", "aws:iam/user:User", "aws:iam/instanceProfile:InstanceProfile"):
+            name = f"{args.name}-{_digest(args.name, 7)}"
+            resource_id = name
+            noun = kind.split(":")[-1].lower().replace("instanceprofile", "instance-profile")
+            state |= {"name": name, "arn": f"arn:aws:iam::123456789012:{noun}/{name}"}
+        elif kind == "aws:iam/accessKey:AccessKey":
+            resource_id = f"AKIA{_digest(args.name, 16).upper()}"
+            state |= {"secret": rpc.wrap_rpc_secret(f"mock-secret-{_digest(args.name, 24)}")}
+        elif kind == "random:index/randomPassword:RandomPassword":
+            state |= {"result": rpc.wrap_rpc_secret(f"mock-{_digest(args.name, 28)}")}
+        elif kind == "docker:index/remoteImage:RemoteImage":
+            state |= {"imageId": f"sha256:{_digest(str(inputs.get('name')), 64)}", "repoDigest": inputs.get("name")}
+        elif kind == "command:remote:Command":
+            state |= {"stdout": "28.2.2", "stderr": ""}
+        elif kind == "cloudflare:index/dnsRecord:DnsRecord":
+            resource_id = _digest(args.name, 32)
+        return resource_id, state
+
+
+@dataclass
+class Registration:
+    """One resource as the engine saw it: inputs with secrets wrapped, and its options."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    id: str | None
+    provider: str
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    ignore_changes: list[str]
+    dependencies: list[str]
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock monitor, keeping each registration's options for the checks."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = rpc.deserialize_properties(request.object)
+        outputs = rpc.deserialize_properties(response.object) if response.object else {}
+        self.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=request.custom,
+                id=response.id or None,
+                provider=request.provider,
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                ignore_changes=list(request.ignoreChanges),
+                dependencies=list(request.dependencies),
+                inputs=inputs,
+                outputs=outputs,
+            )
+        )
+        return response
+
+
+def quiescent() -> pulumi.Output[None]:
+    """An Output that resolves once every resource registration so far has completed."""
+
+    async def wait() -> None:
+        manager = SETTINGS.rpc_manager
+        while manager.rpcs:
+            await asyncio.sleep(0)
+            if manager.rpcs:
+                await manager.rpcs.pop()
+
+    return pulumi.Output.from_input(wait())
+
+
+@dataclass
+class Engine:
+    """A mock engine set up for one stack: its mocks, its monitor, its settings."""
+
+    stack: str
+    settings: StackSettings
+    mocks: RecordingMocks
+    monitor: RecordingMonitor
+
+    @property
+    def registrations(self) -> list[Registration]:
+        return self.monitor.registrations
+
+
+def configure(stack_file: Path, settings: StackSettings | None = None) -> Engine:
+    """Installs the mock engine and the stack's config, exactly as the CLI would hand it over.
+
+    Secret values are not decrypted: each secret key gets a placeholder, marked secret.
+    """
+    settings = settings or load_stack_file(stack_file)
+    stack = stack_name_of(stack_file)
+    mocks = RecordingMocks(region=settings.aws_region or "eu-west-3")
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    config: dict[str, str] = {PLATFORM_KEY: json.dumps(settings.platform.model_dump(mode="json", by_alias=True))}
+    if settings.aws_region:
+        config["aws:region"] = settings.aws_region
+    secret_keys = []
+    for secret in SECRET_KEYS:
+        if secret in settings.secret_keys:
+            config[secret.key] = f"offline-placeholder-{secret.name}"
+            secret_keys.append(secret.key)
+    runtime_config.set_all_config(config, secret_keys)
+    return Engine(stack=stack, settings=settings, mocks=mocks, monitor=monitor)
+
+
+@dataclass
+class OfflineRun:
+    """What an offline run of the program declared."""
+
+    stack: str
+    settings: StackSettings
+    registrations: list[Registration]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """Stack outputs with secrets still wrapped (see `mask`, `reveal`)."""
+
+
+def run_program(stack_file: Path, build: Callable[[str, StackSettings], object] | None = None) -> OfflineRun:
+    """Runs the program for one stack file under the mock engine and returns what it declared."""
+    import program
+
+    engine = configure(stack_file)
+    builder = build or program.build
+
+    def body() -> pulumi.Output[None]:
+        builder(engine.stack, engine.settings)
+        return quiescent()
+
+    pulumi.runtime.test(body)()
+    root = pulumi.runtime.get_root_resource()
+    exported = getattr(root, "outputs", {}) if root is not None else {}
+    serialized = _sync_await(rpc.serialize_properties(exported, {}))
+    outputs = rpc.deserialize_properties(serialized)
+    return OfflineRun(stack=engine.stack, settings=engine.settings, registrations=engine.registrations, outputs=outputs)

@@ -1,0 +1,75 @@
+"""The Pulumi program, importable: read the engine's config, validate it, build, export.
+
+`__main__.py` runs it under the Pulumi CLI; `ops preview` and the tests run the very same code under
+Pulumi's mock engine.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from components.platform import Platform, PlatformArgs
+from constellab.settings import (
+    PLATFORM_KEY,
+    SECRET_KEYS,
+    RawStackConfig,
+    SecretState,
+    StackSettings,
+    validate,
+)
+
+# Name of each configured secret in the container topology (`Ref` names).
+SECRET_REFS = {
+    "constellab:cloudflareApiToken": "cloudflare-token",
+    "constellab:spaceApiKey": "space-api-key",
+    "constellab:communityApiKey": "community-api-key",
+    "constellab:codelabPassword": "codelab-password",
+}
+
+
+def _engine_keys() -> set[str]:
+    return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+
+
+def raw_config_from_engine() -> RawStackConfig:
+    """The stack's config as the engine hands it to the program; secrets are only checked for secrecy."""
+    values: dict[str, Any] = {}
+    secrets: dict[str, SecretState] = {}
+    secret_keys = {secret.key for secret in SECRET_KEYS}
+    for key in _engine_keys():
+        if key in secret_keys:
+            continue
+        raw = runtime_config.get_config(key)
+        if key == PLATFORM_KEY and isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError:
+                pass  # validation reports that it is not a mapping
+        values[key] = raw
+    for secret in SECRET_KEYS:
+        if runtime_config.get_config(secret.key) is None:
+            secrets[secret.key] = SecretState.MISSING
+        else:
+            secrets[secret.key] = SecretState.SECRET if runtime_config.is_config_secret(secret.key) else SecretState.PLAIN
+    return RawStackConfig(values=values, secrets=secrets)
+
+
+def settings_from_engine() -> StackSettings:
+    """Validates the stack's config; raises `StackConfigError` listing every problem."""
+    return validate(raw_config_from_engine(), f"stack {pulumi.get_stack()}")
+
+
+def build(stack: str, settings: StackSettings) -> Platform:
+    """Declares the whole platform and exports its outputs."""
+    config = pulumi.Config("constellab")
+    secrets = {SECRET_REFS[secret.key]: config.require_secret(secret.name) for secret in settings.secret_keys}
+    platform = Platform(settings.platform.customer, PlatformArgs(stack=stack, settings=settings, secrets=secrets))
+    pulumi.export("servers", platform.servers)
+    pulumi.export("credentials", platform.credentials)
+    if platform.dns_records is not None:
+        pulumi.export("dnsRecords", platform.dns_records)
+    return platform
