@@ -6,6 +6,7 @@ Pulumi's mock engine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -45,16 +46,16 @@ def raw_config_from_engine() -> RawStackConfig:
             continue
         raw = runtime_config.get_config(key)
         if key == PLATFORM_KEY and isinstance(raw, str):
-            try:
+            with contextlib.suppress(json.JSONDecodeError):  # validation reports a non-mapping
                 raw = json.loads(raw)
-            except json.JSONDecodeError:
-                pass  # validation reports that it is not a mapping
         values[key] = raw
     for secret in SECRET_KEYS:
         if runtime_config.get_config(secret.key) is None:
             secrets[secret.key] = SecretState.MISSING
         else:
-            secrets[secret.key] = SecretState.SECRET if runtime_config.is_config_secret(secret.key) else SecretState.PLAIN
+            secrets[secret.key] = (
+                SecretState.SECRET if runtime_config.is_config_secret(secret.key) else SecretState.PLAIN
+            )
     return RawStackConfig(values=values, secrets=secrets)
 
 

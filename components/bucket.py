@@ -127,7 +127,9 @@ class SecureBucket(pulumi.ComponentResource):
 BACKUP_PREFIXES = ("daily/", "weekly/")
 
 
-def backup_bucket_args(customer: str, server_name: str, daily_days: int, weekly_days: int, tags: dict[str, str]) -> SecureBucketArgs:
+def backup_bucket_args(
+    customer: str, server_name: str, daily_days: int, weekly_days: int, tags: dict[str, str]
+) -> SecureBucketArgs:
     """The lab manager's backup bucket: `daily/` and `weekly/` prefixes, each with its retention."""
     return SecureBucketArgs(
         bucket_prefix=naming.bucket_prefix(customer, server_name, "backups"),

@@ -72,7 +72,12 @@ class CloudServer(pulumi.ComponentResource):
                 opts=child,
             )
         aws.vpc.SecurityGroupEgressRule(
-            f"{name}-out-all", security_group_id=group.id, ip_protocol="-1", cidr_ipv4="0.0.0.0/0", tags=tags, opts=child
+            f"{name}-out-all",
+            security_group_id=group.id,
+            ip_protocol="-1",
+            cidr_ipv4="0.0.0.0/0",
+            tags=tags,
+            opts=child,
         )
 
         data_volume = aws.ebs.Volume(

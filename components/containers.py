@@ -81,7 +81,9 @@ class ContainerSet(pulumi.ComponentResource):
                     for mount in spec.mounts
                 ],
                 uploads=[
-                    docker.ContainerUploadArgs(file=file.path, content=resolve(file.content), permissions=f"{file.mode:04o}")
+                    docker.ContainerUploadArgs(
+                        file=file.path, content=resolve(file.content), permissions=f"{file.mode:04o}"
+                    )
                     for file in spec.files
                 ],
                 ports=[docker.ContainerPortArgs(internal=port.internal, external=port.external) for port in spec.ports],

@@ -39,8 +39,11 @@ class DataHub(pulumi.ComponentResource):
         tags = naming.server_tags(args.stack, hub.name, "hub")
         self.data_lake = SecureBucket(
             f"{name}-data-lake",
-            SecureBucketArgs(bucket_prefix=naming.bucket_prefix(args.platform.customer, hub.name, "data"), tags=tags,
-                             noncurrent_version_days=90),
+            SecureBucketArgs(
+                bucket_prefix=naming.bucket_prefix(args.platform.customer, hub.name, "data"),
+                tags=tags,
+                noncurrent_version_days=90,
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         backups = SecureBucket(
@@ -49,7 +52,9 @@ class DataHub(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         grants = [BucketGrant(self.data_lake.arn, "", "readwrite", "data-lake")]
-        grants += [BucketGrant(backups.arn, prefix, "write", f"backup-{prefix.rstrip('/')}") for prefix in BACKUP_PREFIXES]
+        grants += [
+            BucketGrant(backups.arn, prefix, "write", f"backup-{prefix.rstrip('/')}") for prefix in BACKUP_PREFIXES
+        ]
         grants += [
             BucketGrant(iam.bucket_arn_of(source.bucket), source.prefix, "read", f"source-{index}")
             for index, source in enumerate(hub.external_sources)

@@ -36,7 +36,10 @@ def _policy_json(grants: list[BucketGrant]) -> pulumi.Output[str]:
     return arns.apply(
         lambda resolved: iam.to_json(
             iam.policy_document(
-                [iam.Grant(str(arn), grant.prefix, grant.access, grant.sid) for arn, grant in zip(resolved, grants)]
+                [
+                    iam.Grant(str(arn), grant.prefix, grant.access, grant.sid)
+                    for arn, grant in zip(resolved, grants, strict=True)
+                ]
             )
         )
     )

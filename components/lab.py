@@ -54,12 +54,16 @@ class DataLab(pulumi.ComponentResource):
         if lab.placement.kind != "local":
             backups = SecureBucket(
                 f"{name}-backups",
-                backup_bucket_args(args.platform.customer, lab.name, lab.backup.daily_days, lab.backup.weekly_days, tags),
+                backup_bucket_args(
+                    args.platform.customer, lab.name, lab.backup.daily_days, lab.backup.weekly_days, tags
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             values["backup-bucket"] = backups.name
             extra["backupBucket"] = backups.name
-            grants += [BucketGrant(backups.arn, prefix, "write", f"backup-{prefix.rstrip('/')}") for prefix in BACKUP_PREFIXES]
+            grants += [
+                BucketGrant(backups.arn, prefix, "write", f"backup-{prefix.rstrip('/')}") for prefix in BACKUP_PREFIXES
+            ]
         if args.hub_lake is not None:
             prefix = lab_results_prefix(lab.name)
             values["data-lake-bucket"] = args.hub_lake.bucket_name

@@ -41,7 +41,9 @@ class Network(pulumi.ComponentResource):
             if config.availability_zone:
                 zone: pulumi.Output[str] = pulumi.Output.from_input(config.availability_zone)
             else:
-                zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
+                zones = aws.get_availability_zones_output(
+                    state="available", opts=pulumi.InvokeOutputOptions(parent=self)
+                )
                 zone = zones.names[0]
             vpc = aws.ec2.Vpc(
                 f"{name}-vpc",

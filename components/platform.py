@@ -32,9 +32,7 @@ def dns_records(platform: PlatformConfig, addresses: Mapping[str, str]) -> list[
     records = []
     for _, server in platform.servers():
         host = naming.server_host(server.name, platform.base_domain)
-        records += [
-            {"name": name, "type": "A", "content": addresses[server.name]} for name in (host, f"*.{host}")
-        ]
+        records += [{"name": name, "type": "A", "content": addresses[server.name]} for name in (host, f"*.{host}")]
     return records
 
 
@@ -63,7 +61,9 @@ class Platform(pulumi.ComponentResource):
             import pulumi_cloudflare
 
             cloudflare = pulumi_cloudflare.Provider(
-                f"{name}-cloudflare", api_token=args.secrets["cloudflare-token"], opts=pulumi.ResourceOptions(parent=self)
+                f"{name}-cloudflare",
+                api_token=args.secrets["cloudflare-token"],
+                opts=pulumi.ResourceOptions(parent=self),
             )
 
         hosts = {}
@@ -71,7 +71,9 @@ class Platform(pulumi.ComponentResource):
         for hub in config.hubs:
             data_hub = DataHub(
                 f"{name}-{hub.name}",
-                DataHubArgs(stack=args.stack, platform=config, hub=hub, values=values, network=network, cloudflare=cloudflare),
+                DataHubArgs(
+                    stack=args.stack, platform=config, hub=hub, values=values, network=network, cloudflare=cloudflare
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             lakes[hub.name] = HubLake(bucket_name=data_hub.data_lake.name, bucket_arn=data_hub.data_lake.arn)
@@ -115,6 +117,8 @@ class Platform(pulumi.ComponentResource):
         if config.dns.provider == "none" and not all(s.placement.kind == "local" for _, s in config.servers()):
             names = list(hosts)
             self.dns_records = pulumi.Output.all(*[hosts[n].address for n in names]).apply(
-                lambda addresses: dns_records(config, dict(zip(names, addresses)))
+                lambda addresses: dns_records(config, dict(zip(names, addresses, strict=True)))
             )
-        self.register_outputs({"servers": self.servers, "credentials": self.credentials, "dnsRecords": self.dns_records})
+        self.register_outputs(
+            {"servers": self.servers, "credentials": self.credentials, "dnsRecords": self.dns_records}
+        )

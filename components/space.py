@@ -44,8 +44,11 @@ class CollaborativeSpace(pulumi.ComponentResource):
         else:
             storage = SecureBucket(
                 f"{name}-storage",
-                SecureBucketArgs(bucket_prefix=naming.bucket_prefix(args.platform.customer, space.name, "storage"),
-                                 tags=tags, noncurrent_version_days=90),
+                SecureBucketArgs(
+                    bucket_prefix=naming.bucket_prefix(args.platform.customer, space.name, "storage"),
+                    tags=tags,
+                    noncurrent_version_days=90,
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             bucket_name, bucket_arn, prefix = storage.name, storage.arn, ""

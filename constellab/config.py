@@ -127,7 +127,9 @@ def _check_instance_type(value: str) -> str:
 
 def _check_https_url(value: str) -> str:
     if not re.match(r"^https://[a-z0-9.-]+(:[0-9]+)?(/[^\s]*)?$", value) or value.endswith("/"):
-        raise _fail("https_url", f"{value!r} is not an https URL without a trailing slash (e.g. 'https://api.example.com')")
+        raise _fail(
+            "https_url", f"{value!r} is not an https URL without a trailing slash (e.g. 'https://api.example.com')"
+        )
     return value
 
 
@@ -145,7 +147,9 @@ def _check_zone_id(value: str) -> str:
 
 def _check_bucket_name(value: str) -> str:
     if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", value) or ".." in value:
-        raise _fail("bucket_name", f"{value!r} is not an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)")
+        raise _fail(
+            "bucket_name", f"{value!r} is not an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)"
+        )
     return value
 
 
@@ -156,7 +160,7 @@ def _check_prefix(value: str) -> str:
 
 
 def _check_absolute_path(value: str) -> str:
-    if not re.match(r"^/[A-Za-z0-9._/-]*$", value) or "/../" in f"{value}/" or value != "/" and value.endswith("/"):
+    if not re.match(r"^/[A-Za-z0-9._/-]*$", value) or "/../" in f"{value}/" or (value != "/" and value.endswith("/")):
         raise _fail("absolute_path", f"{value!r} is not an absolute folder path without a trailing slash (e.g. '/app')")
     return value
 
@@ -351,14 +355,15 @@ class _Server(Model):
     @model_validator(mode="after")
     def _biota_fits(self) -> _Server:
         placement = self.placement
-        if "biota" in self.bricks and isinstance(placement, CloudPlacement):
-            if placement.data_disk_gb < BIOTA_MIN_DISK_GB:
-                raise PydanticCustomError(
-                    "biota_disk",
-                    "the biota brick needs a data disk of at least {minimum} GB, got {size}: "
-                    "raise placement.dataDiskGb or remove biota from bricks",
-                    {"minimum": BIOTA_MIN_DISK_GB, "size": placement.data_disk_gb, "field": "placement.dataDiskGb"},
-                )
+        too_small = isinstance(placement, CloudPlacement) and placement.data_disk_gb < BIOTA_MIN_DISK_GB
+        if "biota" in self.bricks and too_small:
+            assert isinstance(placement, CloudPlacement)
+            raise PydanticCustomError(
+                "biota_disk",
+                "the biota brick needs a data disk of at least {minimum} GB, got {size}: "
+                "raise placement.dataDiskGb or remove biota from bricks",
+                {"minimum": BIOTA_MIN_DISK_GB, "size": placement.data_disk_gb, "field": "placement.dataDiskGb"},
+            )
         return self
 
     @property
@@ -468,7 +473,8 @@ def cross_checks(config: PlatformConfig) -> list[ConfigIssue]:
             issues.append(
                 ConfigIssue(
                     path=f"{path}.name",
-                    message=f"{server.name!r} is already the name of {first_use[server.name]}: names are unique per stack",
+                    message=f"{server.name!r} is already the name of {first_use[server.name]}: "
+                    "names are unique per stack",
                 )
             )
         else:
@@ -479,13 +485,9 @@ def cross_checks(config: PlatformConfig) -> list[ConfigIssue]:
     for index, lab in enumerate(config.labs):
         if lab.hub is not None and lab.hub not in hub_names:
             issues.append(ConfigIssue(path=f"labs[{index}].hub", message=f"no hub named {lab.hub!r} (hubs: {known})"))
-    if config.space is not None and isinstance(config.space.storage, HubStorage):
-        if config.space.storage.hub not in hub_names:
-            issues.append(
-                ConfigIssue(
-                    path="space.storage.hub", message=f"no hub named {config.space.storage.hub!r} (hubs: {known})"
-                )
-            )
+    storage = config.space.storage if config.space is not None else None
+    if isinstance(storage, HubStorage) and storage.hub not in hub_names:
+        issues.append(ConfigIssue(path="space.storage.hub", message=f"no hub named {storage.hub!r} (hubs: {known})"))
     if config.space is not None and config.images.space is None:
         issues.append(ConfigIssue(path="images.space", message="a space is declared: pin its image here"))
 
@@ -496,7 +498,8 @@ def cross_checks(config: PlatformConfig) -> list[ConfigIssue]:
                 issues.append(
                     ConfigIssue(
                         path=f"{path}.placement.kind",
-                        message="'local' cannot be mixed with cloud or onPrem servers: keep local labs in a stack of their own",
+                        message="'local' cannot be mixed with cloud or onPrem servers: "
+                        "keep local labs in a stack of their own",
                     )
                 )
     local_servers = [path for path, server in servers if isinstance(server.placement, LocalPlacement)]

@@ -110,8 +110,11 @@ class IngressRule:
 
 def ingress_rules(admin_cidrs: list[str]) -> list[IngressRule]:
     """Inbound rules of a cloud server: web to everyone, SSH to administrators, nothing else."""
-    rules = [IngressRule(port, cidr, f"HTTP{'S' if port == 443 else ''} from anywhere") for port in PUBLIC_PORTS
-             for cidr in ("0.0.0.0/0", "::/0")]
+    rules = [
+        IngressRule(port, cidr, f"HTTP{'S' if port == 443 else ''} from anywhere")
+        for port in PUBLIC_PORTS
+        for cidr in ("0.0.0.0/0", "::/0")
+    ]
     for port in ADMIN_PORTS:
         label = "SSH" if port == 22 else "Codelab SSH"
         rules += [IngressRule(port, cidr, f"{label} from administrators") for cidr in admin_cidrs]

@@ -42,7 +42,9 @@ class SecretKey:
         return self.key.split(":", 1)[1]
 
 
-CLOUDFLARE_TOKEN = SecretKey("constellab:cloudflareApiToken", "Cloudflare API token (Zone:DNS:Edit) for records and DNS-01")
+CLOUDFLARE_TOKEN = SecretKey(
+    "constellab:cloudflareApiToken", "Cloudflare API token (Zone:DNS:Edit) for records and DNS-01"
+)
 SPACE_API_KEY = SecretKey("constellab:spaceApiKey", "API key the labs use to report to the collaborative space")
 COMMUNITY_API_KEY = SecretKey("constellab:communityApiKey", "API key for Constellab Community")
 CODELAB_PASSWORD = SecretKey("constellab:codelabPassword", "password of Codelab's basic authentication")
@@ -166,7 +168,9 @@ def read_stack_file(path: Path) -> RawStackConfig:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise StackConfigError(str(path), [ConfigIssue(path="", message=f"cannot read the file: {error.strerror}")]) from None
+        raise StackConfigError(
+            str(path), [ConfigIssue(path="", message=f"cannot read the file: {error.strerror}")]
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -175,7 +179,9 @@ def read_stack_file(path: Path) -> RawStackConfig:
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise StackConfigError(str(path), [ConfigIssue(path="", message="a stack file is a YAML mapping with a 'config' key")])
+        raise StackConfigError(
+            str(path), [ConfigIssue(path="", message="a stack file is a YAML mapping with a 'config' key")]
+        )
     config = document.get("config", {}) or {}
     if not isinstance(config, dict):
         raise StackConfigError(str(path), [ConfigIssue(path="config", message="must be a mapping of keys to values")])

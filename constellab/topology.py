@@ -105,7 +105,9 @@ class ServerContext:
 # Secrets that come from the stack's secret config rather than being generated.
 CONFIGURED_SECRETS = frozenset({"space-api-key", "community-api-key", "codelab-password", "cloudflare-token"})
 # Values that come from other resources and are not secret.
-RESOURCE_VALUES = frozenset({"backup-bucket", "data-lake-bucket", "data-lake-prefix", "space-bucket", "space-prefix", "aws-region"})
+RESOURCE_VALUES = frozenset(
+    {"backup-bucket", "data-lake-bucket", "data-lake-prefix", "space-bucket", "space-prefix", "aws-region"}
+)
 
 
 def generated_secret_names(specs: list[ContainerSpec]) -> list[str]:
@@ -238,8 +240,11 @@ def lab_containers(ctx: ServerContext) -> list[ContainerSpec]:
             role="front",
             image=ctx.images.front,
             networks=("prod",),
-            env={"VIRTUAL_HOST": f"lab.{ctx.host}", "LAB_PROD_API_URL": f"https://glab.{ctx.host}",
-                 "LAB_DEV_API_URL": f"https://glab-dev.{ctx.host}"},
+            env={
+                "VIRTUAL_HOST": f"lab.{ctx.host}",
+                "LAB_PROD_API_URL": f"https://glab.{ctx.host}",
+                "LAB_DEV_API_URL": f"https://glab-dev.{ctx.host}",
+            },
         ),
         ContainerSpec(
             role="glab",
@@ -293,8 +298,13 @@ def space_containers(ctx: ServerContext) -> list[ContainerSpec]:
     env |= _db_env("SPACE_DB", "db-space", "gws_core")
     return [
         _traefik(ctx, ("manager", "prod")),
-        ContainerSpec(role="space", image=ctx.images.space, networks=("prod",), env=env,
-                      mounts=(Mount(f"{ctx.data_root}/space/data", "/data"),)),
+        ContainerSpec(
+            role="space",
+            image=ctx.images.space,
+            networks=("prod",),
+            env=env,
+            mounts=(Mount(f"{ctx.data_root}/space/data", "/data"),),
+        ),
         _database("db-space", ctx, ("prod",), "gws_db/space"),
     ]
 

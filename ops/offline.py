@@ -19,6 +19,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.sync_await import _sync_await
@@ -31,7 +32,7 @@ SECRET_MASK = "[secret]"
 MOCK_REGION_ZONES = ["a", "b", "c"]
 
 
-class UnknownLookup(Exception):
+class UnknownLookupError(Exception):
     """The program made a lookup the mocks do not know: teach `RecordingMocks.call` to answer it."""
 
 
@@ -82,12 +83,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
         token = args.token
         if token == "aws:ec2/getAmi:getAmi":
             names = next((f["values"][0] for f in args.args.get("filters", []) if f["name"] == "name"), "image-*")
-            return {"id": f"ami-{_digest(names)}", "name": names.replace("*", "20261101-1234"), "architecture": "x86_64"}, []
+            return {
+                "id": f"ami-{_digest(names)}",
+                "name": names.replace("*", "20261101-1234"),
+                "architecture": "x86_64",
+            }, []
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": [f"{self.region}{zone}" for zone in MOCK_REGION_ZONES], "id": self.region}, []
         if token == "aws:ec2/getSubnet:getSubnet":
             return {"id": args.args["id"], "availabilityZone": f"{self.region}a", "vpcId": "vpc-0mock"}, []
-        raise UnknownLookup(f"the mocks do not answer {token}: add it to RecordingMocks.call")
+        raise UnknownLookupError(f"the mocks do not answer {token}: add it to RecordingMocks.call")
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -102,7 +107,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state |= {"bucket": name, "arn": f"arn:aws:s3:::{name}"}
         elif kind == "aws:ec2/instance:Instance":
             resource_id = f"i-{_digest(args.name)}"
-            state |= {"privateIp": "10.40.1.10", "arn": f"arn:aws:ec2:{self.region}:123456789012:instance/{resource_id}"}
+            state |= {
+                "privateIp": "10.40.1.10",
+                "arn": f"arn:aws:ec2:{self.region}:123456789012:instance/{resource_id}",
+            }
         elif kind == "aws:ebs/volume:Volume":
             resource_id = f"vol-{_digest(args.name)}"
         elif kind == "aws:ec2/eip:Eip":
@@ -223,6 +231,8 @@ def configure(stack_file: Path, settings: StackSettings | None = None) -> Engine
     stack = stack_name_of(stack_file)
     mocks = RecordingMocks(region=settings.aws_region or "eu-west-3")
     monitor = RecordingMonitor(mocks)
+    # A fresh root stack per run, so several stacks can be previewed in one process.
+    runtime_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     config: dict[str, str] = {PLATFORM_KEY: json.dumps(settings.platform.model_dump(mode="json", by_alias=True))}
     if settings.aws_region:

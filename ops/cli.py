@@ -1,0 +1,150 @@
+"""Command line of the toolkit: validate stack files, preview stacks offline, export the schema."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS = ROOT / "stacks"
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """Bad arguments: reported in one line, exit 2."""
+
+
+def stack_files(names: Sequence[str], all_stacks: bool) -> list[Path]:
+    """Stack names (or paths) to stack files, refusing unknown ones with the list of known stacks."""
+    known = sorted(STACKS.glob("Pulumi.*.yaml"))
+    if all_stacks:
+        if not known:
+            raise UsageError(f"no stack files in {STACKS}")
+        return known
+    if not names:
+        raise UsageError("name a stack with --stack <stack> (repeatable) or use --all")
+    found = []
+    for name in names:
+        path = Path(name)
+        candidate = path if path.suffix in (".yaml", ".yml") else STACKS / f"Pulumi.{name}.yaml"
+        if not candidate.is_file():
+            choices = ", ".join(p.name[len("Pulumi.") : -len(".yaml")] for p in known) or "none"
+            raise UsageError(f"unknown stack {name!r} (stacks: {choices})")
+        found.append(candidate)
+    return found
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from constellab.settings import StackConfigError, load_stack_file
+
+    paths = [Path(p) for p in args.files] or sorted(STACKS.glob("Pulumi.*.yaml"))
+    failed = 0
+    for path in paths:
+        if not path.is_file():
+            print(f"{path}: no such stack file", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            settings = load_stack_file(path)
+        except StackConfigError as error:
+            print(error.render(), file=sys.stderr)
+            failed += 1
+        else:
+            servers = ", ".join(f"{server.name} ({server.placement.kind})" for _, server in settings.platform.servers())
+            print(f"{path}: valid — {servers}")
+    return 1 if failed else 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from constellab.settings import StackConfigError, load_stack_file
+    from ops import preview
+    from ops.offline import run_program
+
+    paths = stack_files(args.stack, args.all)
+    invalid = []
+    for path in paths:
+        try:
+            load_stack_file(path)
+        except StackConfigError as error:
+            invalid.append(error.render())
+    if invalid:
+        print("\n".join(invalid), file=sys.stderr)
+        return 1
+    runs = []
+    for index, path in enumerate(paths):
+        if args.format == "text" and len(paths) > 1:
+            print(f"[{index + 1}/{len(paths)}] {path.name}", file=sys.stderr)
+        run = run_program(path)
+        runs.append(run)
+        if args.format == "text":
+            print(preview.render_text(run))
+            print()
+    if args.format == "json":
+        print(preview.render_json(runs))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from constellab.schema import SCHEMA_PATH, render_schema
+
+    text = render_schema()
+    if args.check:
+        current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.is_file() else ""
+        if current != text:
+            print(f"{SCHEMA_PATH.relative_to(ROOT)} is out of date: run `python -m ops schema`", file=sys.stderr)
+            return 1
+        print(f"{SCHEMA_PATH.relative_to(ROOT)} is up to date")
+        return 0
+    SCHEMA_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {SCHEMA_PATH.relative_to(ROOT)}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="python -m ops",
+        description="Constellab platform toolkit: check and preview customer stacks without the Pulumi CLI.",
+    )
+    commands = top.add_subparsers(dest="command", metavar="<command>", required=True)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check stack files (all of stacks/ when none is named)",
+        description="Validate stack files without the Pulumi CLI: every problem with its field path; exit 1 if any.",
+    )
+    validate.add_argument("files", nargs="*", metavar="stacks/Pulumi.<stack>.yaml")
+    validate.set_defaults(handler=cmd_validate)
+
+    preview_cmd = commands.add_parser(
+        "preview",
+        help="run the program offline and show what it declares",
+        description="Run the Pulumi program under Pulumi's mock engine (no CLI, no account, nothing created) "
+        "and print the resource tree by component, counts per type and the stack outputs with secrets masked.",
+    )
+    preview_cmd.add_argument("--stack", action="append", default=[], metavar="<stack>", help="stack name (repeatable)")
+    preview_cmd.add_argument("--all", action="store_true", help="every stack in stacks/")
+    preview_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    preview_cmd.set_defaults(handler=cmd_preview)
+
+    schema = commands.add_parser(
+        "schema",
+        help="write the stack files' JSON Schema (stacks/stack.schema.json)",
+        description="Write the JSON Schema editors use to check stack files; --check only compares.",
+    )
+    schema.add_argument("--check", action="store_true", help="exit 1 if the written schema is out of date")
+    schema.set_defaults(handler=cmd_schema)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
