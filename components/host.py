@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -13,7 +14,7 @@ from components.containers import ContainerSet, ContainerSetArgs
 from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
 from components.network import Network
 from constellab import naming, topology
-from constellab.config import CloudPlacement, LocalPlacement, OnPremPlacement, PlatformConfig
+from constellab.config import CloudPlacement, LocalPlacement, OnPremPlacement, PlatformConfig, Space
 
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=accept-new", "-o", "ServerAliveInterval=30"]
 
@@ -52,7 +53,7 @@ class ServerHost(pulumi.ComponentResource):
         self.host = naming.server_host(server.name, platform.base_domain)
         values: dict[str, pulumi.Input[str]] = dict(args.values)
         outputs: dict[str, pulumi.Input[object]] = {}
-        credentials: dict[str, pulumi.Input[str]] = {}
+        credentials: dict[str, Any] = {}
 
         instance_id: pulumi.Output[str] | None = None
         if isinstance(placement, CloudPlacement):
@@ -126,7 +127,7 @@ class ServerHost(pulumi.ComponentResource):
             )
 
         self.instance_id = instance_id
-        self.urls = naming.urls(self.host, role, server.dev_environment if role != "space" else False)
+        self.urls = naming.urls(self.host, role, not isinstance(server, Space) and server.dev_environment)
         if "lab-manager-api-key" in containers.passwords:
             credentials["labManagerApiKey"] = containers.passwords["lab-manager-api-key"].result
         outputs |= {"role": role, "host": self.host, "address": self.address, "urls": self.urls, **args.extra_outputs}

@@ -56,15 +56,9 @@ def required_secrets(config: PlatformConfig) -> list[SecretKey]:
     needed = [SPACE_API_KEY, COMMUNITY_API_KEY]
     if config.dns.provider == "cloudflare":
         needed.append(CLOUDFLARE_TOKEN)
-    if any(server.dev_environment for _, server in config.servers() if not _is_space(server)):
+    if any(server.dev_environment for server in (*config.hubs, *config.labs)):
         needed.append(CODELAB_PASSWORD)
     return needed
-
-
-def _is_space(server: object) -> bool:
-    from constellab.config import Space
-
-    return isinstance(server, Space)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,15 @@ def short_type(token: str) -> str:
     return f"{package}:{rest.rsplit(':', 1)[-1]}" if rest else token
 
 
+# Components in the order a reader expects them: the network, then hubs, labs and the space.
+_COMPONENT_ORDER = {
+    "constellab:network:Network": 0,
+    "constellab:hub:DataHub": 1,
+    "constellab:lab:DataLab": 2,
+    "constellab:space:CollaborativeSpace": 3,
+}
+
+
 def render_tree(registrations: list[Registration]) -> list[str]:
     """Components as a tree; the plain resources of each component as counts per type."""
     children: dict[str, list[Registration]] = defaultdict(list)
@@ -35,7 +44,9 @@ def render_tree(registrations: list[Registration]) -> list[str]:
             f"{node.type.rsplit(':', 1)[-1]} {node.name}" if not node.custom else f"{short_type(node.type)} {node.name}"
         )
         lines.append(f"{prefix}{branch}{label}" + (f"  [{summary}]" if summary else ""))
-        components = [kid for kid in kids if not kid.custom]
+        components = sorted(
+            (kid for kid in kids if not kid.custom), key=lambda kid: (_COMPONENT_ORDER.get(kid.type, 9), kid.name)
+        )
         inner = prefix + ("" if top else ("   " if last else "│  "))
         for index, kid in enumerate(components):
             walk(kid, inner, index == len(components) - 1, False)

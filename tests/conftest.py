@@ -1,0 +1,71 @@
+"""Shared fixtures: the real program under Pulumi's mock engine, one stack file at a time.
+
+`RecordingMocks` answers every lookup the program makes (AMI, availability zones, subnet) and
+refuses any other; `RecordingMonitor` keeps each registration with its options (parent, protect,
+retain_on_delete, provider). Tests build the program, then return
+`declared(engine).apply(check)` so the check runs after every registration has completed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+import program
+from ops.offline import Engine, RecordingMocks, RecordingMonitor, Registration, configure, quiescent, reveal
+
+__all__ = ["RecordingMocks", "RecordingMonitor"]
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS = ROOT / "stacks"
+SHARED = ROOT.parent / "shared"
+STACK_NAMES = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in STACKS.glob("Pulumi.*.yaml"))
+
+
+def stack_file(name: str) -> Path:
+    return STACKS / f"Pulumi.{name}.yaml"
+
+
+@pytest.fixture
+def engine_for() -> Callable[[str], Engine]:
+    """Installs the mock engine for a shipped stack and returns it (call inside the test)."""
+    return lambda name: configure(stack_file(name))
+
+
+def declared(engine: Engine) -> pulumi.Output[list[Registration]]:
+    """Runs the program for the engine's stack; resolves to every registration once all are done."""
+    program.build(engine.stack, engine.settings)
+    return quiescent().apply(lambda _: list(engine.registrations))
+
+
+def of_type(registrations: list[Registration], token: str) -> list[Registration]:
+    return [r for r in registrations if r.type == token]
+
+
+def containers_of(registrations: list[Registration], server: str) -> dict[str, Registration]:
+    """The Docker containers of one server, by container name."""
+    return {
+        r.inputs["name"]: r
+        for r in of_type(registrations, "docker:index/container:Container")
+        if r.name.split("-host-containers-")[0].endswith(f"-{server}")
+    }
+
+
+def env_of(container: Registration) -> dict[str, Any]:
+    """A container's environment as a dict (secret values revealed)."""
+    return dict(entry.split("=", 1) for entry in reveal(container.inputs.get("envs", [])))
+
+
+def networks_of(container: Registration) -> set[str]:
+    return {network["name"] for network in container.inputs.get("networksAdvanced", [])}
+
+
+def tool(name: str) -> str | None:
+    """A third-party program on PATH or in this virtualenv's bin folder."""
+    venv_bin = Path(__file__).resolve().parent.parent / ".venv" / "bin" / name
+    return shutil.which(name) or (str(venv_bin) if venv_bin.exists() else None)

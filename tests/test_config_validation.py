@@ -1,0 +1,195 @@
+"""Stack-file validation: each invalid value is refused with its field path, all at once."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from constellab.settings import (
+    PLATFORM_KEY,
+    RawStackConfig,
+    SecretState,
+    StackConfigError,
+    load_stack_file,
+    read_stack_file,
+    validate,
+)
+from tests.conftest import STACK_NAMES, stack_file
+
+ALL_SECRETS = {
+    "constellab:cloudflareApiToken": SecretState.SECRET,
+    "constellab:spaceApiKey": SecretState.SECRET,
+    "constellab:communityApiKey": SecretState.SECRET,
+    "constellab:codelabPassword": SecretState.SECRET,
+}
+
+
+def valid_platform() -> dict[str, Any]:
+    """The shipped cloud customer's platform document, as a starting point to break."""
+    document = yaml.safe_load(stack_file("acme-cloud").read_text())
+    return copy.deepcopy(document["config"][PLATFORM_KEY])
+
+
+def problems(
+    platform: Any, secrets: dict[str, SecretState] | None = None, region: str | None = "eu-west-3"
+) -> list[str]:
+    values: dict[str, Any] = {PLATFORM_KEY: platform}
+    if region:
+        values["aws:region"] = region
+    raw = RawStackConfig(values=values, secrets=ALL_SECRETS if secrets is None else secrets)
+    with pytest.raises(StackConfigError) as caught:
+        validate(raw, "test")
+    return [str(issue) for issue in caught.value.issues]
+
+
+def set_path(document: dict[str, Any], path: str, value: Any) -> None:
+    """Sets `a.b[1].c` in a nested document; the value `...` deletes the key."""
+    parts = path.replace("[", ".[").split(".")
+    target: Any = document
+    for part in parts[:-1]:
+        target = target[int(part[1:-1])] if part.startswith("[") else target[part]
+    last = parts[-1]
+    if value is ...:
+        del target[last]
+    elif last.startswith("["):
+        target[int(last[1:-1])] = value
+    else:
+        target[last] = value
+
+
+INVALID_FIELDS = [
+    ("customer", "Acme Corp", "customer: 'Acme Corp' is not a DNS label"),
+    ("baseDomain", "acme..example", "baseDomain: 'acme..example' is not a domain name"),
+    ("dns.zoneId", "not-a-zone", "dns.zoneId: 'not-a-zone' is not a Cloudflare zone id"),
+    ("dns.provider", "route53", "dns: input tag 'route53' found using 'provider' does not match"),
+    ("adminCidrs", ["0.0.0.0/0"], "adminCidrs[0]: '0.0.0.0/0' opens SSH to the whole internet"),
+    ("adminCidrs", ["203.0.113.7/24"], "adminCidrs[0]: '203.0.113.7/24' is not a network in CIDR notation"),
+    ("sshPublicKeys", ["hello"], "sshPublicKeys[0]: not an OpenSSH public key"),
+    ("images.glab", "constellab/glab", "images.glab: 'constellab/glab' has no tag"),
+    ("images.front", "constellab/lab-front:latest", "images.front: 'constellab/lab-front:latest' uses the moving tag"),
+    ("images.traefik", "traefik:stable", "images.traefik: 'traefik:stable' uses the moving tag"),
+    (
+        "endpoints.spaceApiUrl",
+        "http://api.example.com",
+        "endpoints.spaceApiUrl: 'http://api.example.com' is not an https URL",
+    ),
+    ("network.subnetCidr", "10.99.0.0/24", "network.subnetCidr: subnetCidr 10.99.0.0/24 is not inside vpcCidr"),
+    ("network.mode", "borrowed", "network: input tag 'borrowed' found using 'mode' does not match"),
+    ("space.placement.kind", "onPrem", "space.placement.kind: input should be 'cloud'"),
+    ("hubs[0].name", "Hub_1", "hubs[0].name: 'Hub_1' is not a DNS label"),
+    ("hubs[0].externalSources[0].prefix", "/runs", "hubs[0].externalSources[0].prefix: '/runs' is not a key prefix"),
+    ("hubs[0].backup.weeklyDays", 3, "hubs[0].backup.weeklyDays: input should be greater than or equal to 7"),
+    (
+        "labs[0].placement.dataDiskGb",
+        30,
+        "labs[0].placement.dataDiskGb: the biota brick needs a data disk of at least 50 GB",
+    ),
+    ("labs[1].placement.instanceType", "large", "labs[1].placement.instanceType: 'large' is not an EC2 instance type"),
+    ("labs[1].placement.kind", "clod", "labs[1].placement: input tag 'clod' found using 'kind' does not match"),
+    ("labs[1].bricks", ["biota", "alphafold"], "labs[1].bricks[1]: input should be 'biota'"),
+    ("labs[1].placement.instanceTyp", "t3.large", "labs[1].placement.instanceTyp: unknown field: remove it"),
+    ("labs[1].devEnvironment", "sometimes", "labs[1].devEnvironment: input should be a valid boolean"),
+    ("labs[1].backup", {"dailyDays": 20, "weeklyDays": 10}, "labs[1].backup.weeklyDays: weeklyDays (10) is shorter"),
+    ("labs[1].placement", ..., "labs[1].placement: required: add it"),
+    ("labs[1].name", "hub", "labs[1].name: 'hub' is already the name of hubs[0]"),
+    ("labs[1].hub", "hub2", "labs[1].hub: no hub named 'hub2' (hubs: hub)"),
+    ("space.storage", {"kind": "hub", "hub": "lake"}, "space.storage.hub: no hub named 'lake'"),
+    ("images.space", ..., "images.space: a space is declared: pin its image here"),
+    ("adminCidrs", [], "adminCidrs: cloud servers are administered over SSH"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"), INVALID_FIELDS, ids=[f"{p}={v!r}" for p, v, _ in INVALID_FIELDS]
+)
+def test_an_invalid_field_is_refused_with_its_path(path, value, expected):
+    platform = valid_platform()
+    set_path(platform, path, value)
+    found = problems(platform)
+    assert any(line.startswith(expected) for line in found), found
+
+
+def test_every_problem_is_reported_at_once():
+    platform = valid_platform()
+    set_path(platform, "customer", "ACME")
+    set_path(platform, "images.glab", "glab:latest")
+    set_path(platform, "labs[1].placement.instanceType", "huge")
+    found = problems(platform, secrets={**ALL_SECRETS, "constellab:spaceApiKey": SecretState.PLAIN})
+    assert [line.split(":", 1)[0] for line in found] == [
+        "customer",
+        "images.glab",
+        "labs[1].placement.instanceType",
+        "constellab",
+    ]
+
+
+def test_a_secret_stored_in_plain_text_is_refused_with_the_fix():
+    found = problems(valid_platform(), secrets={**ALL_SECRETS, "constellab:codelabPassword": SecretState.PLAIN})
+    assert found == [
+        "constellab:codelabPassword: is stored in plain text: remove it and run "
+        "`pulumi config set --secret codelabPassword <value>` (password of Codelab's basic authentication)"
+    ]
+
+
+def test_a_missing_secret_is_named():
+    secrets = {k: v for k, v in ALL_SECRETS.items() if k != "constellab:cloudflareApiToken"}
+    found = problems(valid_platform(), secrets=secrets)
+    assert len(found) == 1 and found[0].startswith(
+        "constellab:cloudflareApiToken: missing: run `pulumi config set --secret"
+    )
+
+
+def test_cloudflare_token_is_not_required_with_customer_managed_dns():
+    platform = valid_platform()
+    platform["dns"] = {"provider": "none"}
+    secrets = {k: v for k, v in ALL_SECRETS.items() if k != "constellab:cloudflareApiToken"}
+    raw = RawStackConfig(values={PLATFORM_KEY: platform, "aws:region": "eu-west-3"}, secrets=secrets)
+    assert validate(raw, "test").platform.dns.provider == "none"
+
+
+def test_a_cloud_stack_without_a_region_is_refused():
+    assert problems(valid_platform(), region=None) == ["aws:region: missing: set the AWS region (e.g. eu-west-3)"]
+
+
+def test_an_unknown_constellab_key_is_refused():
+    raw = RawStackConfig(
+        values={PLATFORM_KEY: valid_platform(), "aws:region": "eu-west-3", "constellab:platfrom": {}},
+        secrets=ALL_SECRETS,
+    )
+    with pytest.raises(StackConfigError) as caught:
+        validate(raw, "test")
+    assert str(caught.value.issues[0]).startswith("constellab:platfrom: unknown setting")
+
+
+def test_local_servers_cannot_share_a_stack_with_cloud_servers():
+    platform = valid_platform()
+    platform["labs"][1]["placement"] = {"kind": "local"}
+    found = problems(platform)
+    assert "labs[1].placement.kind: 'local' cannot be mixed with cloud or onPrem servers: " in found[0]
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_every_shipped_stack_validates(stack):
+    settings = load_stack_file(stack_file(stack))
+    assert settings.platform.servers()
+
+
+def test_a_plain_secret_in_a_stack_file_is_detected(tmp_path: Path):
+    document = yaml.safe_load(stack_file("local").read_text())
+    document["config"]["constellab:spaceApiKey"] = "sk-live-123"
+    path = tmp_path / "Pulumi.leaky.yaml"
+    path.write_text(yaml.safe_dump(document))
+    assert read_stack_file(path).secrets["constellab:spaceApiKey"] is SecretState.PLAIN
+    with pytest.raises(StackConfigError, match="constellab:spaceApiKey: is stored in plain text"):
+        load_stack_file(path)
+
+
+def test_a_yaml_error_names_the_line(tmp_path: Path):
+    path = tmp_path / "Pulumi.broken.yaml"
+    path.write_text("config:\n  constellab:platform: {customer: [acme\n")
+    with pytest.raises(StackConfigError, match=r"not valid YAML: line \d+, column \d+"):
+        load_stack_file(path)

@@ -1,0 +1,67 @@
+"""The `python -m ops` command line, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from ops.cli import main
+from tests.conftest import ROOT
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ops", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_validate_accepts_every_shipped_stack(capsys):
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().out.count(": valid") >= 4
+
+
+def test_validate_reports_every_problem_and_exits_non_zero(tmp_path, capsys):
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_text(
+        "config:\n  constellab:platform:\n    customer: Bad\n    baseDomain: x.example\n"
+        "    dns: {provider: none}\n  constellab:spaceApiKey: plain\n"
+    )
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "customer: 'Bad' is not a DNS label" in err
+    assert "images: required: add it" in err
+    assert "constellab:spaceApiKey: is stored in plain text" in err
+
+
+def test_preview_of_an_unknown_stack_is_one_line_and_exit_2():
+    result = run("preview", "--stack", "nobody")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown stack 'nobody' (stacks: acme-cloud, biolab-hybrid, local, pharma-onprem)"
+    ]
+
+
+def test_preview_prints_the_tree_counts_and_masked_outputs():
+    result = run("preview", "--stack", "biolab-hybrid")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Platform biolab" in out
+    assert "├─ Network biolab-network" in out and "└─ DataLab biolab-analysis" in out
+    assert "ContainerSet biolab-analysis-host-containers  [docker:Container ×8" in out
+    assert "docker:index/container:Container" in out
+    assert "credentials: '[secret]'" in out
+    assert "offline-placeholder" not in out and "mock-secret" not in out
+
+
+def test_preview_json_lists_every_stack_with_masked_outputs():
+    result = run("preview", "--all", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    stacks = {s["stack"]: s for s in json.loads(result.stdout)["stacks"]}
+    assert set(stacks) == {"acme-cloud", "biolab-hybrid", "local", "pharma-onprem"}
+    assert stacks["local"]["outputs"]["credentials"] == "[secret]"
+    assert stacks["acme-cloud"]["byType"]["aws:ec2/instance:Instance"] == 4
+
+
+def test_help_lists_the_commands():
+    result = run("--help")
+    assert result.returncode == 0
+    assert all(command in result.stdout for command in ("validate", "preview", "schema"))
