@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -460,69 +461,94 @@ class ConfigIssue(BaseModel):
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
-def cross_checks(config: PlatformConfig) -> list[ConfigIssue]:
-    """Rules that span several fields, run once every field is valid on its own."""
+def _mappings(value: object) -> list[Mapping[str, Any]]:
+    """The mapping items of a list (anything else is pydantic's to report)."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _get(document: object, *keys: str) -> object:
+    for key in keys:
+        if not isinstance(document, Mapping):
+            return None
+        document = document.get(key)
+    return document
+
+
+def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
+    """Rules that span several fields, on the raw document so they are reported with field errors.
+
+    Values of the wrong type are skipped here: the field validation reports them.
+    """
     issues: list[ConfigIssue] = []
-    servers = config.servers()
+    servers: list[tuple[str, Mapping[str, Any]]] = []
+    space = document.get("space")
+    if isinstance(space, Mapping):
+        servers.append(("space", {"name": "space", **space}))
+    servers += [(f"hubs[{i}]", hub) for i, hub in enumerate(_mappings(document.get("hubs")))]
+    servers += [(f"labs[{i}]", lab) for i, lab in enumerate(_mappings(document.get("labs")))]
     if not servers:
         issues.append(ConfigIssue(path="labs", message="the stack declares no space, hub or lab: add at least one"))
 
     first_use: dict[str, str] = {}
     for path, server in servers:
-        if server.name in first_use:
+        name = server.get("name")
+        if not isinstance(name, str):
+            continue
+        if name in first_use:
             issues.append(
                 ConfigIssue(
                     path=f"{path}.name",
-                    message=f"{server.name!r} is already the name of {first_use[server.name]}: "
-                    "names are unique per stack",
+                    message=f"{name!r} is already the name of {first_use[name]}: names are unique per stack",
                 )
             )
         else:
-            first_use[server.name] = path
+            first_use[name] = path
 
-    hub_names = {hub.name for hub in config.hubs}
-    known = ", ".join(sorted(hub_names)) or "none declared"
-    for index, lab in enumerate(config.labs):
-        if lab.hub is not None and lab.hub not in hub_names:
-            issues.append(ConfigIssue(path=f"labs[{index}].hub", message=f"no hub named {lab.hub!r} (hubs: {known})"))
-    storage = config.space.storage if config.space is not None else None
-    if isinstance(storage, HubStorage) and storage.hub not in hub_names:
-        issues.append(ConfigIssue(path="space.storage.hub", message=f"no hub named {storage.hub!r} (hubs: {known})"))
-    if config.space is not None and config.images.space is None:
+    hub_names = {hub.get("name") for hub in _mappings(document.get("hubs"))}
+    known = ", ".join(sorted(name for name in hub_names if isinstance(name, str))) or "none declared"
+    references = [(f"labs[{i}].hub", lab.get("hub")) for i, lab in enumerate(_mappings(document.get("labs")))]
+    if _get(space, "storage", "kind") == "hub":
+        references.append(("space.storage.hub", _get(space, "storage", "hub")))
+    for path, hub in references:
+        if isinstance(hub, str) and hub not in hub_names:
+            issues.append(ConfigIssue(path=path, message=f"no hub named {hub!r} (hubs: {known})"))
+    if (
+        isinstance(space, Mapping)
+        and isinstance(document.get("images"), Mapping)
+        and not _get(document, "images", "space")
+    ):
         issues.append(ConfigIssue(path="images.space", message="a space is declared: pin its image here"))
 
-    kinds = {type(server.placement) for _, server in servers}
-    if LocalPlacement in kinds and len(kinds) > 1:
-        for path, server in servers:
-            if isinstance(server.placement, LocalPlacement):
-                issues.append(
-                    ConfigIssue(
-                        path=f"{path}.placement.kind",
-                        message="'local' cannot be mixed with cloud or onPrem servers: "
-                        "keep local labs in a stack of their own",
-                    )
-                )
-    local_servers = [path for path, server in servers if isinstance(server.placement, LocalPlacement)]
-    for path in local_servers[1:]:
-        issues.append(
+    kinds = {path: _get(server, "placement", "kind") for path, server in servers}
+    local = [path for path, kind in kinds.items() if kind == "local"]
+    if local and set(kinds.values()) - {"local", None}:
+        issues += [
             ConfigIssue(
                 path=f"{path}.placement.kind",
-                message="only one local server per stack: they would all need this machine's ports 80 and 443",
+                message="'local' cannot be mixed with cloud or onPrem servers: keep local labs in a stack of their own",
             )
+            for path in local
+        ]
+    issues += [
+        ConfigIssue(
+            path=f"{path}.placement.kind",
+            message="only one local server per stack: they would all need this machine's ports 80 and 443",
         )
-    if LocalPlacement in kinds and config.dns.provider != "none":
+        for path in local[1:]
+    ]
+    if local and _get(document, "dns", "provider") not in ("none", None):
         issues.append(
             ConfigIssue(path="dns.provider", message="a local stack has no public address to publish: use 'none'")
         )
-    if CloudPlacement in kinds:
-        if not config.admin_cidrs:
+    if "cloud" in kinds.values():
+        if not document.get("adminCidrs"):
             issues.append(
                 ConfigIssue(
                     path="adminCidrs",
                     message="cloud servers are administered over SSH: list at least one administrator network",
                 )
             )
-        if not config.ssh_public_keys:
+        if not document.get("sshPublicKeys"):
             issues.append(
                 ConfigIssue(
                     path="sshPublicKeys",

@@ -51,12 +51,14 @@ CODELAB_PASSWORD = SecretKey("constellab:codelabPassword", "password of Codelab'
 SECRET_KEYS = (CLOUDFLARE_TOKEN, SPACE_API_KEY, COMMUNITY_API_KEY, CODELAB_PASSWORD)
 
 
-def required_secrets(config: PlatformConfig) -> list[SecretKey]:
-    """The secret keys this platform needs."""
+def required_secrets(document: Mapping[str, Any]) -> list[SecretKey]:
+    """The secret keys a platform document needs (read from the raw document, valid or not)."""
     needed = [SPACE_API_KEY, COMMUNITY_API_KEY]
-    if config.dns.provider == "cloudflare":
+    dns = document.get("dns")
+    if isinstance(dns, Mapping) and dns.get("provider") == "cloudflare":
         needed.append(CLOUDFLARE_TOKEN)
-    if any(server.dev_environment for server in (*config.hubs, *config.labs)):
+    servers = [s for key in ("hubs", "labs") if isinstance(document.get(key), list) for s in document[key]]
+    if any(not isinstance(server, Mapping) or server.get("devEnvironment", True) is not False for server in servers):
         needed.append(CODELAB_PASSWORD)
     return needed
 
@@ -116,10 +118,9 @@ def validate(raw: RawStackConfig, source: str) -> StackSettings:
             platform = PlatformConfig.model_validate(document)
         except ValidationError as error:
             issues += issues_from_validation_error(error)
-        else:
-            issues += cross_checks(platform)
+        issues += cross_checks(document)
 
-    needed: list[SecretKey] = required_secrets(platform) if platform is not None else []
+    needed = required_secrets(document) if isinstance(document, Mapping) else []
     for secret in SECRET_KEYS:
         state = raw.secrets.get(secret.key, SecretState.MISSING)
         if state is SecretState.PLAIN:

@@ -32,6 +32,8 @@ def stack_files(names: Sequence[str], all_stacks: bool) -> list[Path]:
         if not candidate.is_file():
             choices = ", ".join(p.name[len("Pulumi.") : -len(".yaml")] for p in known) or "none"
             raise UsageError(f"unknown stack {name!r} (stacks: {choices})")
+        if not candidate.name.startswith("Pulumi.") or candidate.name.count(".") < 2:
+            raise UsageError(f"{candidate}: a stack file is named Pulumi.<stack>.yaml")
         found.append(candidate)
     return found
 

@@ -118,12 +118,16 @@ def test_every_problem_is_reported_at_once():
     set_path(platform, "customer", "ACME")
     set_path(platform, "images.glab", "glab:latest")
     set_path(platform, "labs[1].placement.instanceType", "huge")
-    found = problems(platform, secrets={**ALL_SECRETS, "constellab:spaceApiKey": SecretState.PLAIN})
-    assert [line.split(":", 1)[0] for line in found] == [
+    set_path(platform, "labs[0].name", "hub")
+    secrets = {k: v for k, v in ALL_SECRETS.items() if k != "constellab:cloudflareApiToken"}
+    found = problems(platform, secrets={**secrets, "constellab:spaceApiKey": SecretState.PLAIN})
+    assert [line.split(": ", 1)[0] for line in found] == [
         "customer",
         "images.glab",
         "labs[1].placement.instanceType",
-        "constellab",
+        "labs[0].name",
+        "constellab:cloudflareApiToken",
+        "constellab:spaceApiKey",
     ]
 
 
