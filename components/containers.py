@@ -57,7 +57,10 @@ class ContainerSet(pulumi.ComponentResource):
             return value
 
         images = {
-            image: docker.RemoteImage(f"{name}-image-{_slug(image)}", name=image, keep_locally=True, opts=child)
+            # Named by repository, not tag: a new version updates the image instead of adding one.
+            image: docker.RemoteImage(
+                f"{name}-image-{_repository_slug(image)}", name=image, keep_locally=True, opts=child
+            )
             for image in sorted({spec.image for spec in args.specs})
         }
         self.containers = {}
@@ -93,5 +96,10 @@ class ContainerSet(pulumi.ComponentResource):
         self.register_outputs({"containers": sorted(self.containers)})
 
 
-def _slug(image: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in image.split("@")[0]).strip("-")
+def _repository_slug(image: str) -> str:
+    """`registry:5000/team/app:1.2@sha256:...` -> `registry-5000-team-app`."""
+    repository = image.split("@", 1)[0]
+    last_slash = repository.rfind("/")
+    if ":" in repository[last_slash + 1 :]:
+        repository = repository[: repository.rindex(":")]
+    return "".join(ch if ch.isalnum() else "-" for ch in repository).strip("-")

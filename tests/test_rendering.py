@@ -119,14 +119,19 @@ def test_user_data_mounts_the_data_volume_before_docker_starts():
     assert daemon["log-opts"] == {"max-size": "1m", "max-file": "3"}
 
 
-@pytest.mark.slow
-def test_user_data_passes_cloud_init_schema(tmp_path):
+def cloud_init_schema(tmp_path, document: str) -> subprocess.CompletedProcess[str]:
+    """Runs Debian's `cloud-init schema` on a user-data document."""
     cloud_init_cli = tool("cloud-init")
     if cloud_init_cli is None:
-        pytest.skip("cloud-init is not installed (Debian package cloud-init; .ci/run installs it)")
+        pytest.skip("cloud-init is not installed (Debian package cloud-init; ./run test installs it)")
     path = tmp_path / "user-data.yaml"
-    path.write_text(user_data())
-    result = subprocess.run([cloud_init_cli, "schema", "--config-file", str(path)], capture_output=True, text=True)
+    path.write_text(document)
+    return subprocess.run([cloud_init_cli, "schema", "--config-file", str(path)], capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_user_data_passes_cloud_init_schema(tmp_path):
+    result = cloud_init_schema(tmp_path, user_data())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Valid" in result.stdout
 
@@ -134,10 +139,5 @@ def test_user_data_passes_cloud_init_schema(tmp_path):
 @pytest.mark.slow
 def test_cloud_init_schema_rejects_a_broken_document(tmp_path):
     """Proves the check above can fail: cloud-init must refuse an invalid key type."""
-    cloud_init_cli = tool("cloud-init")
-    if cloud_init_cli is None:
-        pytest.skip("cloud-init is not installed (Debian package cloud-init; .ci/run installs it)")
-    path = tmp_path / "user-data.yaml"
-    path.write_text(user_data().replace("package_update: true", "package_update: sometimes"))
-    result = subprocess.run([cloud_init_cli, "schema", "--config-file", str(path)], capture_output=True, text=True)
+    result = cloud_init_schema(tmp_path, user_data().replace("package_update: true", "package_update: sometimes"))
     assert result.returncode != 0
