@@ -12,6 +12,12 @@ from constellab import cloud_init, iam, naming
 from constellab.config import CloudPlacement
 
 DATA_DEVICE = "/dev/sdf"
+# cloud-init exits 2 for recoverable warnings (degraded), 1 for errors; then Docker must answer.
+READY_SCRIPT = (
+    "cloud-init status --wait >/dev/null; status=$?; "
+    'if [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then cloud-init status --long >&2; exit "$status"; fi; '
+    "docker version --format '{{.Server.Version}}'"
+)
 ROOT_DISK_GB = 30
 
 
@@ -23,8 +29,8 @@ class CloudServerArgs:
     placement: CloudPlacement
     admin_cidrs: list[str]
     ssh_public_keys: list[str]
-    host_folders: list[str]
-    """Folders under /app the containers mount, created by cloud-init once the volume is mounted."""
+    manager_subnet: str
+    """Containers outside this subnet are refused the instance metadata service (and so the role)."""
     tags: dict[str, str]
     vpc_id: pulumi.Input[str]
     subnet_id: pulumi.Input[str]
@@ -106,7 +112,7 @@ class CloudServer(pulumi.ComponentResource):
                 server_name=args.server_name,
                 volume_id=volume_id,
                 ssh_public_keys=args.ssh_public_keys,
-                host_folders=args.host_folders,
+                manager_subnet=args.manager_subnet,
             )
         )
         instance = aws.ec2.Instance(
@@ -120,16 +126,20 @@ class CloudServer(pulumi.ComponentResource):
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
                 http_endpoint="enabled",
                 http_tokens="required",
-                # Two hops: the lab manager reaches the instance role from inside a container.
+                # Two hops: the lab manager reaches the instance role from inside a container; the
+                # user data's firewall rule keeps every other container away from it.
                 http_put_response_hop_limit=2,
             ),
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
-                encrypted=True, volume_type="gp3", volume_size=ROOT_DISK_GB, delete_on_termination=True
+                encrypted=True,
+                volume_type="gp3",
+                volume_size=ROOT_DISK_GB,
+                delete_on_termination=True,
+                tags={**tags, "Name": f"{tags.get('Name', name)}-root"},
             ),
             ebs_optimized=True,
             monitoring=True,
             tags=tags,
-            volume_tags=tags,
             # A newer Debian image must not replace a running server: new images apply to new servers.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"]),
         )
@@ -139,7 +149,8 @@ class CloudServer(pulumi.ComponentResource):
             volume_id=data_volume.id,
             instance_id=instance.id,
             stop_instance_before_detaching=True,
-            opts=child,
+            # AWS attaches a volume to one instance at a time: detach from the old one first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         address = aws.ec2.Eip(f"{name}-eip", domain="vpc", tags=tags, opts=child)
         association = aws.ec2.EipAssociation(
@@ -152,7 +163,7 @@ class CloudServer(pulumi.ComponentResource):
             connection=remote.ConnectionArgs(
                 host=address.public_ip, user=cloud_init.ADMIN_USER, dial_error_limit=60, per_dial_timeout=10
             ),
-            create="cloud-init status --wait >/dev/null; docker version --format '{{.Server.Version}}'",
+            create=READY_SCRIPT,
             triggers=[instance.id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[association, attachment]),
         )

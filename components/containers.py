@@ -19,6 +19,8 @@ class ContainerSetArgs:
     specs: list[topology.ContainerSpec]
     values: Mapping[str, pulumi.Input[str]]
     """Deployment-time values for the specs' `Ref`s that are not generated here (secrets, bucket names)."""
+    manager_subnet: str | None = None
+    """A fixed subnet for the manager network (cloud servers firewall the metadata service by it)."""
 
 
 class ContainerSet(pulumi.ComponentResource):
@@ -36,7 +38,15 @@ class ContainerSet(pulumi.ComponentResource):
 
         used_networks = sorted({network for spec in args.specs for network in spec.networks})
         networks = {
-            network: docker.Network(f"{name}-net-{network}", name=network, driver="bridge", opts=child)
+            network: docker.Network(
+                f"{name}-net-{network}",
+                name=network,
+                driver="bridge",
+                ipam_configs=[docker.NetworkIpamConfigArgs(subnet=args.manager_subnet)]
+                if network == "manager" and args.manager_subnet
+                else None,
+                opts=child,
+            )
             for network in used_networks
         }
         self.passwords = {

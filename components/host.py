@@ -17,6 +17,15 @@ from constellab import naming, topology
 from constellab.config import CloudPlacement, LocalPlacement, OnPremPlacement, PlatformConfig, Space
 
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=accept-new", "-o", "ServerAliveInterval=30"]
+# A replaced instance keeps its Elastic IP but not its host keys: a remembered key would block Docker.
+CLOUD_SSH_OPTIONS = [
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "ServerAliveInterval=30",
+]
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ class ServerHost(pulumi.ComponentResource):
                     placement=placement,
                     admin_cidrs=list(platform.admin_cidrs),
                     ssh_public_keys=list(platform.ssh_public_keys),
-                    host_folders=topology.host_folders(args.specs, naming.CLOUD_DATA_ROOT),
+                    manager_subnet=topology.MANAGER_SUBNET,
                     tags=tags,
                     vpc_id=args.network.vpc_id,
                     subnet_id=args.network.subnet_id,
@@ -107,12 +116,22 @@ class ServerHost(pulumi.ComponentResource):
         provider = docker.Provider(
             f"{name}-docker",
             host=docker_host,
-            ssh_opts=SSH_OPTIONS if not isinstance(placement, LocalPlacement) else None,
+            ssh_opts=(
+                CLOUD_SSH_OPTIONS
+                if isinstance(placement, CloudPlacement)
+                else SSH_OPTIONS
+                if isinstance(placement, OnPremPlacement)
+                else None
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         containers = ContainerSet(
             f"{name}-containers",
-            ContainerSetArgs(specs=args.specs, values=values),
+            ContainerSetArgs(
+                specs=args.specs,
+                values=values,
+                manager_subnet=topology.MANAGER_SUBNET if isinstance(placement, CloudPlacement) else None,
+            ),
             opts=pulumi.ResourceOptions(parent=self, providers={"docker": provider}),
         )
 

@@ -9,7 +9,6 @@ logs, so nothing Docker writes lands on the root disk.
 from __future__ import annotations
 
 import json
-import shlex
 
 import yaml
 
@@ -40,26 +39,49 @@ if ! blkid "$device" >/dev/null 2>&1; then mkfs.ext4 -q -L constellab-data "$dev
 uuid=$(blkid -s UUID -o value "$device")
 mkdir -p {root}
 grep -q "UUID=$uuid" /etc/fstab || echo "UUID=$uuid {root} ext4 defaults,nofail 0 2" >> /etc/fstab
+systemctl daemon-reload
 mountpoint -q {root} || mount {root}
-mkdir -p {folders}
+mkdir -p {root}/docker
 """
 
+# Docker must never start on an unmounted /app: it would create an empty data root on the root disk.
+_DOCKER_WAITS_FOR_DATA = f"""[Unit]
+RequiresMountsFor={CLOUD_DATA_ROOT}
+"""
 
-def render_user_data(
-    *,
-    server_name: str,
-    volume_id: str,
-    ssh_public_keys: list[str],
-    host_folders: list[str],
-) -> str:
-    """The `#cloud-config` document for a cloud server whose data volume is `volume_id`."""
-    folders = " ".join(shlex.quote(folder) for folder in [f"{CLOUD_DATA_ROOT}/docker", *host_folders])
+_IMDS_GUARD = """[Unit]
+Description=Only the lab manager's network reaches the instance metadata service (and its role)
+After=docker.service
+PartOf=docker.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c '{rule_check} 2>/dev/null || {rule_insert}'
+
+[Install]
+WantedBy=docker.service multi-user.target
+"""
+
+IMDS_ADDRESS = "169.254.169.254/32"
+
+
+def imds_guard_rule(manager_subnet: str) -> str:
+    """The DOCKER-USER rule dropping container traffic to the metadata service, but the manager network's."""
+    return f"DOCKER-USER -d {IMDS_ADDRESS} ! -s {manager_subnet} -j DROP"
+
+
+def render_user_data(*, server_name: str, volume_id: str, ssh_public_keys: list[str], manager_subnet: str) -> str:
+    """The `#cloud-config` document for a cloud server whose data volume is `volume_id`.
+
+    It depends only on the server's identity, never on its container set: user data changes stop and
+    start an instance, and cloud-init would not run again anyway.
+    """
     mount_script = _MOUNT_SCRIPT.format(
-        root=CLOUD_DATA_ROOT,
-        volume_id=volume_id,
-        volume_serial=volume_id.replace("-", ""),
-        folders=folders,
+        root=CLOUD_DATA_ROOT, volume_id=volume_id, volume_serial=volume_id.replace("-", "")
     )
+    rule = imds_guard_rule(manager_subnet)
+    guard = _IMDS_GUARD.format(rule_check=f"iptables -C {rule}", rule_insert=f"iptables -I {rule}")
     document = {
         "hostname": server_name,
         "package_update": True,
@@ -80,6 +102,16 @@ def render_user_data(
                 "content": json.dumps(DOCKER_DAEMON, indent=2) + "\n",
             },
             {
+                "path": "/etc/systemd/system/docker.service.d/10-constellab-data.conf",
+                "permissions": "0644",
+                "content": _DOCKER_WAITS_FOR_DATA,
+            },
+            {
+                "path": "/etc/systemd/system/constellab-imds-guard.service",
+                "permissions": "0644",
+                "content": guard,
+            },
+            {
                 "path": "/etc/apt/apt.conf.d/20auto-upgrades",
                 "permissions": "0644",
                 "content": 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n',
@@ -90,6 +122,7 @@ def render_user_data(
             ["sh", "-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io"],
             ["usermod", "-aG", "docker", ADMIN_USER],
             ["systemctl", "enable", "--now", "docker"],
+            ["systemctl", "enable", "--now", "constellab-imds-guard"],
         ],
     }
     return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False, width=200)

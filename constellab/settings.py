@@ -222,6 +222,9 @@ def issues_from_validation_error(error: ValidationError) -> list[ConfigIssue]:
         ctx = detail.get("ctx") or {}
         if isinstance(ctx.get("field"), str):
             path = f"{path}.{ctx['field']}" if path else ctx["field"]
+        if detail["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            discriminator = str(ctx.get("discriminator", "kind")).strip("'")
+            path = f"{path}.{discriminator}" if path else discriminator
         issues.append(ConfigIssue(path=path, message=_message(detail, parent)))
     return issues
 
@@ -234,8 +237,10 @@ def _message(detail: Any, parent: type[BaseModel] | None) -> str:
         allowed = ", ".join(_aliases(parent)) if parent is not None else "see the JSON schema"
         return f"unknown field: remove it or use one of {allowed}"
     if kind == "union_tag_not_found":
-        discriminator = detail.get("ctx", {}).get("discriminator", "the kind")
-        return f"missing {discriminator}: say which kind this is"
+        return "required: say which kind this is"
+    if kind == "union_tag_invalid":
+        ctx = detail.get("ctx", {})
+        return f"{ctx.get('tag')!r} is not one of {ctx.get('expected_tags')}"
     message = str(detail["msg"])
     return message[0].lower() + message[1:] if message else message
 

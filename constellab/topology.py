@@ -17,6 +17,8 @@ from constellab.naming import Server
 NetworkName = Literal["manager", "prod", "dev"]
 NETWORKS: tuple[NetworkName, ...] = ("manager", "prod", "dev")
 DOCKER_SOCKET = "/var/run/docker.sock"
+MANAGER_SUBNET = "172.30.253.0/24"
+"""Fixed subnet of a cloud server's manager network: the only one allowed to reach the instance role."""
 DB_PORT = 3306
 APP_PORT = 8510
 
@@ -307,11 +309,6 @@ def space_containers(ctx: ServerContext) -> list[ContainerSpec]:
         ),
         _database("db-space", ctx, ("prod",), "gws_db/space"),
     ]
-
-
-def host_folders(specs: list[ContainerSpec], data_root: str) -> list[str]:
-    """Host folders under the data root that the containers mount (created before Docker starts)."""
-    return sorted({m.host_path for spec in specs for m in spec.mounts if m.host_path.startswith(data_root + "/")})
 
 
 def server_context(platform: PlatformConfig, server: Server) -> ServerContext:

@@ -260,6 +260,9 @@ def test_cloud_instances_require_imdsv2_encrypt_their_disks_and_keep_their_addre
         assert all(v.inputs["encrypted"] for v in of_type(registrations, "aws:ebs/volume:Volume"))
         associations = of_type(registrations, "aws:ec2/eipAssociation:EipAssociation")
         assert {a.inputs["instanceId"] for a in associations} == {i.id for i in instances}
+        attachments = of_type(registrations, "aws:ec2/volumeAttachment:VolumeAttachment")
+        assert attachments and all(a.delete_before_replace for a in attachments), "a volume attaches to one instance"
+        assert all("volumeTags" not in i.inputs for i in instances), "volume_tags would fight the data volume's tags"
 
     return declared(engine).apply(check)
 
@@ -386,6 +389,24 @@ def test_containers_wait_for_docker_on_a_fresh_instance(engine_for):
         provider_urns = {p.urn for p in providers}
         containers = of_type(registrations, "docker:index/container:Container")
         assert containers and all(c.provider.rsplit("::", 1)[0] in provider_urns for c in containers)
+
+    return declared(engine).apply(check)
+
+
+@pulumi.runtime.test
+def test_only_the_cloud_manager_network_has_the_fixed_subnet_the_metadata_firewall_trusts(engine_for):
+    engine = engine_for("biolab-hybrid")
+
+    def check(registrations):
+        subnets = {
+            r.name: [c.get("subnet") for c in r.inputs.get("ipamConfigs", [])]
+            for r in of_type(registrations, "docker:index/network:Network")
+            if r.inputs["name"] == "manager"
+        }
+        assert subnets == {
+            "biolab-analysis-host-containers-net-manager": ["172.30.253.0/24"],
+            "biolab-hub-host-containers-net-manager": [],
+        }
 
     return declared(engine).apply(check)
 

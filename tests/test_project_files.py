@@ -10,13 +10,13 @@ import pytest
 import yaml
 
 from constellab.schema import SCHEMA_PATH, render_schema
-from tests.conftest import ROOT, SHARED, STACKS, tool
+from tests.conftest import ROOT, SHARED, STACKS, missing, tool
 
 
 def test_pulumi_yaml_is_valid_against_pulumis_project_schema():
     schema_path = SHARED / "schemas" / "pulumi-project.schema.json"
     if not schema_path.is_file():
-        pytest.skip(f"{schema_path} is not beside this checkout")
+        missing(f"{schema_path} is not beside this checkout")
     schema = json.loads(schema_path.read_text())
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     jsonschema.validate(project, schema)
@@ -32,8 +32,6 @@ def test_the_stack_schema_beside_the_stacks_is_up_to_date():
 @pytest.mark.slow
 def test_every_stack_file_passes_check_jsonschema_with_the_exported_schema():
     checker = tool("check-jsonschema")
-    if checker is None:
-        pytest.skip("check-jsonschema is not installed (requirements-dev.txt)")
     files = sorted(str(p) for p in STACKS.glob("Pulumi.*.yaml"))
     result = subprocess.run([checker, "--schemafile", str(SCHEMA_PATH), *files], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -42,8 +40,6 @@ def test_every_stack_file_passes_check_jsonschema_with_the_exported_schema():
 @pytest.mark.slow
 def test_check_jsonschema_rejects_a_plain_secret_in_a_stack_file(tmp_path):
     checker = tool("check-jsonschema")
-    if checker is None:
-        pytest.skip("check-jsonschema is not installed (requirements-dev.txt)")
     document = yaml.safe_load((STACKS / "Pulumi.local.yaml").read_text())
     document["config"]["constellab:codelabPassword"] = "hunter2"
     path = tmp_path / "Pulumi.leaky.yaml"
