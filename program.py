@@ -17,6 +17,7 @@ from components.platform import Platform, PlatformArgs
 from constellab.settings import (
     PLATFORM_KEY,
     SECRET_KEYS,
+    TLS_PRIVATE_KEYS,
     RawStackConfig,
     SecretState,
     StackSettings,
@@ -49,6 +50,13 @@ def raw_config_from_engine() -> RawStackConfig:
             with contextlib.suppress(json.JSONDecodeError):  # validation reports a non-mapping
                 raw = json.loads(raw)
         values[key] = raw
+    members: dict[str, frozenset[str]] = {}
+    tls_keys = runtime_config.get_config(TLS_PRIVATE_KEYS.key)
+    if isinstance(tls_keys, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            decoded = json.loads(tls_keys)
+            if isinstance(decoded, dict):
+                members[TLS_PRIVATE_KEYS.key] = frozenset(decoded)
     for secret in SECRET_KEYS:
         if runtime_config.get_config(secret.key) is None:
             secrets[secret.key] = SecretState.MISSING
@@ -56,7 +64,7 @@ def raw_config_from_engine() -> RawStackConfig:
             secrets[secret.key] = (
                 SecretState.SECRET if runtime_config.is_config_secret(secret.key) else SecretState.PLAIN
             )
-    return RawStackConfig(values=values, secrets=secrets)
+    return RawStackConfig(values=values, secrets=secrets, secret_members=members)
 
 
 def settings_from_engine() -> StackSettings:
@@ -64,10 +72,23 @@ def settings_from_engine() -> StackSettings:
     return validate(raw_config_from_engine(), f"stack {pulumi.get_stack()}")
 
 
+def _member(secret_map: pulumi.Output[Any], name: str) -> pulumi.Output[str]:
+    return pulumi.Output.secret(secret_map.apply(lambda found: str(found[name])))
+
+
 def build(stack: str, settings: StackSettings) -> Platform:
     """Declares the whole platform and exports its outputs."""
     config = pulumi.Config("constellab")
-    secrets = {SECRET_REFS[secret.key]: config.require_secret(secret.name) for secret in settings.secret_keys}
+    secrets = {
+        SECRET_REFS[secret.key]: config.require_secret(secret.name)
+        for secret in settings.secret_keys
+        if secret.key in SECRET_REFS
+    }
+    if TLS_PRIVATE_KEYS in settings.secret_keys:
+        keys = config.require_secret_object(TLS_PRIVATE_KEYS.name)
+        for _, server in settings.platform.servers():
+            if settings.platform.certificate_mode(server) == "manual":
+                secrets[f"tls-private-key:{server.name}"] = _member(keys, server.name)
     platform = Platform(settings.platform.customer, PlatformArgs(stack=stack, settings=settings, secrets=secrets))
     pulumi.export("servers", platform.servers)
     pulumi.export("credentials", platform.credentials)

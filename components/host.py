@@ -8,13 +8,21 @@ from typing import Any
 
 import pulumi
 import pulumi_docker as docker
+import pulumi_random as random
 
 from components.cloud_server import CloudServer, CloudServerArgs
 from components.containers import ContainerSet, ContainerSetArgs
 from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
 from components.network import Network
-from constellab import naming, topology
-from constellab.config import CloudPlacement, LocalPlacement, OnPremPlacement, PlatformConfig, Space
+from constellab import naming, topology, traefik
+from constellab.config import (
+    CloudPlacement,
+    LocalPlacement,
+    ManualCertificates,
+    OnPremPlacement,
+    PlatformConfig,
+    Space,
+)
 
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=accept-new", "-o", "ServerAliveInterval=30"]
 # A replaced instance keeps its Elastic IP but not its host keys: a remembered key would block Docker.
@@ -113,6 +121,13 @@ class ServerHost(pulumi.ComponentResource):
             self.address = pulumi.Output.from_input("127.0.0.1")
             docker_host = placement.docker_host
 
+        if platform.certificate_mode(server) == "manual":
+            assert isinstance(server.certificates, ManualCertificates)
+            values["tls-certificate"] = server.certificates.certificate_chain
+            values["tls-private-key"] = values[f"tls-private-key:{server.name}"]
+        if not isinstance(server, Space) and server.dev_environment:
+            values["codelab-htpasswd"] = self._codelab_htpasswd(name, values["codelab-password"])
+
         provider = docker.Provider(
             f"{name}-docker",
             host=docker_host,
@@ -155,3 +170,17 @@ class ServerHost(pulumi.ComponentResource):
         self.credentials: pulumi.Output[dict[str, str]] = pulumi.Output.secret(credentials)
         """Secret credentials of the server (lab manager API key, on-prem access key)."""
         self.register_outputs({**outputs, "credentials": self.credentials})
+
+    def _codelab_htpasswd(self, name: str, password: pulumi.Input[str]) -> pulumi.Output[str]:
+        """Codelab's htpasswd line: bcrypt with a salt kept in state, so it changes only with the password."""
+        salt = random.RandomPassword(
+            f"{name}-codelab-htpasswd-salt",
+            length=22,
+            special=True,
+            override_special="./",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        line = pulumi.Output.all(password, salt.result).apply(
+            lambda found: traefik.htpasswd(traefik.CODELAB_USER, str(found[0]), traefik.bcrypt_salt(str(found[1])))
+        )
+        return pulumi.Output.secret(line)

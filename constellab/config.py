@@ -166,6 +166,18 @@ def _check_absolute_path(value: str) -> str:
     return value
 
 
+def _check_certificate_chain(value: str) -> str:
+    if "PRIVATE KEY" in value:
+        raise _fail(
+            "private_key_in_plain_config",
+            "holds a private key in plain text: remove it, and store the key with "
+            "`pulumi config set --secret --path tlsPrivateKeys.<server> < key.pem`",
+        )
+    if "-----BEGIN CERTIFICATE-----" not in value or "-----END CERTIFICATE-----" not in value:
+        raise _fail("certificate_chain", "not a PEM certificate chain: paste the server certificate then its issuers")
+    return value.strip() + "\n"
+
+
 DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
 """A single lowercase DNS label: a server name, a customer name."""
 DomainName = Annotated[str, AfterValidator(_check_domain)]
@@ -185,6 +197,7 @@ ZoneId = Annotated[str, AfterValidator(_check_zone_id)]
 BucketName = Annotated[str, AfterValidator(_check_bucket_name)]
 KeyPrefix = Annotated[str, AfterValidator(_check_prefix)]
 AbsolutePath = Annotated[str, AfterValidator(_check_absolute_path)]
+CertificateChain = Annotated[str, AfterValidator(_check_certificate_chain)]
 
 
 class Model(BaseModel):
@@ -315,6 +328,29 @@ class LocalPlacement(Model):
 
 Placement = Annotated[CloudPlacement | OnPremPlacement | LocalPlacement, Field(discriminator="kind")]
 
+
+class AcmeCertificates(Model):
+    """One Let's Encrypt certificate for `<H>` and `*.<H>` by DNS-01 with Cloudflare (needs Cloudflare DNS)."""
+
+    mode: Literal["acme"]
+
+
+class ManualCertificates(Model):
+    """A certificate you provide, for sites Let's Encrypt cannot reach (air-gapped on-prem)."""
+
+    mode: Literal["manual"]
+    certificate_chain: CertificateChain
+    """PEM chain covering `<H>` and `*.<H>`; its key goes in the secret `constellab:tlsPrivateKeys.<server>`."""
+
+
+class DefaultCertificates(Model):
+    """Traefik's own self-signed certificate: for `local` and for trials only."""
+
+    mode: Literal["default"]
+
+
+Certificates = Annotated[AcmeCertificates | ManualCertificates | DefaultCertificates, Field(discriminator="mode")]
+
 BIOTA_MIN_DISK_GB = 50
 """The Biota database's pre-built data directory is about 10 GB and grows; below this it does not fit."""
 
@@ -352,6 +388,8 @@ class _Server(Model):
     backup: BackupRetention = BackupRetention()
     dev_environment: bool = True
     """Whether Codelab and the dev and test databases run."""
+    certificates: Certificates | None = None
+    """HTTPS certificates; by default `acme` with Cloudflare DNS, else Traefik's `default`."""
 
     @model_validator(mode="after")
     def _biota_fits(self) -> _Server:
@@ -407,6 +445,8 @@ class Space(Model):
     name: DnsLabel = "space"
     placement: CloudPlacement
     storage: SpaceStorage = BucketStorage()
+    certificates: Certificates | None = None
+    """HTTPS certificates; by default `acme` with Cloudflare DNS, else Traefik's `default`."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -444,6 +484,12 @@ class PlatformConfig(Model):
 
     def hub(self, name: str) -> Hub:
         return next(hub for hub in self.hubs if hub.name == name)
+
+    def certificate_mode(self, server: Space | Hub | Lab) -> Literal["acme", "manual", "default"]:
+        """The server's certificate mode, explicit or derived from the DNS provider."""
+        if server.certificates is not None:
+            return server.certificates.mode
+        return "acme" if self.dns.provider == "cloudflare" else "default"
 
     @property
     def uses_aws(self) -> bool:
@@ -540,6 +586,15 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
         issues.append(
             ConfigIssue(path="dns.provider", message="a local stack has no public address to publish: use 'none'")
         )
+    for path, server in servers:
+        if _get(server, "certificates", "mode") == "acme" and _get(document, "dns", "provider") != "cloudflare":
+            issues.append(
+                ConfigIssue(
+                    path=f"{path}.certificates.mode",
+                    message="acme solves DNS-01 in Cloudflare: set dns.provider to cloudflare, "
+                    "or use manual (your certificate) or default",
+                )
+            )
     if "cloud" in kinds.values():
         if not document.get("adminCidrs"):
             issues.append(

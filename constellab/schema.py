@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from constellab.config import PlatformConfig
-from constellab.settings import PLATFORM_KEY, SECRET_KEYS
+from constellab.settings import PLATFORM_KEY, SECRET_KEYS, TLS_PRIVATE_KEYS
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "stacks" / "stack.schema.json"
 
@@ -30,6 +30,13 @@ def stack_file_schema() -> dict[str, Any]:
     }
     for secret in SECRET_KEYS:
         config_properties[secret.key] = {"$ref": "#/$defs/Secret", "description": secret.purpose}
+    config_properties[TLS_PRIVATE_KEYS.key] = {
+        "description": TLS_PRIVATE_KEYS.purpose,
+        "anyOf": [
+            {"$ref": "#/$defs/Secret"},
+            {"type": "object", "additionalProperties": {"$ref": "#/$defs/Secret"}},
+        ],
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://constellab.example/schemas/stack.schema.json",

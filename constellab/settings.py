@@ -9,7 +9,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,31 @@ CLOUDFLARE_TOKEN = SecretKey(
 SPACE_API_KEY = SecretKey("constellab:spaceApiKey", "API key the labs use to report to the collaborative space")
 COMMUNITY_API_KEY = SecretKey("constellab:communityApiKey", "API key for Constellab Community")
 CODELAB_PASSWORD = SecretKey("constellab:codelabPassword", "password of Codelab's basic authentication")
-SECRET_KEYS = (CLOUDFLARE_TOKEN, SPACE_API_KEY, COMMUNITY_API_KEY, CODELAB_PASSWORD)
+TLS_PRIVATE_KEYS = SecretKey(
+    "constellab:tlsPrivateKeys", "PEM private keys of manual certificates, one per server name (a secret map)"
+)
+SECRET_KEYS = (CLOUDFLARE_TOKEN, SPACE_API_KEY, COMMUNITY_API_KEY, CODELAB_PASSWORD, TLS_PRIVATE_KEYS)
+
+
+def _raw_servers(document: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    space = document.get("space")
+    if isinstance(space, Mapping):
+        found.append((str(space.get("name", "space")), space))
+    for key in ("hubs", "labs"):
+        items = document.get(key)
+        if isinstance(items, list):
+            found += [(str(item.get("name")), item) for item in items if isinstance(item, Mapping)]
+    return found
+
+
+def manual_certificate_servers(document: Mapping[str, Any]) -> list[str]:
+    """Names of the servers whose certificates are `manual` (their keys are secret config)."""
+    return [
+        name
+        for name, server in _raw_servers(document)
+        if isinstance(server.get("certificates"), Mapping) and server["certificates"].get("mode") == "manual"
+    ]
 
 
 def required_secrets(document: Mapping[str, Any]) -> list[SecretKey]:
@@ -60,6 +84,8 @@ def required_secrets(document: Mapping[str, Any]) -> list[SecretKey]:
     servers = [s for key in ("hubs", "labs") if isinstance(document.get(key), list) for s in document[key]]
     if any(not isinstance(server, Mapping) or server.get("devEnvironment", True) is not False for server in servers):
         needed.append(CODELAB_PASSWORD)
+    if manual_certificate_servers(document):
+        needed.append(TLS_PRIVATE_KEYS)
     return needed
 
 
@@ -73,6 +99,8 @@ class RawStackConfig:
 
     values: Mapping[str, Any]
     secrets: Mapping[str, SecretState]
+    secret_members: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """For a secret map (`tlsPrivateKeys`): the names it has entries for."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +167,18 @@ def validate(raw: RawStackConfig, source: str) -> StackSettings:
                 )
             )
 
+    if isinstance(document, Mapping):
+        present = raw.secret_members.get(TLS_PRIVATE_KEYS.key, frozenset())
+        for server in manual_certificate_servers(document):
+            if raw.secrets.get(TLS_PRIVATE_KEYS.key) is SecretState.SECRET and server not in present:
+                issues.append(
+                    ConfigIssue(
+                        path=f"{TLS_PRIVATE_KEYS.key}.{server}",
+                        message="missing: the manual certificate needs its key, run "
+                        f"`pulumi config set --secret --path 'tlsPrivateKeys.{server}' -- \"$(cat {server}.key)\"`",
+                    )
+                )
+
     region = raw.values.get("aws:region")
     if platform is not None and platform.uses_aws and not region:
         issues.append(ConfigIssue(path="aws:region", message="missing: set the AWS region (e.g. eu-west-3)"))
@@ -183,17 +223,26 @@ def read_stack_file(path: Path) -> RawStackConfig:
 
     values: dict[str, Any] = {}
     secrets: dict[str, SecretState] = {}
+    members: dict[str, frozenset[str]] = {}
     for key, value in config.items():
         key = str(key)
         if ":" not in key:
             key = f"constellab:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        if _is_secure(value):
             secrets[key] = SecretState.SECRET
+        elif isinstance(value, dict) and value and all(_is_secure(item) for item in value.values()):
+            # `pulumi config set --secret --path key.member` stores a map of encrypted members.
+            secrets[key] = SecretState.SECRET
+            members[key] = frozenset(str(member) for member in value)
         elif key in {secret.key for secret in SECRET_KEYS}:
             secrets[key] = SecretState.PLAIN
         else:
             values[key] = value
-    return RawStackConfig(values=values, secrets=secrets)
+    return RawStackConfig(values=values, secrets=secrets, secret_members=members)
+
+
+def _is_secure(value: object) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
 
 
 def stack_name_of(path: Path) -> str:

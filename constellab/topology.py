@@ -105,7 +105,11 @@ class ServerContext:
 
 
 # Secrets that come from the stack's secret config rather than being generated.
-CONFIGURED_SECRETS = frozenset({"space-api-key", "community-api-key", "codelab-password", "cloudflare-token"})
+CONFIGURED_SECRETS = frozenset(
+    {"space-api-key", "community-api-key", "codelab-password", "cloudflare-token", "tls-private-key"}
+)
+# Secrets derived by the server's host from configured ones (Codelab's htpasswd from its password).
+DERIVED_SECRETS = frozenset({"codelab-htpasswd"})
 # Values that come from other resources and are not secret.
 RESOURCE_VALUES = frozenset(
     {"backup-bucket", "data-lake-bucket", "data-lake-prefix", "space-bucket", "space-prefix", "aws-region"}
@@ -118,7 +122,7 @@ def generated_secret_names(specs: list[ContainerSpec]) -> list[str]:
         ref.name
         for spec in specs
         for ref in spec.refs
-        if ref.secret and ref.name not in CONFIGURED_SECRETS and not ref.name.startswith("aws-")
+        if ref.secret and ref.name not in CONFIGURED_SECRETS | DERIVED_SECRETS and not ref.name.startswith("aws-")
     }
     return sorted(names)
 
@@ -158,14 +162,12 @@ def _db_env(prefix: str, role: str, name: str) -> dict[str, EnvValue]:
 
 
 def _traefik(ctx: ServerContext, networks: tuple[NetworkName, ...]) -> ContainerSpec:
-    routes = traefik.routes(ctx.host, ctx.role, ctx.dev_environment)
     files = [
-        File(traefik.STATIC_PATH, traefik.to_yaml(traefik.static_config(ctx.host, ctx.tls, ctx.acme_email))),
-        File(f"{traefik.DYNAMIC_DIR}/core.yml", traefik.to_yaml(traefik.dynamic_config(routes))),
+        File(proxy.path, Ref(proxy.value, secret=proxy.secret) if proxy.value else proxy.content, proxy.mode)
+        for proxy in traefik.proxy_files(ctx.host, ctx.role, ctx.dev_environment, ctx.tls, ctx.acme_email)
     ]
     env: dict[str, EnvValue] = {}
     if ctx.tls == "acme":
-        files.append(File(traefik.CLOUDFLARE_TOKEN_FILE, Ref("cloudflare-token"), 0o400))
         env["CF_DNS_API_TOKEN_FILE"] = traefik.CLOUDFLARE_TOKEN_FILE
     return ContainerSpec(
         role="traefik",
@@ -315,7 +317,7 @@ def server_context(platform: PlatformConfig, server: Server) -> ServerContext:
     """The topology's view of one server of a validated platform."""
     placement = server.placement
     environment = {"cloud": "cloud", "onPrem": "onPrem", "local": "local"}[placement.kind]
-    tls: traefik.TlsMode = "acme" if platform.dns.provider == "cloudflare" else "default"
+    tls = platform.certificate_mode(server)
     role = naming.role_of(server)
     return ServerContext(
         customer=platform.customer,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,14 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.sync_await import _sync_await
 
-from constellab.settings import PLATFORM_KEY, SECRET_KEYS, StackSettings, load_stack_file, stack_name_of
+from constellab.settings import (
+    PLATFORM_KEY,
+    SECRET_KEYS,
+    TLS_PRIVATE_KEYS,
+    StackSettings,
+    load_stack_file,
+    stack_name_of,
+)
 
 PROJECT = "constellab"
 SECRET_SIG = rpc._special_secret_sig
@@ -69,6 +77,17 @@ def _digest(text: str, length: int = 17) -> str:
 def _mock_ip(text: str) -> str:
     """A stable address in TEST-NET-3 (RFC 5737), never a real host."""
     return f"203.0.113.{int(_digest(text, 4), 16) % 250 + 1}"
+
+
+def _mock_password(name: str, inputs: dict[str, Any]) -> str:
+    """A stable password with the requested length and character set, like the random provider's."""
+    alphabet = string.ascii_letters + string.digits
+    if inputs.get("special", True):
+        alphabet += inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?"
+    seed = hashlib.sha256(name.encode()).digest()
+    length = int(inputs.get("length", 16))
+    stream = (seed * (length // len(seed) + 1))[:length]
+    return "".join(alphabet[(byte + index) % len(alphabet)] for index, byte in enumerate(stream))
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -131,7 +150,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             resource_id = f"AKIA{_digest(args.name, 16).upper()}"
             state |= {"secret": rpc.wrap_rpc_secret(f"mock-secret-{_digest(args.name, 24)}")}
         elif kind == "random:index/randomPassword:RandomPassword":
-            state |= {"result": rpc.wrap_rpc_secret(f"mock-{_digest(args.name, 28)}")}
+            state |= {"result": rpc.wrap_rpc_secret(_mock_password(args.name, inputs))}
         elif kind == "docker:index/remoteImage:RemoteImage":
             state |= {"imageId": f"sha256:{_digest(str(inputs.get('name')), 64)}", "repoDigest": inputs.get("name")}
         elif kind == "command:remote:Command":
@@ -242,6 +261,9 @@ def configure(stack_file: Path, settings: StackSettings | None = None) -> Engine
         if secret in settings.secret_keys:
             config[secret.key] = f"offline-placeholder-{secret.name}"
             secret_keys.append(secret.key)
+    if TLS_PRIVATE_KEYS in settings.secret_keys:
+        manual = [s.name for _, s in settings.platform.servers() if settings.platform.certificate_mode(s) == "manual"]
+        config[TLS_PRIVATE_KEYS.key] = json.dumps({name: f"offline-placeholder-key-{name}" for name in manual})
     runtime_config.set_all_config(config, secret_keys)
     return Engine(stack=stack, settings=settings, mocks=mocks, monitor=monitor)
 

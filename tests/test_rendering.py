@@ -82,7 +82,8 @@ def test_app_routes_use_traefik_v3_regular_expressions():
     rules = {route.name: route.rule for route in traefik.routes("lab1.acme.example", "lab", True)}
     assert rules["glab-apps"] == r"HostRegexp(`^app-[a-z0-9-]+\.lab1\.acme\.example$`)"
     assert rules["codelab-apps"] == r"HostRegexp(`^appdev-[a-z0-9-]+\.lab1\.acme\.example$`)"
-    assert "codelab" not in rules, "Codelab is only routed with basic authentication"
+    codelab = next(route for route in traefik.routes("lab1.acme.example", "lab", True) if route.name == "codelab")
+    assert codelab.basic_auth and codelab.service_url == "http://codelab:8080"
 
 
 def test_lab_policy_scopes_listing_to_its_prefix():
