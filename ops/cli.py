@@ -88,6 +88,31 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render_proxy(args: argparse.Namespace) -> int:
+    from constellab.settings import StackConfigError, load_stack_file
+    from ops import render_proxy
+
+    path = stack_files([args.stack], False)[0]
+    try:
+        settings = load_stack_file(path)
+    except StackConfigError as error:
+        print(error.render(), file=sys.stderr)
+        return 1
+    servers = {server.name: server for _, server in settings.platform.servers()}
+    if args.server not in servers:
+        raise UsageError(f"stack {args.stack!r} has no server {args.server!r} (servers: {', '.join(servers)})")
+    reader = render_proxy.secret_reader(args.stack, ROOT) if args.show_secrets else None
+    try:
+        files = render_proxy.render(settings.platform, servers[args.server], reader)
+    except render_proxy.SecretUnavailableError as error:
+        raise UsageError(str(error)) from None
+    for written in render_proxy.write(files, Path(args.out)):
+        print(written)
+    if not args.show_secrets:
+        print("secrets are placeholders: --show-secrets writes the real values", file=sys.stderr)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from constellab.schema import SCHEMA_PATH, render_schema
 
@@ -129,6 +154,18 @@ def parser() -> argparse.ArgumentParser:
     preview_cmd.add_argument("--all", action="store_true", help="every stack in stacks/")
     preview_cmd.add_argument("--format", choices=("text", "json"), default="text")
     preview_cmd.set_defaults(handler=cmd_preview)
+
+    render = commands.add_parser(
+        "render-proxy",
+        help="write a server's Traefik files (static, dynamic, htpasswd) for review or air-gapped installs",
+        description="Write the Traefik configuration the toolkit deploys on one server. Secrets are placeholders "
+        "unless --show-secrets, which reads them from CONSTELLAB_* environment variables or `pulumi config get`.",
+    )
+    render.add_argument("--stack", required=True, metavar="<stack>")
+    render.add_argument("--server", required=True, metavar="<name>")
+    render.add_argument("--out", required=True, metavar="<dir>")
+    render.add_argument("--show-secrets", action="store_true", help="write real secret values (files mode 0600)")
+    render.set_defaults(handler=cmd_render_proxy)
 
     schema = commands.add_parser(
         "schema",

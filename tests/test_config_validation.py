@@ -100,6 +100,17 @@ INVALID_FIELDS = [
     ("space.storage", {"kind": "hub", "hub": "lake"}, "space.storage.hub: no hub named 'lake'"),
     ("images.space", ..., "images.space: a space is declared: pin its image here"),
     ("adminCidrs", [], "adminCidrs: cloud servers are administered over SSH"),
+    ("hubs[0].certificates", {"mode": "letsencrypt"}, "hubs[0].certificates.mode: 'letsencrypt' is not one of"),
+    (
+        "labs[0].certificates",
+        {"mode": "manual", "certificateChain": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----"},
+        "labs[0].certificates.certificateChain: holds a private key in plain text",
+    ),
+    (
+        "labs[0].certificates",
+        {"mode": "manual", "certificateChain": "hello"},
+        "labs[0].certificates.certificateChain: not a PEM certificate chain",
+    ),
 ]
 
 
@@ -196,4 +207,40 @@ def test_a_yaml_error_names_the_line(tmp_path: Path):
     path = tmp_path / "Pulumi.broken.yaml"
     path.write_text("config:\n  constellab:platform: {customer: [acme\n")
     with pytest.raises(StackConfigError, match=r"not valid YAML: line \d+, column \d+"):
+        load_stack_file(path)
+
+
+def test_acme_certificates_need_cloudflare_dns():
+    platform = valid_platform()
+    platform["dns"] = {"provider": "none"}
+    platform["hubs"][0]["certificates"] = {"mode": "acme"}
+    found = problems(platform)
+    assert found == [
+        "hubs[0].certificates.mode: acme solves DNS-01 in Cloudflare: set dns.provider to cloudflare, "
+        "or use manual (your certificate) or default"
+    ]
+
+
+def test_a_manual_certificate_needs_its_private_key_in_secret_config():
+    document = yaml.safe_load(stack_file("pharma-onprem").read_text())
+    config = document["config"]
+    raw = RawStackConfig(
+        values={PLATFORM_KEY: config[PLATFORM_KEY], "aws:region": "eu-west-1"},
+        secrets={**ALL_SECRETS, "constellab:tlsPrivateKeys": SecretState.SECRET},
+        secret_members={"constellab:tlsPrivateKeys": frozenset({"qc"})},
+    )
+    with pytest.raises(StackConfigError) as caught:
+        validate(raw, "test")
+    assert [str(issue) for issue in caught.value.issues] == [
+        "constellab:tlsPrivateKeys.hub: missing: the manual certificate needs its key, run "
+        "`pulumi config set --secret --path 'tlsPrivateKeys.hub' -- \"$(cat hub.key)\"`"
+    ]
+
+
+def test_a_stack_file_with_a_plain_private_key_member_is_refused(tmp_path: Path):
+    document = yaml.safe_load(stack_file("pharma-onprem").read_text())
+    document["config"]["constellab:tlsPrivateKeys"] = {"hub": "-----BEGIN PRIVATE KEY-----"}
+    path = tmp_path / "Pulumi.leaky.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(StackConfigError, match="constellab:tlsPrivateKeys: is stored in plain text"):
         load_stack_file(path)

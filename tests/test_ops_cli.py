@@ -65,3 +65,38 @@ def test_help_lists_the_commands():
     result = run("--help")
     assert result.returncode == 0
     assert all(command in result.stdout for command in ("validate", "preview", "schema"))
+
+
+def test_render_proxy_writes_the_files_with_secret_placeholders(tmp_path, capsys):
+    assert main(["render-proxy", "--stack", "pharma-onprem", "--server", "hub", "--out", str(tmp_path)]) == 0
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == [
+        "certs/server.crt",
+        "certs/server.key",
+        "dynamic/core.yml",
+        "secrets/codelab.htpasswd",
+        "traefik.yml",
+    ]
+    assert (tmp_path / "secrets/codelab.htpasswd").read_text().startswith("<secret codelab-htpasswd")
+    assert (tmp_path / "certs/server.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert "usersFile: /etc/traefik/secrets/codelab.htpasswd" in (tmp_path / "dynamic/core.yml").read_text()
+
+
+def test_render_proxy_show_secrets_reads_them_from_the_environment(tmp_path, monkeypatch):
+    import bcrypt
+
+    monkeypatch.setenv("CONSTELLAB_CODELAB_PASSWORD", "s3cret")
+    monkeypatch.setenv("CONSTELLAB_TLS_PRIVATE_KEY", "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n")
+    args = ["render-proxy", "--stack", "pharma-onprem", "--server", "hub", "--out", str(tmp_path), "--show-secrets"]
+    assert main(args) == 0
+    user, hashed = (tmp_path / "secrets/codelab.htpasswd").read_text().strip().split(":", 1)
+    assert user == "codelab" and bcrypt.checkpw(b"s3cret", hashed.encode())
+    key = tmp_path / "certs/server.key"
+    assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+
+
+def test_render_proxy_refuses_an_unknown_server_in_one_line():
+    result = run("render-proxy", "--stack", "local", "--server", "lab9", "--out", "/tmp/never-written")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: stack 'local' has no server 'lab9' (servers: lab)"]

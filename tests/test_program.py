@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 
+import bcrypt
 import pulumi
 import pytest
 
@@ -438,5 +439,65 @@ def test_on_prem_docker_is_reached_over_ssh_with_the_configured_port(engine_for)
         assert networks_of(lab["db-prod"]) == {"prod"}
         mounts = {v["hostPath"] for v in containers_of(registrations, "hub")["db-prod"].inputs["volumes"]}
         assert mounts == {"/srv/constellab/gws_db/gws_core/prod"}
+
+    return declared(engine).apply(check)
+
+
+def uploads_of(container) -> dict[str, tuple[str, bool, str]]:
+    """A container's uploaded files: path -> (content, registered as a secret, permissions)."""
+    raw = container.inputs.get("uploads", [])
+    plain = reveal(raw)
+    return {
+        upload["file"]: (upload["content"], is_secret(raw) or is_secret(raw[index]["content"]), upload["permissions"])
+        for index, upload in enumerate(plain)
+    }
+
+
+@pulumi.runtime.test
+def test_codelab_htpasswd_is_a_bcrypt_of_the_configured_password_and_secret(engine_for):
+    engine = engine_for("acme-cloud")
+
+    def check(registrations):
+        proxy = containers_of(registrations, "lab1")["traefik"]
+        htpasswd, secret, permissions = uploads_of(proxy)["/etc/traefik/secrets/codelab.htpasswd"]
+        assert secret and permissions == "0400"
+        user, hashed = htpasswd.strip().split(":", 1)
+        assert user == "codelab"
+        assert bcrypt.checkpw(b"offline-placeholder-codelabPassword", hashed.encode())
+        assert not bcrypt.checkpw(b"another-password", hashed.encode())
+        assert "/etc/traefik/secrets/codelab.htpasswd" not in uploads_of(
+            containers_of(registrations, "lab2")["traefik"]
+        )
+
+    return declared(engine).apply(check)
+
+
+@pulumi.runtime.test
+def test_acme_servers_get_the_cloudflare_token_as_a_secret_file(engine_for):
+    engine = engine_for("acme-cloud")
+
+    def check(registrations):
+        proxy = containers_of(registrations, "hub")["traefik"]
+        token, secret, permissions = uploads_of(proxy)["/run/secrets/cf_dns_api_token"]
+        assert secret and permissions == "0400" and token == "offline-placeholder-cloudflareApiToken"
+        assert env_of(proxy)["CF_DNS_API_TOKEN_FILE"] == "/run/secrets/cf_dns_api_token"
+        assert "CF_DNS_API_TOKEN" not in env_of(proxy)
+
+    return declared(engine).apply(check)
+
+
+@pulumi.runtime.test
+def test_a_manual_certificate_is_delivered_with_its_key_as_a_secret_file(engine_for):
+    engine = engine_for("pharma-onprem")
+
+    def check(registrations):
+        hub = uploads_of(containers_of(registrations, "hub")["traefik"])
+        chain = engine.settings.platform.hubs[0].certificates.certificate_chain
+        assert hub["/etc/traefik/certs/server.crt"][0] == chain
+        key, secret, permissions = hub["/etc/traefik/certs/server.key"]
+        assert secret and permissions == "0400" and key == "offline-placeholder-key-hub"
+        assert "/run/secrets/cf_dns_api_token" not in hub
+        qc = uploads_of(containers_of(registrations, "qc")["traefik"])
+        assert "/etc/traefik/certs/server.key" not in qc, "qc uses Traefik's default certificate"
 
     return declared(engine).apply(check)
