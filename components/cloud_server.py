@@ -48,6 +48,7 @@ class CloudServer(pulumi.ComponentResource):
 
     public_ip: pulumi.Output[str]
     instance_id: pulumi.Output[str]
+    instance_arn: pulumi.Output[str]
     data_volume_id: pulumi.Output[str]
     docker_host: pulumi.Output[str]
 
@@ -170,6 +171,7 @@ class CloudServer(pulumi.ComponentResource):
 
         self.public_ip = address.public_ip
         self.instance_id = instance.id
+        self.instance_arn = instance.arn
         self.data_volume_id = data_volume.id
         self.docker_host = pulumi.Output.all(address.public_ip, docker_ready.stdout).apply(
             lambda values: f"ssh://{cloud_init.ADMIN_USER}@{values[0]}:22"

@@ -14,6 +14,7 @@ from components.cloud_server import CloudServer, CloudServerArgs
 from components.containers import ContainerSet, ContainerSetArgs
 from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
 from components.network import Network
+from components.power import PowerControl, PowerControlArgs
 from constellab import naming, topology, traefik
 from constellab.config import (
     CloudPlacement,
@@ -100,6 +101,23 @@ class ServerHost(pulumi.ComponentResource):
             )
             self.address = machine.public_ip
             docker_host: pulumi.Input[str] = machine.docker_host
+            power = PowerControl(
+                f"{name}-power",
+                PowerControlArgs(
+                    server_name=server.name,
+                    role=role,
+                    instance_id=machine.instance_id,
+                    instance_arn=machine.instance_arn,
+                    tags=tags,
+                    schedule=None if isinstance(server, Space) else server.schedule,
+                    idle_stop=None if isinstance(server, Space) else server.idle_stop,
+                    state="running" if isinstance(server, Space) else server.state,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            outputs |= power.outputs
+            if not isinstance(server, Space):
+                outputs["state"] = server.state
             instance_id = machine.instance_id
             outputs["instanceId"] = machine.instance_id
             outputs["dataVolumeId"] = machine.data_volume_id

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import zoneinfo
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -352,6 +353,63 @@ class DefaultCertificates(Model):
 
 Certificates = Annotated[AcmeCertificates | ManualCertificates | DefaultCertificates, Field(discriminator="mode")]
 
+
+def _check_time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _fail(
+            "time_zone", f"{value!r} is not an IANA time zone (e.g. 'Europe/Paris', 'America/New_York')"
+        ) from None
+    return value
+
+
+def _check_clock_time(value: str) -> str:
+    match = re.match(r"^([01][0-9]|2[0-3]):([0-5][0-9])$", value)
+    if not match:
+        raise _fail("clock_time", f"{value!r} is not a time of day as HH:MM (e.g. '08:30')")
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_check_time_zone)]
+ClockTime = Annotated[str, AfterValidator(_check_clock_time)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Period(Model):
+    """The lab runs from `start` to `stop` on each of `days`; a stop at or before the start is the next day."""
+
+    days: Annotated[tuple[Weekday, ...], Field(min_length=1)]
+    start: ClockTime
+    stop: ClockTime
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Period:
+        if self.start == self.stop:
+            raise PydanticCustomError(
+                "empty_period",
+                "stop equals start: a period needs a length (to run all day, leave the lab unscheduled)",
+                {"field": "stop"},
+            )
+        if len(set(self.days)) != len(self.days):
+            raise PydanticCustomError("repeated_day", "a day is listed twice", {"field": "days"})
+        return self
+
+
+class Schedule(Model):
+    """When a cloud lab runs, in its own time zone (EventBridge Scheduler starts and stops it)."""
+
+    timezone: TimeZone
+    periods: Annotated[tuple[Period, ...], Field(min_length=1)]
+
+
+class IdleStop(Model):
+    """Stop the lab after `minutes` with average CPU below `cpuBelowPercent` (a CloudWatch alarm)."""
+
+    minutes: Annotated[int, Field(ge=10, le=1440)] = 60
+    cpu_below_percent: Annotated[float, Field(gt=0, le=50)] = 5.0
+
+
 BIOTA_MIN_DISK_GB = 50
 """The Biota database's pre-built data directory is about 10 GB and grows; below this it does not fit."""
 
@@ -391,6 +449,12 @@ class _Server(Model):
     """Whether Codelab and the dev and test databases run."""
     certificates: Certificates | None = None
     """HTTPS certificates; by default `acme` with Cloudflare DNS, else Traefik's `default`."""
+    schedule: Schedule | None = None
+    """Cloud labs only: when the lab runs; outside these periods it is stopped."""
+    idle_stop: IdleStop | None = None
+    """Cloud labs only: stop the lab when it has been idle."""
+    state: Literal["running", "stopped"] = "running"
+    """Cloud labs only: `stopped` parks the lab (it stays stopped and no schedule fires)."""
 
     @model_validator(mode="after")
     def _biota_fits(self) -> _Server:
@@ -587,6 +651,26 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
         issues.append(
             ConfigIssue(path="dns.provider", message="a local stack has no public address to publish: use 'none'")
         )
+    for path, server in servers:
+        if path == "space":
+            continue  # the space has no such fields: its unknown-field errors say so
+        power = [key for key in ("schedule", "idleStop") if server.get(key) is not None]
+        power += ["state"] if server.get("state") == "stopped" else []
+        for key in power:
+            if not path.startswith("labs["):
+                issues.append(
+                    ConfigIssue(
+                        path=f"{path}.{key}",
+                        message=f"hubs are always on (they hold the company's data): remove {key}",
+                    )
+                )
+            elif _get(server, "placement", "kind") in ("onPrem", "local"):
+                issues.append(
+                    ConfigIssue(
+                        path=f"{path}.{key}",
+                        message="only cloud labs can be started and stopped: remove it or place the lab in the cloud",
+                    )
+                )
     for path, server in servers:
         if _get(server, "certificates", "mode") == "acme" and _get(document, "dns", "provider") != "cloudflare":
             issues.append(

@@ -119,3 +119,47 @@ def ingress_rules(admin_cidrs: list[str]) -> list[IngressRule]:
         label = "SSH" if port == 22 else "Codelab SSH"
         rules += [IngressRule(port, cidr, f"{label} from administrators") for cidr in admin_cidrs]
     return rules
+
+
+# ---------------------------------------------------------------------------------------------
+# Power control
+# ---------------------------------------------------------------------------------------------
+
+SCHEDULER_SERVICE = "scheduler.amazonaws.com"
+START_TARGET = "arn:aws:scheduler:::aws-sdk:ec2:startInstances"
+STOP_TARGET = "arn:aws:scheduler:::aws-sdk:ec2:stopInstances"
+
+
+def scheduler_trust_policy(account_id: str) -> dict[str, Any]:
+    """EventBridge Scheduler, and only on behalf of schedules of this account, may assume the role."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": SCHEDULER_SERVICE},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        ],
+    }
+
+
+def power_policy(instance_arn: str) -> dict[str, Any]:
+    """Start and stop one instance, nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "StartAndStopThisInstance",
+                "Effect": "Allow",
+                "Action": ["ec2:StartInstances", "ec2:StopInstances"],
+                "Resource": instance_arn,
+            }
+        ],
+    }
+
+
+def alarm_action(partition: str, region: str, action: Literal["stop", "recover"]) -> str:
+    """CloudWatch's built-in EC2 action: no code, no role of ours."""
+    return f"arn:{partition}:automate:{region}:ec2:{action}"

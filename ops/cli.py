@@ -113,6 +113,36 @@ def cmd_render_proxy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    from constellab.settings import StackConfigError, load_stack_file
+    from ops.lab import LabCommandError, LabControl, as_json, render_status
+
+    path = stack_files([args.stack], False)[0]
+    try:
+        settings = load_stack_file(path)
+    except StackConfigError as error:
+        print(error.render(), file=sys.stderr)
+        return 1
+    names = [server.name for _, server in settings.platform.servers()]
+    if args.server not in names:
+        raise UsageError(f"stack {args.stack!r} has no server {args.server!r} (servers: {', '.join(names)})")
+    try:
+        control = LabControl(args.stack, settings.platform, args.server, settings.aws_region or "")
+        if args.action == "status":
+            report = control.status()
+            print(as_json(report) if args.json else render_status(report))
+        elif args.action == "start":
+            result = control.start(args.wait, not args.no_health, args.health_url, args.timeout)
+            print(as_json(result) if args.json else result["message"])
+        else:
+            result = control.stop(args.wait, args.timeout)
+            print(as_json(result) if args.json else result["message"])
+    except LabCommandError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from constellab.schema import SCHEMA_PATH, render_schema
 
@@ -166,6 +196,23 @@ def parser() -> argparse.ArgumentParser:
     render.add_argument("--out", required=True, metavar="<dir>")
     render.add_argument("--show-secrets", action="store_true", help="write real secret values (files mode 0600)")
     render.set_defaults(handler=cmd_render_proxy)
+
+    lab = commands.add_parser(
+        "lab",
+        help="status, start or stop a cloud lab (AWS credentials needed)",
+        description="Show, start or stop a cloud server's instance, found by its constellab:stack and "
+        "constellab:server tags. Hubs and the space are never stopped. Starting a running lab or stopping a "
+        "stopped one says so and exits 0.",
+    )
+    lab.add_argument("action", choices=("status", "start", "stop"))
+    lab.add_argument("server", metavar="<server>")
+    lab.add_argument("--stack", required=True, metavar="<stack>")
+    lab.add_argument("--wait", action="store_true", help="return once the instance is running (or stopped)")
+    lab.add_argument("--no-health", action="store_true", help="with start --wait: do not wait for the lab manager")
+    lab.add_argument("--health-url", metavar="<url>", help="health check to wait for (default: the lab manager's)")
+    lab.add_argument("--timeout", type=float, default=900, metavar="<seconds>", help="how long to wait (900)")
+    lab.add_argument("--json", action="store_true", help="machine-readable output")
+    lab.set_defaults(handler=cmd_lab)
 
     schema = commands.add_parser(
         "schema",

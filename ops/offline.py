@@ -38,6 +38,7 @@ PROJECT = "constellab"
 SECRET_SIG = rpc._special_secret_sig
 SECRET_MASK = "[secret]"
 MOCK_REGION_ZONES = ["a", "b", "c"]
+MOCK_ACCOUNT = "123456789012"
 
 
 class UnknownLookupError(Exception):
@@ -111,6 +112,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"names": [f"{self.region}{zone}" for zone in MOCK_REGION_ZONES], "id": self.region}, []
         if token == "aws:ec2/getSubnet:getSubnet":
             return {"id": args.args["id"], "availabilityZone": f"{self.region}a", "vpcId": "vpc-0mock"}, []
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        if token == "aws:index/getRegion:getRegion":
+            return {"region": self.region, "name": self.region, "id": self.region}, []
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": MOCK_ACCOUNT,
+                "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/offline",
+                "id": MOCK_ACCOUNT,
+            }, []
         raise UnknownLookupError(f"the mocks do not answer {token}: add it to RecordingMocks.call")
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:

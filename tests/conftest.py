@@ -25,6 +25,9 @@ __all__ = ["RecordingMocks", "RecordingMonitor"]
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
 SHARED = ROOT.parent / "shared"
+# Nothing in the tests may ask the EC2 metadata service (or any address off this machine) for credentials.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
 STACK_NAMES = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in STACKS.glob("Pulumi.*.yaml"))
 
 

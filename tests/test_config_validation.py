@@ -102,6 +102,25 @@ INVALID_FIELDS = [
     ("adminCidrs", [], "adminCidrs: cloud servers are administered over SSH"),
     ("hubs[0].certificates", {"mode": "letsencrypt"}, "hubs[0].certificates.mode: 'letsencrypt' is not one of"),
     (
+        "labs[0].schedule.timezone",
+        "Europe/Pariss",
+        "labs[0].schedule.timezone: 'Europe/Pariss' is not an IANA time zone",
+    ),
+    ("labs[0].schedule.periods[0].start", "8h", "labs[0].schedule.periods[0].start: '8h' is not a time of day"),
+    ("labs[0].schedule.periods[0].stop", "08:00", "labs[0].schedule.periods[0].stop: stop equals start"),
+    ("labs[0].schedule.periods[0].days", ["mon", "mon"], "labs[0].schedule.periods[0].days: a day is listed twice"),
+    ("labs[0].schedule.periods[0].days", ["monday"], "labs[0].schedule.periods[0].days[0]: input should be 'mon'"),
+    ("labs[0].idleStop.minutes", 2, "labs[0].idleStop.minutes: input should be greater than or equal to 10"),
+    ("labs[0].state", "paused", "labs[0].state: input should be 'running' or 'stopped'"),
+    (
+        "hubs[0].schedule",
+        {"timezone": "UTC", "periods": [{"days": ["mon"], "start": "08:00", "stop": "09:00"}]},
+        "hubs[0].schedule: hubs are always on (they hold the company's data): remove schedule",
+    ),
+    ("hubs[0].idleStop", {"minutes": 30}, "hubs[0].idleStop: hubs are always on"),
+    ("hubs[0].state", "stopped", "hubs[0].state: hubs are always on"),
+    ("space.schedule", {"timezone": "UTC", "periods": []}, "space.schedule: unknown field: remove it"),
+    (
         "labs[0].certificates",
         {"mode": "manual", "certificateChain": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----"},
         "labs[0].certificates.certificateChain: holds a private key in plain text",
@@ -244,3 +263,19 @@ def test_a_stack_file_with_a_plain_private_key_member_is_refused(tmp_path: Path)
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(StackConfigError, match="constellab:tlsPrivateKeys: is stored in plain text"):
         load_stack_file(path)
+
+
+def test_an_on_prem_lab_cannot_be_scheduled():
+    document = yaml.safe_load(stack_file("pharma-onprem").read_text())
+    platform = document["config"][PLATFORM_KEY]
+    platform["labs"][0]["idleStop"] = {"minutes": 30}
+    raw = RawStackConfig(
+        values={PLATFORM_KEY: platform, "aws:region": "eu-west-1"},
+        secrets={**ALL_SECRETS, "constellab:tlsPrivateKeys": SecretState.SECRET},
+        secret_members={"constellab:tlsPrivateKeys": frozenset({"hub"})},
+    )
+    with pytest.raises(StackConfigError) as caught:
+        validate(raw, "test")
+    assert [str(issue) for issue in caught.value.issues] == [
+        "labs[0].idleStop: only cloud labs can be started and stopped: remove it or place the lab in the cloud"
+    ]

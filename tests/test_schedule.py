@@ -1,0 +1,132 @@
+"""Schedule arithmetic, without Pulumi: cron expressions, weekly hours across DST, next transitions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from constellab.config import Period, Schedule
+from constellab.schedule import (
+    DAYS,
+    REFERENCE_WEEK,
+    cron_expressions,
+    next_transitions,
+    running_intervals,
+    week_start_of,
+    weekly_usage,
+)
+
+
+def schedule(timezone: str, *periods: tuple[list[str], str, str]) -> Schedule:
+    return Schedule.model_validate(
+        {"timezone": timezone, "periods": [{"days": d, "start": a, "stop": b} for d, a, b in periods]}
+    )
+
+
+def test_office_hours_are_two_weekday_crons():
+    period = Period.model_validate({"days": ["fri", "mon", "wed"], "start": "08:30", "stop": "18:05"})
+    assert cron_expressions(period) == ("cron(30 8 ? * MON,WED,FRI *)", "cron(5 18 ? * MON,WED,FRI *)")
+
+
+def test_an_overnight_period_stops_on_the_next_day():
+    period = Period.model_validate({"days": ["sat", "sun"], "start": "22:00", "stop": "06:00"})
+    assert cron_expressions(period) == ("cron(0 22 ? * SAT,SUN *)", "cron(0 6 ? * MON,SUN *)")
+
+
+def test_office_hours_run_fifty_of_168_hours():
+    usage = weekly_usage(
+        schedule("Europe/Paris", (["mon", "tue", "wed", "thu", "fri"], "08:00", "18:00")), REFERENCE_WEEK
+    )
+    assert (usage.running_hours, usage.week_hours, usage.saving_percent) == (50.0, 168.0, 70.2)
+
+
+def test_the_spring_forward_week_is_167_hours_and_loses_the_skipped_hour():
+    night = schedule("Europe/Paris", (["sun"], "01:00", "04:00"))
+    march_28_2027 = dt.date(2027, 3, 22)  # Paris moves from 02:00 to 03:00 on Sunday 28 March 2027
+    usage = weekly_usage(night, march_28_2027)
+    assert (usage.running_hours, usage.week_hours) == (2.0, 167.0)
+    assert weekly_usage(night, dt.date(2027, 3, 15)).running_hours == 3.0
+
+
+def test_the_fall_back_week_is_169_hours_and_repeats_an_hour():
+    night = schedule("America/New_York", (["sun"], "00:30", "03:30"))
+    usage = weekly_usage(night, dt.date(2027, 11, 1))  # New York: 02:00 -> 01:00 on Sunday 7 November 2027
+    assert (usage.running_hours, usage.week_hours) == (4.0, 169.0)
+
+
+def test_an_overnight_run_from_last_sunday_counts_in_this_week_only_after_midnight():
+    usage = weekly_usage(schedule("UTC", (["sun"], "22:00", "06:00")), REFERENCE_WEEK)
+    assert usage.running_hours == 2.0 + 6.0  # Sunday 22:00-24:00 this week, Monday 00:00-06:00 from last Sunday
+
+
+def test_overlapping_periods_are_counted_once():
+    overlapping = schedule("UTC", (["mon"], "08:00", "12:00"), (["mon"], "10:00", "14:00"))
+    assert weekly_usage(overlapping, REFERENCE_WEEK).running_hours == 6.0
+
+
+def test_next_start_and_stop_are_in_the_labs_time_zone():
+    office = schedule("Asia/Tokyo", (["mon", "tue", "wed", "thu", "fri"], "09:00", "18:00"))
+    friday_evening_utc = dt.datetime(2027, 1, 8, 10, 0, tzinfo=dt.UTC)  # 19:00 in Tokyo, after the stop
+    upcoming = next_transitions(office, friday_evening_utc)
+    assert upcoming.start is not None and upcoming.stop is not None
+    assert upcoming.start.isoformat() == "2027-01-11T09:00:00+09:00"
+    assert upcoming.stop.isoformat() == "2027-01-11T18:00:00+09:00"
+
+
+def test_weekly_usage_wants_a_monday():
+    with pytest.raises(ValueError, match="not a Monday"):
+        weekly_usage(schedule("UTC", (["mon"], "08:00", "09:00")), dt.date(2027, 1, 5))
+
+
+times = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.sampled_from([0, 15, 30, 45]))
+periods = st.builds(
+    lambda days, start, stop: {"days": sorted(days, key=DAYS.index), "start": start, "stop": stop},
+    st.sets(st.sampled_from(DAYS), min_size=1),
+    times,
+    times,
+).filter(lambda p: p["start"] != p["stop"])
+zones = st.sampled_from(
+    ["UTC", "Europe/Paris", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe", "Asia/Kolkata"]
+)
+mondays = st.integers(0, 104).map(lambda weeks: dt.date(2026, 1, 5) + dt.timedelta(weeks=weeks))
+
+
+@settings(max_examples=150, deadline=None)
+@given(zone=zones, period_list=st.lists(periods, min_size=1, max_size=3), monday=mondays)
+def test_running_hours_never_exceed_the_week_whatever_the_clock_changes(zone, period_list, monday):
+    usage = weekly_usage(Schedule.model_validate({"timezone": zone, "periods": period_list}), monday)
+    assert usage.week_hours > 0 and 166.5 <= usage.week_hours <= 169.5
+    assert 0 <= usage.running_hours <= usage.week_hours
+
+
+@settings(max_examples=150, deadline=None)
+@given(zone=zones, base=st.lists(periods, min_size=1, max_size=2), extra=periods, monday=mondays)
+def test_adding_a_period_never_reduces_running_hours(zone, base, extra, monday):
+    before = weekly_usage(Schedule.model_validate({"timezone": zone, "periods": base}), monday)
+    after = weekly_usage(Schedule.model_validate({"timezone": zone, "periods": [*base, extra]}), monday)
+    assert after.running_hours >= before.running_hours - 1e-9
+
+
+@settings(max_examples=150, deadline=None)
+@given(period=periods, monday=mondays)
+def test_in_utc_a_period_runs_its_length_on_each_of_its_days(period, monday):
+    start = dt.datetime.strptime(period["start"], "%H:%M")
+    stop = dt.datetime.strptime(period["stop"], "%H:%M")
+    length = ((stop - start).total_seconds() / 3600) % 24
+    usage = weekly_usage(Schedule.model_validate({"timezone": "UTC", "periods": [period]}), monday)
+    assert usage.running_hours == pytest.approx(length * len(period["days"]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(zone=zones, period_list=st.lists(periods, min_size=1, max_size=3), offset_minutes=st.integers(0, 7 * 24 * 60))
+def test_the_lab_is_running_between_next_start_and_next_stop(zone, period_list, offset_minutes):
+    plan = Schedule.model_validate({"timezone": zone, "periods": period_list})
+    now = dt.datetime(2027, 3, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=offset_minutes)
+    upcoming = next_transitions(plan, now)
+    assert upcoming.start is not None and upcoming.stop is not None
+    intervals = running_intervals(plan, week_start_of(now.date()) - dt.timedelta(days=7), 21)
+    assert any(i.start == upcoming.start for i in intervals)
+    assert any(i.stop == upcoming.stop for i in intervals)
