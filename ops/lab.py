@@ -74,7 +74,8 @@ class LabControl:
             from botocore.config import Config
 
             config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-            self._client = boto3.client("ec2", region_name=self.region, config=config)
+            # A session of its own: credentials are read now, from this environment.
+            self._client = boto3.session.Session(region_name=self.region).client("ec2", config=config)
         return self._client
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
