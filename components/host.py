@@ -15,7 +15,7 @@ from components.containers import ContainerSet, ContainerSetArgs
 from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
 from components.network import Network
 from components.power import PowerControl, PowerControlArgs
-from constellab import naming, topology, traefik
+from constellab import iam, naming, topology, traefik
 from constellab.config import (
     CloudPlacement,
     LocalPlacement,
@@ -128,8 +128,11 @@ class ServerHost(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             assert identity.access_key_id is not None and identity.secret_access_key is not None
-            values["aws-access-key-id"] = identity.access_key_id
-            values["aws-secret-access-key"] = identity.secret_access_key
+            values["aws-credentials-file"] = pulumi.Output.secret(
+                pulumi.Output.all(identity.access_key_id, identity.secret_access_key).apply(
+                    lambda key: iam.shared_credentials_file(str(key[0]), str(key[1]))
+                )
+            )
             credentials["awsAccessKeyId"] = identity.access_key_id
             credentials["awsSecretAccessKey"] = identity.secret_access_key
             self.address = pulumi.Output.from_input(placement.public_address)

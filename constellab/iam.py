@@ -80,6 +80,11 @@ def assume_role_policy(service: str) -> dict[str, Any]:
     }
 
 
+def shared_credentials_file(access_key_id: str, secret_access_key: str) -> str:
+    """An AWS shared-credentials file holding one access key (for on-prem servers)."""
+    return f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret_access_key}\n"
+
+
 def to_json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=False)
 

@@ -20,6 +20,7 @@ DOCKER_SOCKET = "/var/run/docker.sock"
 MANAGER_SUBNET = "172.30.253.0/24"
 """Fixed subnet of a cloud server's manager network: the only one allowed to reach the instance role."""
 DB_PORT = 3306
+AWS_CREDENTIALS_PATH = "/run/secrets/aws_credentials"
 APP_PORT = 8510
 
 
@@ -227,9 +228,11 @@ def lab_containers(ctx: ServerContext) -> list[ContainerSpec]:
     if ctx.has_data_lake:
         manager_env["DATA_LAKE_S3_BUCKET"] = Ref("data-lake-bucket", secret=False)
         manager_env["DATA_LAKE_S3_PREFIX"] = Ref("data-lake-prefix", secret=False)
+    manager_files: tuple[File, ...] = ()
     if ctx.aws_credentials:
-        manager_env["AWS_ACCESS_KEY_ID"] = Ref("aws-access-key-id")
-        manager_env["AWS_SECRET_ACCESS_KEY"] = Ref("aws-secret-access-key")
+        # Every AWS SDK reads this file; keys never sit in the container's environment.
+        manager_env["AWS_SHARED_CREDENTIALS_FILE"] = AWS_CREDENTIALS_PATH
+        manager_files = (File(AWS_CREDENTIALS_PATH, Ref("aws-credentials-file"), 0o400),)
 
     specs = [
         _traefik(ctx, networks),
@@ -238,6 +241,7 @@ def lab_containers(ctx: ServerContext) -> list[ContainerSpec]:
             image=ctx.images.lab_manager,
             networks=("manager",),
             env=manager_env,
+            files=manager_files,
             mounts=(Mount(DOCKER_SOCKET, DOCKER_SOCKET), Mount(root, "/app")),
         ),
         ContainerSpec(

@@ -143,6 +143,39 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    import json
+
+    from constellab.settings import StackConfigError, load_stack_file
+    from ops import guardrails
+    from ops.offline import run_program
+
+    paths = stack_files(args.stack, args.all)
+    try:
+        pack_config = guardrails.load_config(Path(args.policy_config) if args.policy_config else None)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--policy-config: {error}") from None
+    failed = False
+    report = {}
+    for path in paths:
+        try:
+            load_stack_file(path)
+        except StackConfigError as error:
+            print(error.render(), file=sys.stderr)
+            failed = True
+            continue
+        run = run_program(path)
+        violations = guardrails.check_run(run, pack_config)
+        failed |= any(v.level == "mandatory" for v in violations)
+        if args.format == "json":
+            report[run.stack] = [v.as_dict() for v in violations]
+        else:
+            print(guardrails.render(run.stack, violations))
+    if args.format == "json":
+        print(json.dumps(report, indent=2, sort_keys=True))
+    return 1 if failed else 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from constellab.schema import SCHEMA_PATH, render_schema
 
@@ -196,6 +229,18 @@ def parser() -> argparse.ArgumentParser:
     render.add_argument("--out", required=True, metavar="<dir>")
     render.add_argument("--show-secrets", action="store_true", help="write real secret values (files mode 0600)")
     render.set_defaults(handler=cmd_render_proxy)
+
+    check = commands.add_parser(
+        "check",
+        help="run the policy pack's guardrails offline",
+        description="Run every guardrail of policies/ over the resources the program declares (offline, under "
+        "the mock engine). Violations are grouped by resource; exit 1 if any is mandatory.",
+    )
+    check.add_argument("--stack", action="append", default=[], metavar="<stack>", help="stack name (repeatable)")
+    check.add_argument("--all", action="store_true", help="every stack in stacks/")
+    check.add_argument("--policy-config", metavar="<file.json>", help="pack configuration, as for pulumi preview")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.set_defaults(handler=cmd_check)
 
     lab = commands.add_parser(
         "lab",

@@ -64,12 +64,15 @@ def render_tree(registrations: list[Registration]) -> list[str]:
 
 def summary(run: OfflineRun) -> dict[str, Any]:
     """The preview of one stack as data (used by the text and JSON formats)."""
+    from ops.guardrails import check_run
+
     custom = [r for r in run.registrations if r.custom and not r.type.startswith("pulumi:providers:")]
     return {
         "stack": run.stack,
         "resources": len(custom),
         "byType": dict(sorted(Counter(r.type for r in custom).items())),
         "outputs": mask(run.outputs),
+        "policies": [violation.as_dict() for violation in check_run(run)],
     }
 
 
@@ -85,6 +88,11 @@ def render_text(run: OfflineRun) -> str:
     lines += [
         f"  {count:4d}  {kind}" for kind, count in sorted(data["byType"].items(), key=lambda item: (-item[1], item[0]))
     ]
+    from ops.guardrails import Violation, render
+
+    lines += ["", "Guardrails:"]
+    violations = [Violation(**item) for item in data["policies"]]
+    lines += ["  " + line for line in render(run.stack, violations).splitlines()]
     lines += ["", "Outputs (secrets masked):"]
     rendered = yaml.safe_dump(data["outputs"], sort_keys=True, default_flow_style=False, width=120)
     lines += ["  " + line for line in rendered.rstrip().splitlines()]

@@ -1,0 +1,202 @@
+"""Docker: no privileged containers, the socket only where needed, pinned images, no published or
+shared databases, no plain credentials in environments, restart policies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs
+
+from .common import Rule, as_list, report
+
+CONTAINER = "docker:index/container:Container"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+SOCKET = "/var/run/docker.sock"
+SOCKET_USERS = ("lab-manager", "traefik")
+DATABASE_PORTS = {3306, 5432, 1433, 1521, 27017, 6379, 9200}
+CREDENTIAL_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|ACCESS_KEY", re.IGNORECASE)
+KEY_SHAPES = (
+    re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"),
+    re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
+)
+COMMON_PASSWORDS = {"password", "changeme", "admin", "root", "secret", "gencovery", "123456", "mariadb", "mysql"}
+_IMAGE = re.compile(
+    r"^(?P<name>[^@]+?)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]*))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+
+def _name(args: ResourceValidationArgs) -> str:
+    return str(args.props.get("name") or args.name)
+
+
+def no_privileged(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type == CONTAINER and args.props.get("privileged") is True:
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            "runs privileged",
+            "drop privileged; grant the one capability it needs instead",
+        )
+
+
+def _mounts_socket(props: Mapping[str, Any]) -> bool:
+    paths = [v.get("hostPath") for v in as_list(props.get("volumes")) if isinstance(v, dict)]
+    paths += [m.get("source") for m in as_list(props.get("mounts")) if isinstance(m, dict)]
+    return SOCKET in paths
+
+
+def socket_only_where_needed(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type == CONTAINER and _mounts_socket(args.props) and _name(args) not in SOCKET_USERS:
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            f"{_name(args)} mounts the Docker socket (root on the host)",
+            "only the lab manager and Traefik may mount /var/run/docker.sock",
+        )
+
+
+def pinned(reference: str) -> str | None:
+    """Why an image reference is not pinned, or None."""
+    if reference.startswith("sha256:"):
+        return None  # an image id from a RemoteImage, itself checked
+    match = _IMAGE.match(reference)
+    if not match:
+        return "is not an image reference"
+    if match.group("digest"):
+        return None
+    tag = match.group("tag")
+    if tag is None:
+        return "has no tag"
+    if not re.match(r"^v?[0-9]", tag):
+        return f"uses the moving tag {tag!r}"
+    return None
+
+
+def images_pinned(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    field = {CONTAINER: "image", REMOTE_IMAGE: "name"}.get(args.resource_type)
+    if field is None:
+        return
+    reference = str(args.props.get(field, ""))
+    problem = pinned(reference)
+    if problem:
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            f"image {reference} {problem}",
+            "pin a version tag (e.g. 1.2.3) or a sha256 digest",
+        )
+
+
+def no_database_port_published(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != CONTAINER:
+        return
+    for port in as_list(args.props.get("ports")):
+        internal, external = int(port.get("internal") or 0), int(port.get("external") or 0)
+        if internal in DATABASE_PORTS or external in DATABASE_PORTS:
+            report(
+                report_violation,
+                args.name,
+                args.resource_type,
+                f"publishes database port {internal} on the host as {external}",
+                "remove the port: databases are reached over their Docker network only",
+            )
+
+
+def _environment_of(name: str) -> str | None:
+    if not name.startswith("db-"):
+        return None
+    if "prod" in name:
+        return "prod"
+    if "dev" in name or "test" in name:
+        return "dev"
+    return None
+
+
+def databases_separated(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != CONTAINER:
+        return
+    environment = _environment_of(_name(args))
+    networks = {str(n.get("name")) for n in as_list(args.props.get("networksAdvanced")) if isinstance(n, dict)}
+    forbidden = {"prod": "dev", "dev": "prod"}.get(environment or "")
+    if forbidden and forbidden in networks:
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            f"the {environment} database {_name(args)} is on the {forbidden} network",
+            f"attach it to the {environment} network only",
+        )
+
+
+def _plain_credential(key: str, value: str) -> str | None:
+    if key.endswith("_FILE") or not value:
+        return None
+    for shape in KEY_SHAPES:
+        if shape.search(value):
+            return "holds a key"
+    weak = value.lower() in COMMON_PASSWORDS or len(value) < 20 or len(set(value)) < 10
+    if CREDENTIAL_NAME.search(key) and weak:
+        return "holds a short or well-known password"
+    return None
+
+
+def no_plain_credentials_in_environment(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != CONTAINER:
+        return
+    for entry in as_list(args.props.get("envs")):
+        key, _, value = str(entry).partition("=")
+        problem = _plain_credential(key, value)
+        if problem:
+            report(
+                report_violation,
+                args.name,
+                args.resource_type,
+                f"environment variable {key} {problem}",
+                "generate it (RandomPassword), keep it a Pulumi secret, or pass a *_FILE secret file",
+            )
+
+
+def restart_policy_set(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type == CONTAINER and args.props.get("restart") not in ("always", "unless-stopped", "on-failure"):
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            f"restart policy is {args.props.get('restart')!r}",
+            'set restart to "unless-stopped"',
+        )
+
+
+RULES = [
+    Rule("docker-no-privileged", "No container runs privileged", "mandatory", no_privileged),
+    Rule(
+        "docker-socket-only-lab-manager-and-traefik",
+        "Only the lab manager and Traefik mount the Docker socket",
+        "mandatory",
+        socket_only_where_needed,
+    ),
+    Rule("docker-images-pinned", "Images are pinned to a version tag or digest", "mandatory", images_pinned),
+    Rule(
+        "docker-no-database-port-published",
+        "No database port is published on the host",
+        "mandatory",
+        no_database_port_published,
+    ),
+    Rule(
+        "docker-databases-separated", "Prod and dev databases never share a network", "mandatory", databases_separated
+    ),
+    Rule(
+        "docker-no-plain-credentials",
+        "No environment value looks like a plain password or a key",
+        "mandatory",
+        no_plain_credentials_in_environment,
+    ),
+    Rule("docker-restart-policy", "Containers restart after a failure or a reboot", "mandatory", restart_policy_set),
+]

@@ -1,0 +1,208 @@
+"""S3: private, owner-enforced, versioned, encrypted, lifecycle-managed, TLS-only buckets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+
+from .common import Rule, as_list, depends_on, dig, of_type, policy_document, report, statements
+
+BUCKET = "aws:s3/bucket:Bucket"
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+VERSIONING = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2")
+ENCRYPTION = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+)
+LIFECYCLE = (
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+)
+POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+PUBLIC_ACCESS_SETTINGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+
+
+def public_access_block_all(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != PUBLIC_ACCESS_BLOCK:
+        return
+    off = [key for key in PUBLIC_ACCESS_SETTINGS if args.props.get(key) is not True]
+    if off:
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            f"{', '.join(off)} not true",
+            "set all four public-access settings to true",
+        )
+
+
+def ownership_enforced(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != OWNERSHIP:
+        return
+    ownership = dig(args.props, "rule", "objectOwnership")
+    if ownership != "BucketOwnerEnforced":
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            f"object ownership is {ownership!r}, so ACLs still apply",
+            "set rule.objectOwnership to BucketOwnerEnforced",
+        )
+
+
+def versioning_enabled(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in VERSIONING:
+        return
+    status = dig(args.props, "versioningConfiguration", "status")
+    if status != "Enabled":
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            f"versioning is {status!r}",
+            "set versioningConfiguration.status to Enabled",
+        )
+
+
+def encryption_enabled(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in ENCRYPTION:
+        return
+    algorithms = [
+        dig(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm") for rule in as_list(args.props.get("rules"))
+    ]
+    if not any(algorithm in ("AES256", "aws:kms", "aws:kms:dsse") for algorithm in algorithms):
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            "no default server-side encryption",
+            "add a rule with applyServerSideEncryptionByDefault.sseAlgorithm AES256 or aws:kms",
+        )
+
+
+def lifecycle_aborts_uploads(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in LIFECYCLE:
+        return
+    rules = as_list(args.props.get("rules"))
+    if not any(
+        rule.get("status") == "Enabled" and dig(rule, "abortIncompleteMultipartUpload", "daysAfterInitiation")
+        for rule in rules
+        if isinstance(rule, dict)
+    ):
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            "incomplete multipart uploads are kept forever",
+            "add an enabled rule with abortIncompleteMultipartUpload.daysAfterInitiation",
+        )
+
+
+def _denies_insecure_transport(statement: dict[str, Any]) -> bool:
+    secure = dig(statement, "Condition", "Bool", "aws:SecureTransport")
+    return statement.get("Effect") == "Deny" and str(secure).lower() == "false"
+
+
+def policy_denies_insecure_transport(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != POLICY:
+        return
+    if not any(_denies_insecure_transport(s) for s in statements(policy_document(args.props.get("policy")))):
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            "requests without TLS are not denied",
+            'add a Deny statement for all principals with Condition Bool "aws:SecureTransport": "false"',
+        )
+
+
+def _public_principal(statement: dict[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    return isinstance(principal, dict) and "*" in as_list(principal.get("AWS"))
+
+
+def no_public_bucket_policy(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != POLICY:
+        return
+    public = [
+        s
+        for s in statements(policy_document(args.props.get("policy")))
+        if s.get("Effect") == "Allow" and _public_principal(s)
+    ]
+    if public:
+        sids = ", ".join(str(s.get("Sid", "(no Sid)")) for s in public)
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            f"statement {sids} allows everyone",
+            "name the principals that need access instead of '*'",
+        )
+
+
+SETTINGS = {
+    "a public access block": (PUBLIC_ACCESS_BLOCK,),
+    "ownership controls": (OWNERSHIP,),
+    "versioning": VERSIONING,
+    "encryption": ENCRYPTION,
+    "a lifecycle": LIFECYCLE,
+    "a bucket policy": (POLICY,),
+}
+
+
+def bucket_fully_configured(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    buckets = of_type(args.resources, BUCKET)
+    for bucket in buckets:
+        missing = []
+        for what, types in SETTINGS.items():
+            if not any(
+                bucket.urn in {d.urn for d in depends_on(setting, BUCKET)}
+                for setting in of_type(args.resources, *types)
+            ):
+                missing.append(what)
+        if missing:
+            report(
+                report_violation,
+                bucket.name,
+                bucket.resource_type,
+                f"has no {', no '.join(missing)}",
+                "declare the bucket with the SecureBucket component",
+                bucket.urn,
+            )
+
+
+RULES = [
+    Rule(
+        "s3-public-access-block-all",
+        "Block public ACLs and policies, all four settings",
+        "mandatory",
+        public_access_block_all,
+    ),
+    Rule("s3-ownership-enforced", "Buckets enforce object ownership (ACLs off)", "mandatory", ownership_enforced),
+    Rule("s3-versioning-enabled", "Buckets are versioned", "mandatory", versioning_enabled),
+    Rule("s3-encryption-enabled", "Buckets encrypt objects by default", "mandatory", encryption_enabled),
+    Rule(
+        "s3-lifecycle-aborts-incomplete-uploads",
+        "Lifecycle aborts incomplete multipart uploads",
+        "mandatory",
+        lifecycle_aborts_uploads,
+    ),
+    Rule(
+        "s3-deny-insecure-transport",
+        "Bucket policies deny requests without TLS",
+        "mandatory",
+        policy_denies_insecure_transport,
+    ),
+    Rule("s3-no-public-bucket-policy", "No bucket policy allows everyone", "mandatory", no_public_bucket_policy),
+    Rule(
+        "s3-bucket-fully-configured",
+        "Every bucket has all its security settings",
+        "mandatory",
+        bucket_fully_configured,
+        scope="stack",
+    ),
+]
