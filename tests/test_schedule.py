@@ -126,7 +126,10 @@ def test_the_lab_is_running_between_next_start_and_next_stop(zone, period_list, 
     plan = Schedule.model_validate({"timezone": zone, "periods": period_list})
     now = dt.datetime(2027, 3, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=offset_minutes)
     upcoming = next_transitions(plan, now)
-    assert upcoming.start is not None and upcoming.stop is not None
     intervals = running_intervals(plan, week_start_of(now.date()) - dt.timedelta(days=7), 21)
+    if upcoming.start is None or upcoming.stop is None:
+        # Periods that chain into each other: the lab never stops within the horizon.
+        assert any(i.start <= now and i.stop >= now + dt.timedelta(days=7) for i in intervals)
+        return
     assert any(i.start == upcoming.start for i in intervals)
     assert any(i.stop == upcoming.stop for i in intervals)

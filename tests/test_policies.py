@@ -1,0 +1,417 @@
+"""Every guardrail: one violating and one compliant case, with the exact message; the shipped stacks pass."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from ops.guardrails import evaluate
+from ops.offline import Registration, quiescent
+from policies.rules import ALL_RULES
+from tests.conftest import ROOT, STACK_NAMES, declared
+
+RULES = {rule.name: rule for rule in ALL_RULES}
+STACK = "urn:pulumi:s::constellab::"
+
+
+def res(
+    kind: str,
+    name: str,
+    inputs: dict[str, Any] | None = None,
+    *,
+    protect: bool = False,
+    retain: bool = False,
+    deps: list[Registration] | None = None,
+    provider: Registration | None = None,
+    custom: bool = True,
+) -> Registration:
+    return Registration(
+        urn=f"{STACK}{kind}::{name}",
+        type=kind,
+        name=name,
+        parent="",
+        custom=custom,
+        id=f"{name}-id",
+        provider=f"{provider.urn}::{provider.id}" if provider else "",
+        protect=protect,
+        retain_on_delete=retain,
+        delete_before_replace=False,
+        ignore_changes=[],
+        dependencies=[d.urn for d in deps or []],
+        inputs=inputs or {},
+        outputs={},
+    )
+
+
+def messages(rule: str, *registrations: Registration, config: dict[str, Any] | None = None) -> list[str]:
+    found = evaluate(list(registrations), [RULES[rule]], {rule: config} if config else None)
+    return [violation.message for violation in found]
+
+
+BUCKET = "aws:s3/bucket:Bucket"
+PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+INSTANCE = "aws:ec2/instance:Instance"
+VOLUME = "aws:ebs/volume:Volume"
+EIP = "aws:ec2/eip:Eip"
+EIP_ASSOCIATION = "aws:ec2/eipAssociation:EipAssociation"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+USER_POLICY = "aws:iam/userPolicy:UserPolicy"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+POWER = "aws:ec2transitgateway/instanceState:InstanceState"
+RECORD = "cloudflare:index/dnsRecord:DnsRecord"
+CONTAINER = "docker:index/container:Container"
+IMAGE = "docker:index/remoteImage:RemoteImage"
+DOCKER_PROVIDER = "pulumi:providers:docker"
+
+TAGS = {"constellab:stack": "s", "constellab:server": "lab1", "constellab:role": "lab"}
+ALL_PUBLIC_BLOCKS = {
+    "blockPublicAcls": True,
+    "blockPublicPolicy": True,
+    "ignorePublicAcls": True,
+    "restrictPublicBuckets": True,
+}
+TLS_ONLY = json.dumps(
+    {
+        "Statement": [
+            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+        ]
+    }
+)  # fmt: skip
+GOOD_INSTANCE = {
+    "instanceType": "t3.large",
+    "metadataOptions": {"httpTokens": "required"},
+    "rootBlockDevice": {"encrypted": True},
+    "iamInstanceProfile": "profile",
+    "monitoring": True,
+    "ebsOptimized": True,
+    "tags": TAGS,
+}
+GOOD_CONTAINER = {"name": "glab", "image": "sha256:" + "a" * 64, "restart": "unless-stopped", "envs": ["LAB_MODE=prod"]}
+TRAEFIK_STATIC = "api:\n  insecure: false\nproviders:\n  docker:\n    exposedByDefault: false\n"
+
+
+def traefik(static: str) -> Registration:
+    return res(CONTAINER, "lab-traefik", {**GOOD_CONTAINER, "name": "traefik",
+                                          "uploads": [{"file": "/etc/traefik/traefik.yml", "content": static}]})  # fmt: skip
+
+
+def bucket_with(*kinds: str) -> list[Registration]:
+    bucket = res(BUCKET, "data-bucket", {"tags": TAGS}, protect=True, retain=True)
+    return [bucket, *(res(kind, f"data-{kind.rsplit(':', 1)[-1]}", {"bucket": "b"}, deps=[bucket]) for kind in kinds)]
+
+
+# (rule, violating resources, exact messages, compliant resources)
+CASES: list[tuple[str, list[Registration], list[str], list[Registration]]] = [
+    ("s3-public-access-block-all",
+     [res(PAB, "pab", {**ALL_PUBLIC_BLOCKS, "restrictPublicBuckets": False})],
+     ["pab (aws:BucketPublicAccessBlock): restrictPublicBuckets not true. Fix: set all four public-access settings to true"],
+     [res(PAB, "pab", ALL_PUBLIC_BLOCKS)]),
+    ("s3-ownership-enforced",
+     [res(OWNERSHIP, "own", {"rule": {"objectOwnership": "ObjectWriter"}})],
+     ["own (aws:BucketOwnershipControls): object ownership is 'ObjectWriter', so ACLs still apply. "
+      "Fix: set rule.objectOwnership to BucketOwnerEnforced"],
+     [res(OWNERSHIP, "own", {"rule": {"objectOwnership": "BucketOwnerEnforced"}})]),
+    ("s3-versioning-enabled",
+     [res(VERSIONING, "ver", {"versioningConfiguration": {"status": "Suspended"}})],
+     ["ver (aws:BucketVersioning): versioning is 'Suspended'. Fix: set versioningConfiguration.status to Enabled"],
+     [res(VERSIONING, "ver", {"versioningConfiguration": {"status": "Enabled"}})]),
+    ("s3-encryption-enabled",
+     [res(SSE, "sse", {"rules": []})],
+     ["sse (aws:BucketServerSideEncryptionConfiguration): no default server-side encryption. "
+      "Fix: add a rule with applyServerSideEncryptionByDefault.sseAlgorithm AES256 or aws:kms"],
+     [res(SSE, "sse", {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]})]),
+    ("s3-lifecycle-aborts-incomplete-uploads",
+     [res(LIFECYCLE, "life", {"rules": [{"status": "Enabled", "expiration": {"days": 7}}]})],
+     ["life (aws:BucketLifecycleConfiguration): incomplete multipart uploads are kept forever. "
+      "Fix: add an enabled rule with abortIncompleteMultipartUpload.daysAfterInitiation"],
+     [res(LIFECYCLE, "life", {"rules": [{"status": "Enabled", "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7}}]})]),
+    ("s3-deny-insecure-transport",
+     [res(BUCKET_POLICY, "pol", {"policy": json.dumps({"Statement": []})})],
+     ["pol (aws:BucketPolicy): requests without TLS are not denied. Fix: add a Deny statement for all principals "
+      'with Condition Bool "aws:SecureTransport": "false"'],
+     [res(BUCKET_POLICY, "pol", {"policy": TLS_ONLY})]),
+    ("s3-no-public-bucket-policy",
+     [res(BUCKET_POLICY, "pol", {"policy": json.dumps({"Statement": [
+         {"Sid": "Open", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject", "Resource": "*"}]})})],
+     ["pol (aws:BucketPolicy): statement Open allows everyone. Fix: name the principals that need access instead of '*'"],
+     [res(BUCKET_POLICY, "pol", {"policy": TLS_ONLY})]),
+    ("s3-bucket-fully-configured",
+     bucket_with(PAB, OWNERSHIP, VERSIONING, SSE),
+     ["data-bucket (aws:Bucket): has no a lifecycle, no a bucket policy. Fix: declare the bucket with the SecureBucket component"],
+     bucket_with(PAB, OWNERSHIP, VERSIONING, SSE, LIFECYCLE, BUCKET_POLICY)),
+    ("ec2-imdsv2-required",
+     [res(INSTANCE, "vm", {**GOOD_INSTANCE, "metadataOptions": {"httpTokens": "optional"}})],
+     ['vm (aws:Instance): the metadata service accepts IMDSv1 requests. Fix: set metadataOptions.httpTokens to "required"'],
+     [res(INSTANCE, "vm", GOOD_INSTANCE)]),
+    ("ec2-root-volume-encrypted",
+     [res(INSTANCE, "vm", {**GOOD_INSTANCE, "rootBlockDevice": {}})],
+     ["vm (aws:Instance): the root volume is not encrypted. Fix: set rootBlockDevice.encrypted to true"],
+     [res(INSTANCE, "vm", GOOD_INSTANCE)]),
+    ("ebs-volume-encrypted",
+     [res(VOLUME, "data", {"encrypted": False})],
+     ["data (aws:Volume): the volume is not encrypted. Fix: set encrypted to true"],
+     [res(VOLUME, "data", {"encrypted": True})]),
+    ("ec2-no-admin-or-database-port-to-world",
+     [res(INGRESS, "in", {"fromPort": 2200, "toPort": 3310, "ipProtocol": "tcp", "cidrIpv4": "0.0.0.0/0"})],
+     ["in (aws:SecurityGroupIngressRule): opens 2222 (Codelab SSH), 3306 (MySQL/MariaDB) to 0.0.0.0/0. "
+      "Fix: allow only the administrator networks (adminCidrs)"],
+     [res(INGRESS, "in", {"fromPort": 443, "toPort": 443, "ipProtocol": "tcp", "cidrIpv6": "::/0"})]),
+    ("ec2-no-all-ports-rule",
+     [res(SECURITY_GROUP, "sg", {"ingress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["10.0.0.0/8"]}]})],
+     ["sg (aws:SecurityGroup): opens every port to 10.0.0.0/8. "
+      "Fix: open only the ports the server serves (80, 443) and SSH to administrators"],
+     [res(SECURITY_GROUP, "sg", {"ingress": [{"protocol": "tcp", "fromPort": 80, "toPort": 80, "cidrBlocks": ["0.0.0.0/0"]}]})]),
+    ("ec2-admin-cidrs-narrow",
+     [res(INGRESS, "ssh", {"fromPort": 22, "toPort": 22, "ipProtocol": "tcp", "cidrIpv4": "10.0.0.0/8"})],
+     ["ssh (aws:SecurityGroupIngressRule): SSH is open to 10.0.0.0/8, wider than /16. "
+      "Fix: list narrower administrator networks (at least /16)"],
+     [res(INGRESS, "ssh", {"fromPort": 22, "toPort": 22, "ipProtocol": "tcp", "cidrIpv4": "203.0.113.0/24"})]),
+    ("ec2-instance-profile-attached",
+     [res(INSTANCE, "vm", {**GOOD_INSTANCE, "iamInstanceProfile": None})],
+     ["vm (aws:Instance): no instance profile. Fix: attach the server's least-privilege instance profile (iamInstanceProfile)"],
+     [res(INSTANCE, "vm", GOOD_INSTANCE)]),
+    ("ec2-allowed-instance-types",
+     [res(INSTANCE, "vm", {**GOOD_INSTANCE, "instanceType": "p5.48xlarge"})],
+     ["vm (aws:Instance): instance type p5.48xlarge is not allowed. Fix: pick one of t3.*, t3a.*, m6i.*, m7i.*, "
+      "m6a.*, m7a.*, m7g.*, c6i.*, c7i.*, c7g.*, r6i.*, r7i.*, r7g.* (policy config allowedInstanceTypes)"],
+     [res(INSTANCE, "vm", GOOD_INSTANCE)]),
+    ("aws-required-tags",
+     [res(EIP, "ip", {"tags": {"constellab:stack": "s"}})],
+     ["ip (aws:Eip): missing tags constellab:server, constellab:role. Fix: tag it like the rest of its server (naming.server_tags)"],
+     [res(EIP, "ip", {"tags": TAGS})]),
+    ("ebs-data-volume-protected",
+     [res(VOLUME, "data", {"encrypted": True}, protect=True, retain=False)],
+     ["data (aws:Volume): the data volume can be deleted with its stack. "
+      "Fix: declare it with protect=True and retain_on_delete=True"],
+     [res(VOLUME, "data", {"encrypted": True}, protect=True, retain=True)]),
+    ("ec2-monitored-and-ebs-optimized",
+     [res(INSTANCE, "vm", {**GOOD_INSTANCE, "monitoring": False})],
+     ["vm (aws:Instance): monitoring off. Fix: set monitoring and ebsOptimized to true (idle stop reads one-minute metrics)"],
+     [res(INSTANCE, "vm", GOOD_INSTANCE)]),
+    ("ec2-behind-elastic-ip",
+     [res(INSTANCE, "vm", GOOD_INSTANCE), res(EIP, "ip", {})],
+     ["vm (aws:Instance): no Elastic IP: its address changes at every stop and start, and DNS breaks. "
+      "Fix: associate an Elastic IP (CloudServer does)"],
+     [vm := res(INSTANCE, "vm", GOOD_INSTANCE), res(EIP_ASSOCIATION, "assoc", {}, deps=[vm])]),
+    ("iam-no-wildcard-write",
+     [res(USER_POLICY, "keys", {"policy": json.dumps({"Statement": [
+         {"Sid": "Backups", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": "*"}]})})],
+     ["keys (aws:UserPolicy): statement Backups allows s3:PutObject on every resource. "
+      "Fix: name the buckets, prefixes or instances it writes to"],
+     [res(USER_POLICY, "keys", {"policy": json.dumps({"Statement": [
+         {"Sid": "Backups", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": "arn:aws:s3:::b/daily/*"},
+         {"Sid": "Look", "Effect": "Allow", "Action": ["ec2:DescribeInstances"], "Resource": "*"}]})})]),
+    ("iam-trust-one-service",
+     [res(ROLE, "role", {"assumeRolePolicy": json.dumps({"Statement": [
+         {"Effect": "Allow", "Principal": {"Service": ["ec2.amazonaws.com", "lambda.amazonaws.com"]}, "Action": "sts:AssumeRole"}]})})],
+     ["role (aws:Role): trusts ec2.amazonaws.com, lambda.amazonaws.com. Fix: trust exactly one AWS service per role"],
+     [res(ROLE, "role", {"assumeRolePolicy": json.dumps({"Statement": [
+         {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})})]),
+    ("iam-scheduler-role-scope",
+     [sched_role := res(ROLE, "sched", {"assumeRolePolicy": json.dumps({"Statement": [
+         {"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}]})}),
+      res(ROLE_POLICY, "sched-power", {"policy": json.dumps({"Statement": [
+          {"Effect": "Allow", "Action": ["ec2:StartInstances", "ec2:TerminateInstances"], "Resource": "*"}]})},
+          deps=[sched_role])],
+     ["sched-power (aws:RolePolicy): the scheduler role may also ec2:TerminateInstances. "
+      "Fix: allow only ec2:StartInstances and ec2:StopInstances",
+      "sched-power (aws:RolePolicy): the scheduler role reaches *. Fix: name the one instance it starts and stops"],
+     [sched_role, res(ROLE_POLICY, "sched-power", {"policy": json.dumps({"Statement": [
+         {"Effect": "Allow", "Action": ["ec2:StartInstances", "ec2:StopInstances"],
+          "Resource": "arn:aws:ec2:eu-west-3:1:instance/i-1"}]})}, deps=[sched_role])]),
+    ("scheduling-always-on-servers-never-stopped",
+     [hub := res(INSTANCE, "hub-vm", {**GOOD_INSTANCE, "tags": {**TAGS, "constellab:role": "hub"}}),
+      res(ALARM, "hub-idle", {"alarmActions": ["arn:aws:automate:eu-west-3:ec2:stop"]}, deps=[hub])],
+     ["hub-idle (aws:MetricAlarm): stops hub-vm, a hub that must stay on. "
+      "Fix: remove the schedule, idle stop or stopped state from hubs and the space"],
+     [hub, res(ALARM, "hub-recover", {"alarmActions": ["arn:aws:automate:eu-west-3:ec2:recover"]}, deps=[hub]),
+      lab := res(INSTANCE, "lab-vm", GOOD_INSTANCE), res(POWER, "lab-parked", {"state": "stopped"}, deps=[lab])]),
+    ("scheduling-time-zone-set",
+     [res(SCHEDULE, "start", {"scheduleExpression": "cron(0 8 ? * MON *)", "flexibleTimeWindow": {"mode": "OFF"}})],
+     ["start (aws:Schedule): the cron expression is read in UTC. Fix: set scheduleExpressionTimezone to the lab's IANA time zone"],
+     [res(SCHEDULE, "start", {"scheduleExpression": "cron(0 8 ? * MON *)", "scheduleExpressionTimezone": "Europe/Paris",
+                              "flexibleTimeWindow": {"mode": "OFF"}})]),
+    ("scheduling-flexible-window-off",
+     [res(SCHEDULE, "start", {"flexibleTimeWindow": {"mode": "FLEXIBLE", "maximumWindowInMinutes": 15}})],
+     ['start (aws:Schedule): a flexible window lets the start or stop drift. Fix: set flexibleTimeWindow.mode to "OFF"'],
+     [res(SCHEDULE, "start", {"flexibleTimeWindow": {"mode": "OFF"}})]),
+    ("dns-wildcard-dns-only",
+     [res(RECORD, "wild", {"name": "*.lab1.acme.example", "type": "A", "proxied": True})],
+     ["wild (cloudflare:DnsRecord): *.lab1.acme.example is proxied by Cloudflare, which breaks Traefik's certificates "
+      "and Codelab SSH. Fix: set proxied to false"],
+     [res(RECORD, "wild", {"name": "*.lab1.acme.example", "type": "A", "proxied": False})]),
+    ("dns-host-and-wildcard",
+     [res(RECORD, "wild", {"name": "*.lab1.acme.example"})],
+     ["wild (cloudflare:DnsRecord): *.lab1.acme.example has no lab1.acme.example beside it. "
+      "Fix: declare both records with the WildcardDns component"],
+     [res(RECORD, "wild", {"name": "*.lab1.acme.example"}), res(RECORD, "host", {"name": "lab1.acme.example"})]),
+    ("dns-every-server-has-dns",
+     [ip := res(EIP, "lab1-ip", {}), res(RECORD, "other", {"name": "x.acme.example"})],
+     ["lab1-ip (aws:Eip): no DNS record points at this address. Fix: declare the server's <H> and *.<H> records"],
+     [ip, res(RECORD, "host", {"name": "lab1.acme.example"}, deps=[ip])]),
+    ("docker-no-privileged",
+     [res(CONTAINER, "c", {**GOOD_CONTAINER, "privileged": True})],
+     ["c (docker:Container): runs privileged. Fix: drop privileged; grant the one capability it needs instead"],
+     [res(CONTAINER, "c", {**GOOD_CONTAINER, "privileged": False})]),
+    ("docker-socket-only-lab-manager-and-traefik",
+     [res(CONTAINER, "c", {**GOOD_CONTAINER, "volumes": [{"hostPath": "/var/run/docker.sock", "containerPath": "/s"}]})],
+     ["c (docker:Container): glab mounts the Docker socket (root on the host). "
+      "Fix: only the lab manager and Traefik may mount /var/run/docker.sock"],
+     [res(CONTAINER, "c", {**GOOD_CONTAINER, "name": "lab-manager",
+                          "volumes": [{"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock"}]})]),
+    ("docker-images-pinned",
+     [res(IMAGE, "img", {"name": "mariadb:latest"}), res(CONTAINER, "c", {**GOOD_CONTAINER, "image": "constellab/glab"})],
+     ["img (docker:RemoteImage): image mariadb:latest uses the moving tag 'latest'. "
+      "Fix: pin a version tag (e.g. 1.2.3) or a sha256 digest",
+      "c (docker:Container): image constellab/glab has no tag. Fix: pin a version tag (e.g. 1.2.3) or a sha256 digest"],
+     [res(IMAGE, "img", {"name": "mariadb:11.4.8"}), res(IMAGE, "img2", {"name": "traefik@sha256:" + "b" * 64}),
+      res(CONTAINER, "c", GOOD_CONTAINER)]),
+    ("docker-no-database-port-published",
+     [res(CONTAINER, "db", {**GOOD_CONTAINER, "ports": [{"internal": 3306, "external": 13306}]})],
+     ["db (docker:Container): publishes database port 3306 on the host as 13306. "
+      "Fix: remove the port: databases are reached over their Docker network only"],
+     [res(CONTAINER, "proxy", {**GOOD_CONTAINER, "ports": [{"internal": 443, "external": 443}]})]),
+    ("docker-databases-separated",
+     [res(CONTAINER, "db", {**GOOD_CONTAINER, "name": "db-test", "networksAdvanced": [{"name": "dev"}, {"name": "prod"}]})],
+     ["db (docker:Container): the dev database db-test is on the prod network. Fix: attach it to the dev network only"],
+     [res(CONTAINER, "db", {**GOOD_CONTAINER, "name": "db-prod", "networksAdvanced": [{"name": "prod"}]}),
+      res(CONTAINER, "bio", {**GOOD_CONTAINER, "name": "db-biota", "networksAdvanced": [{"name": "prod"}, {"name": "dev"}]})]),
+    ("docker-no-plain-credentials",
+     [res(CONTAINER, "c", {**GOOD_CONTAINER, "envs": ["GWS_CORE_DB_PASSWORD=gencovery", "AWS_KEY=AKIAABCDEFGHIJKLMNOP"]})],
+     ["c (docker:Container): environment variable GWS_CORE_DB_PASSWORD holds a short or well-known password. "
+      "Fix: generate it (RandomPassword), keep it a Pulumi secret, or pass a *_FILE secret file",
+      "c (docker:Container): environment variable AWS_KEY holds a key. "
+      "Fix: generate it (RandomPassword), keep it a Pulumi secret, or pass a *_FILE secret file"],
+     [res(CONTAINER, "c", {**GOOD_CONTAINER, "envs": ["GWS_CORE_DB_PASSWORD=Zq8rT2mW9xLp4vNc7bKd3hYf",
+                                                     "MARIADB_PASSWORD_FILE=/run/secrets/db_password"]})]),
+    ("docker-restart-policy",
+     [res(CONTAINER, "c", {**GOOD_CONTAINER, "restart": "no"})],
+     ["c (docker:Container): restart policy is 'no'. Fix: set restart to \"unless-stopped\""],
+     [res(CONTAINER, "c", GOOD_CONTAINER)]),
+    ("traefik-api-not-insecure",
+     [traefik("api:\n  insecure: true\n")],
+     ["lab-traefik (docker:Container): the API and dashboard answer without authentication. Fix: set api.insecure to false"],
+     [traefik(TRAEFIK_STATIC)]),
+    ("traefik-docker-not-exposed-by-default",
+     [traefik("providers:\n  docker: {}\n")],
+     ["lab-traefik (docker:Container): every container is routed unless labelled otherwise. "
+      "Fix: set providers.docker.exposedByDefault to false"],
+     [traefik(TRAEFIK_STATIC)]),
+    ("stack-every-server-backs-up",
+     [res(CONTAINER, "lab1-manager", {**GOOD_CONTAINER, "name": "lab-manager", "envs": ["VIRTUAL_HOST=x"]},
+          provider=res(DOCKER_PROVIDER, "lab1-docker", {"host": "ssh://admin@203.0.113.1:22"}))],
+     ["lab1-manager (docker:Container): this server's lab manager has no backup bucket. "
+      "Fix: give the lab or hub its backup bucket (BACKUP_S3_BUCKET)"],
+     [local := res(DOCKER_PROVIDER, "local-docker", {"host": "unix:///var/run/docker.sock"}),
+      res(CONTAINER, "local-manager", {**GOOD_CONTAINER, "name": "lab-manager", "envs": []}, provider=local),
+      res(CONTAINER, "lab1-manager", {**GOOD_CONTAINER, "name": "lab-manager", "envs": ["BACKUP_S3_BUCKET=b"]})]),
+    ("stack-stateful-resources-protected",
+     [res(BUCKET, "data-bucket", {"tags": TAGS})],
+     ["data-bucket (aws:Bucket): holds data but is not protected. Fix: declare it with protect=True and retain_on_delete=True"],
+     [res(BUCKET, "data-bucket", {"tags": TAGS}, protect=True, retain=True)]),
+]  # fmt: skip
+
+
+def test_every_rule_has_a_case_and_the_pack_has_at_least_30():
+    assert len(ALL_RULES) >= 30
+    assert sorted(case[0] for case in CASES) == sorted(RULES)
+
+
+@pytest.mark.parametrize(("rule", "bad", "expected", "good"), CASES, ids=[case[0] for case in CASES])
+def test_a_violation_names_the_resource_and_the_fix(rule, bad, expected, good):
+    assert messages(rule, *bad) == expected
+
+
+@pytest.mark.parametrize(("rule", "bad", "expected", "good"), CASES, ids=[case[0] for case in CASES])
+def test_a_compliant_resource_passes(rule, bad, expected, good):
+    assert messages(rule, *good) == []
+
+
+def test_rules_have_names_descriptions_and_levels():
+    for rule in ALL_RULES:
+        assert rule.name and rule.description and rule.level in ("mandatory", "advisory")
+        assert rule.policy().name == rule.name
+
+
+def test_pack_configuration_overrides_a_rules_defaults():
+    vm = res(INSTANCE, "vm", {**GOOD_INSTANCE, "instanceType": "p5.48xlarge"})
+    assert messages("ec2-allowed-instance-types", vm, config={"allowedInstanceTypes": ["p5.*"]}) == []
+    found = evaluate(
+        [vm], [RULES["ec2-allowed-instance-types"]], {"ec2-allowed-instance-types": {"enforcementLevel": "advisory"}}
+    )
+    assert [v.level for v in found] == ["advisory"]
+
+
+def test_the_pack_module_builds_one_pack_with_every_rule(monkeypatch):
+    """`policies/__main__.py` only builds the pack; the constructor (which would serve) is replaced here."""
+    import pulumi_policy
+
+    built: list[dict[str, Any]] = []
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: built.append(kwargs))
+    monkeypatch.syspath_prepend(str(ROOT / "policies"))
+    runpy.run_path(str(ROOT / "policies" / "__main__.py"), run_name="__main__")
+    assert len(built) == 1
+    assert [p.name for p in built[0]["policies"]] == [rule.name for rule in ALL_RULES]
+    assert (ROOT / "policies" / "PulumiPolicy.yaml").is_file()
+    assert "pulumi-policy" in (ROOT / "policies" / "requirements.txt").read_text()
+
+
+@pytest.mark.parametrize("stack", STACK_NAMES)
+@pulumi.runtime.test
+def test_every_shipped_stack_passes_every_mandatory_guardrail(engine_for, stack):
+    engine = engine_for(stack)
+
+    def check(registrations):
+        mandatory = [v.message for v in evaluate(registrations) if v.level == "mandatory"]
+        assert mandatory == []
+
+    return declared(engine).apply(check)
+
+
+@pulumi.runtime.test
+def test_a_broken_program_is_caught_by_the_guardrails(engine_for, monkeypatch):
+    """The shipped stacks pass because they comply, not because the evaluator sees nothing."""
+    from constellab import iam
+
+    monkeypatch.setattr(iam, "ADMIN_PORTS", (22, 2222, 3306))
+    monkeypatch.setattr(iam, "ingress_rules", lambda cidrs: [iam.IngressRule(3306, "0.0.0.0/0", "oops")])
+    engine = engine_for("acme-cloud")
+    registrations = declared(engine)
+
+    def check(found):
+        rules = {v.rule for v in evaluate(found)}
+        assert "ec2-no-admin-or-database-port-to-world" in rules
+
+    return pulumi.Output.all(registrations, quiescent()).apply(lambda values: check(values[0]))
+
+
+def test_ops_check_prints_violations_by_resource_and_fails_on_mandatory(tmp_path: Path, capsys):
+    from ops.cli import main
+
+    assert main(["check", "--stack", "local"]) == 0
+    assert capsys.readouterr().out.strip() == f"local: all {len(ALL_RULES)} guardrails pass"
+    config = tmp_path / "pack.json"
+    config.write_text(json.dumps({"docker-restart-policy": {"enforcementLevel": "mandatory"},
+                                  "ec2-allowed-instance-types": {"allowedInstanceTypes": ["x9.*"]}}))  # fmt: skip
+    assert main(["check", "--stack", "acme-cloud", "--policy-config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("acme-cloud: 4 mandatory and 0 advisory violation(s)")
+    assert (
+        "  acme-hub-host-server-instance (aws:ec2/instance:Instance)\n    [mandatory] ec2-allowed-instance-types:"
+        in out
+    )
