@@ -19,11 +19,11 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import config as runtime_config
-from pulumi.runtime import rpc
 from pulumi.runtime import resource as runtime_resource
+from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
-from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.sync_await import _sync_await
 
