@@ -61,31 +61,51 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from constellab.settings import StackConfigError, load_stack_file
-    from ops import preview
-    from ops.offline import run_program
+    from ops import preview, report
+    from ops.diff import AgainstError, diff, documents_at
 
     paths = stack_files(args.stack, args.all)
-    invalid = []
     for path in paths:
         try:
             load_stack_file(path)
         except StackConfigError as error:
-            invalid.append(error.render())
-    if invalid:
-        print("\n".join(invalid), file=sys.stderr)
-        return 1
-    runs = []
-    for index, path in enumerate(paths):
-        if args.format == "text" and len(paths) > 1:
-            print(f"[{index + 1}/{len(paths)}] {path.name}", file=sys.stderr)
-        run = run_program(path)
-        runs.append(run)
-        if args.format == "text":
-            print(preview.render_text(run))
-            print()
+            if len(error.issues) == 1:
+                raise UsageError(f"{error.source}: {error.issues[0]}") from None
+            print(error.render(), file=sys.stderr)
+            return USAGE_ERROR
+    before = None
+    if args.against:
+        try:
+            before = documents_at(ROOT, args.against, [stack_name(path) for path in paths])
+        except AgainstError as error:
+            raise UsageError(str(error)) from None
+
+    def progress(message: str) -> None:
+        if len(paths) > 1:
+            print(message, file=sys.stderr, flush=True)
+
+    documents = preview.stack_documents(paths, args.jobs, progress)
+    changes = diff(before, {d["stack"]: d for d in documents}, args.against) if before is not None else None
     if args.format == "json":
-        print(preview.render_json(runs))
+        print(preview.render_json(documents, changes))
+    elif args.format == "markdown":
+        print(report.markdown(documents, changes), end="")
+    elif args.format == "mermaid":
+        print("\n\n".join(report.mermaid(document) for document in documents))
+    else:
+        if changes is not None:
+            print(report.render_diff_text(changes))
+            print()
+        for document in documents:
+            print(preview.render_text(document))
+            print()
     return 0
+
+
+def stack_name(path: Path) -> str:
+    from constellab.settings import stack_name_of
+
+    return stack_name_of(path)
 
 
 def cmd_render_proxy(args: argparse.Namespace) -> int:
@@ -215,7 +235,16 @@ def parser() -> argparse.ArgumentParser:
     )
     preview_cmd.add_argument("--stack", action="append", default=[], metavar="<stack>", help="stack name (repeatable)")
     preview_cmd.add_argument("--all", action="store_true", help="every stack in stacks/")
-    preview_cmd.add_argument("--format", choices=("text", "json"), default="text")
+    preview_cmd.add_argument(
+        "--format",
+        choices=("text", "json", "markdown", "mermaid"),
+        default="text",
+        help="json: docs/preview-json.md; markdown: one pull-request comment; mermaid: the servers' diagram",
+    )
+    preview_cmd.add_argument(
+        "--against", metavar="<git-ref>", help="also show what changes from the stacks as they are at this ref"
+    )
+    preview_cmd.add_argument("--jobs", type=int, metavar="<n>", help="stacks previewed at once (default: cores)")
     preview_cmd.set_defaults(handler=cmd_preview)
 
     render = commands.add_parser(

@@ -1,20 +1,103 @@
-"""`ops preview`: the resource tree, counts per type and stack outputs of stacks, offline."""
+"""`ops preview`: what stacks declare, offline, as text, JSON (schema v1), Markdown or Mermaid.
+
+Every format renders the same per-stack document (`stack_document`), the JSON schema's `stack`
+object, documented in docs/preview-json.md and docs/preview.schema.json.
+"""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ops.offline import OfflineRun, Registration, mask
 
+SCHEMA_VERSION = 1
+
 
 def short_type(token: str) -> str:
     """`aws:s3/bucket:Bucket` -> `aws:Bucket`; component tokens keep their type name."""
     package, _, rest = token.partition(":")
     return f"{package}:{rest.rsplit(':', 1)[-1]}" if rest else token
+
+
+def _resource(registration: Registration) -> dict[str, Any]:
+    return {
+        "urn": registration.urn,
+        "type": registration.type,
+        "name": registration.name,
+        "parent": registration.parent or None,
+        "custom": registration.custom,
+        "id": registration.id,
+        "inputs": mask(registration.inputs),
+        "options": {
+            "protect": registration.protect,
+            "retainOnDelete": registration.retain_on_delete,
+            "dependsOn": sorted(registration.dependencies),
+            "provider": registration.provider.rsplit("::", 1)[0] if registration.provider else None,
+            "deleteBeforeReplace": registration.delete_before_replace,
+            "ignoreChanges": sorted(registration.ignore_changes),
+        },
+    }
+
+
+def stack_document(run: OfflineRun) -> dict[str, Any]:
+    """One stack's preview as data: resources with inputs and options, summary, outputs, policies."""
+    from ops.guardrails import check_run
+
+    custom = [r for r in run.registrations if r.custom and not r.type.startswith("pulumi:providers:")]
+    outputs = mask(run.outputs)
+    servers = outputs.get("servers", {}) if isinstance(outputs.get("servers"), dict) else {}
+    schedules = {
+        name: {"weeklyRunningHours": server["weeklyRunningHours"], "savingPercent": server["savingPercent"]}
+        for name, server in sorted(servers.items())
+        if isinstance(server, dict) and "weeklyRunningHours" in server
+    }
+    return {
+        "stack": run.stack,
+        "summary": {"resources": len(custom), "byType": dict(sorted(Counter(r.type for r in custom).items()))},
+        "resources": [_resource(r) for r in sorted(run.registrations, key=lambda r: r.urn)],
+        "outputs": outputs,
+        "policies": [violation.as_dict() for violation in check_run(run)],
+        "schedules": schedules,
+    }
+
+
+def _document_for(path: str) -> dict[str, Any]:
+    from ops.offline import run_program
+
+    return stack_document(run_program(Path(path)))
+
+
+def stack_documents(
+    paths: list[Path], jobs: int | None = None, progress: Callable[[str], None] | None = None
+) -> list[dict[str, Any]]:
+    """Previews stacks, in parallel processes forked after the imports (so each stack costs only its run)."""
+    import program  # noqa: F401  (imported once, before forking, for every worker)
+
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
+    if jobs == 1 or len(paths) == 1 or "fork" not in multiprocessing.get_all_start_methods():
+        documents = []
+        for index, path in enumerate(paths):
+            if progress:
+                progress(f"[{index + 1}/{len(paths)}] {path.name}")
+            documents.append(_document_for(str(path)))
+        return documents
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(_document_for, str(path)) for path in paths]
+        documents = []
+        for index, (path, future) in enumerate(zip(paths, futures, strict=True)):
+            documents.append(future.result())
+            if progress:
+                progress(f"[{index + 1}/{len(paths)}] {path.name}")
+        return documents
 
 
 # Components in the order a reader expects them: the network, then hubs, labs and the space.
@@ -26,78 +109,66 @@ _COMPONENT_ORDER = {
 }
 
 
-def render_tree(registrations: list[Registration]) -> list[str]:
+def render_tree(resources: list[dict[str, Any]]) -> list[str]:
     """Components as a tree; the plain resources of each component as counts per type."""
-    children: dict[str, list[Registration]] = defaultdict(list)
-    for registration in registrations:
-        children[registration.parent].append(registration)
-    urns = {registration.urn for registration in registrations}
-    roots = [r for r in registrations if r.parent not in urns]
+    children: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
+    for resource in resources:
+        children[resource["parent"]].append(resource)
+    urns = {resource["urn"] for resource in resources}
+    roots = [r for r in resources if r["parent"] not in urns and not r["custom"]]
     lines: list[str] = []
 
-    def walk(node: Registration, prefix: str, last: bool, top: bool) -> None:
+    def walk(node: dict[str, Any], prefix: str, last: bool, top: bool) -> None:
         branch = "" if top else ("└─ " if last else "├─ ")
-        kids = children.get(node.urn, [])
-        counts = Counter(short_type(kid.type) for kid in kids if kid.custom)
+        kids = children.get(node["urn"], [])
+        counts = Counter(short_type(kid["type"]) for kid in kids if kid["custom"])
         summary = ", ".join(f"{kind} ×{n}" if n > 1 else kind for kind, n in sorted(counts.items()))
-        label = (
-            f"{node.type.rsplit(':', 1)[-1]} {node.name}" if not node.custom else f"{short_type(node.type)} {node.name}"
+        lines.append(
+            f"{prefix}{branch}{node['type'].rsplit(':', 1)[-1]} {node['name']}" + (f"  [{summary}]" if summary else "")
         )
-        lines.append(f"{prefix}{branch}{label}" + (f"  [{summary}]" if summary else ""))
         components = sorted(
-            (kid for kid in kids if not kid.custom), key=lambda kid: (_COMPONENT_ORDER.get(kid.type, 9), kid.name)
+            (kid for kid in kids if not kid["custom"]),
+            key=lambda kid: (_COMPONENT_ORDER.get(kid["type"], 9), kid["name"]),
         )
         inner = prefix + ("" if top else ("   " if last else "│  "))
         for index, kid in enumerate(components):
             walk(kid, inner, index == len(components) - 1, False)
 
-    for index, root in enumerate(roots):
-        if root.custom:
-            continue
-        walk(root, "", index == len(roots) - 1, True)
-    stray = [r for r in roots if r.custom]
-    if stray:
-        counts = Counter(short_type(r.type) for r in stray)
-        lines.append("(no parent) " + ", ".join(f"{kind} ×{n}" for kind, n in sorted(counts.items())))
+    for root in roots:
+        walk(root, "", True, True)
     return lines
 
 
-def summary(run: OfflineRun) -> dict[str, Any]:
-    """The preview of one stack as data (used by the text and JSON formats)."""
-    from ops.guardrails import check_run
-
-    custom = [r for r in run.registrations if r.custom and not r.type.startswith("pulumi:providers:")]
-    return {
-        "stack": run.stack,
-        "resources": len(custom),
-        "byType": dict(sorted(Counter(r.type for r in custom).items())),
-        "outputs": mask(run.outputs),
-        "policies": [violation.as_dict() for violation in check_run(run)],
-    }
-
-
-def render_text(run: OfflineRun) -> str:
-    data = summary(run)
-    lines = [
-        f"Stack {run.stack}: {data['resources']} resources "
-        "(offline preview under Pulumi's mock engine; nothing was created)",
-        "",
-    ]
-    lines += render_tree(run.registrations)
-    lines += ["", "Resources by type:"]
-    lines += [
-        f"  {count:4d}  {kind}" for kind, count in sorted(data["byType"].items(), key=lambda item: (-item[1], item[0]))
-    ]
+def render_text(document: dict[str, Any]) -> str:
     from ops.guardrails import Violation, render
 
+    summary = document["summary"]
+    lines = [
+        f"Stack {document['stack']}: {summary['resources']} resources "
+        "(offline preview under Pulumi's mock engine; nothing was created)",
+        "",
+        *render_tree(document["resources"]),
+        "",
+        "Resources by type:",
+    ]
+    lines += [f"  {count:4d}  {kind}" for kind, count in sorted(summary["byType"].items(), key=lambda i: (-i[1], i[0]))]
+    if document["schedules"]:
+        lines += ["", "Scheduled labs (weekly running hours, saving against always-on):"]
+        lines += [
+            f"  {lab}: {usage['weeklyRunningHours']} h, {usage['savingPercent']}% saved"
+            for lab, usage in document["schedules"].items()
+        ]
     lines += ["", "Guardrails:"]
-    violations = [Violation(**item) for item in data["policies"]]
-    lines += ["  " + line for line in render(run.stack, violations).splitlines()]
+    violations = [Violation(**item) for item in document["policies"]]
+    lines += ["  " + line for line in render(document["stack"], violations).splitlines()]
     lines += ["", "Outputs (secrets masked):"]
-    rendered = yaml.safe_dump(data["outputs"], sort_keys=True, default_flow_style=False, width=120)
+    rendered = yaml.safe_dump(document["outputs"], sort_keys=True, default_flow_style=False, width=120)
     lines += ["  " + line for line in rendered.rstrip().splitlines()]
     return "\n".join(lines)
 
 
-def render_json(runs: list[OfflineRun]) -> str:
-    return json.dumps({"stacks": [summary(run) for run in runs]}, indent=2, sort_keys=True)
+def render_json(documents: list[dict[str, Any]], diff: dict[str, Any] | None = None) -> str:
+    report: dict[str, Any] = {"schemaVersion": SCHEMA_VERSION, "stacks": documents}
+    if diff is not None:
+        report["diff"] = diff
+    return json.dumps(report, indent=2, sort_keys=True)

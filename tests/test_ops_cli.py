@@ -58,7 +58,7 @@ def test_preview_json_lists_every_stack_with_masked_outputs():
     stacks = {s["stack"]: s for s in json.loads(result.stdout)["stacks"]}
     assert set(stacks) == {"acme-cloud", "biolab-hybrid", "local", "pharma-onprem"}
     assert stacks["local"]["outputs"]["credentials"] == "[secret]"
-    assert stacks["acme-cloud"]["byType"]["aws:ec2/instance:Instance"] == 4
+    assert stacks["acme-cloud"]["summary"]["byType"]["aws:ec2/instance:Instance"] == 4
 
 
 def test_help_lists_the_commands():
