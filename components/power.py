@@ -105,7 +105,10 @@ class PowerControl(pulumi.ComponentResource):
                         opts=child,
                     )
             usage = schedule.weekly_usage(args.schedule, schedule.REFERENCE_WEEK)
-            outputs |= {"weeklyRunningHours": usage.running_hours, "savingPercent": usage.saving_percent}
+            # A parked lab keeps its schedule, disabled: it runs no hour at all.
+            hours = 0.0 if parked else usage.running_hours
+            saving = 100.0 if parked else usage.saving_percent
+            outputs |= {"weeklyRunningHours": hours, "savingPercent": saving}
 
         if args.idle_stop is not None:
             aws.cloudwatch.MetricAlarm(

@@ -196,6 +196,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_affected(args: argparse.Namespace) -> int:
+    from ops.affected import AffectedError, affected_stacks, changed_files
+
+    names = [stack_name(path) for path in sorted(STACKS.glob("Pulumi.*.yaml"))]
+    try:
+        stacks = affected_stacks(changed_files(ROOT, args.against), names)
+    except AffectedError as error:
+        raise UsageError(str(error)) from None
+    if args.format == "args":
+        print("--all" if stacks == names and stacks else " ".join(f"--stack {stack}" for stack in stacks))
+    else:
+        print("\n".join(stacks))
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from constellab.schema import SCHEMA_PATH, render_schema
 
@@ -258,6 +273,15 @@ def parser() -> argparse.ArgumentParser:
     render.add_argument("--out", required=True, metavar="<dir>")
     render.add_argument("--show-secrets", action="store_true", help="write real secret values (files mode 0600)")
     render.set_defaults(handler=cmd_render_proxy)
+
+    affected = commands.add_parser(
+        "affected",
+        help="list the stacks a change affects (for pull requests)",
+        description="Stacks whose files changed since <git-ref>, or every stack when shared code changed.",
+    )
+    affected.add_argument("--against", required=True, metavar="<git-ref>")
+    affected.add_argument("--format", choices=("lines", "args"), default="lines", help="args: --stack options")
+    affected.set_defaults(handler=cmd_affected)
 
     check = commands.add_parser(
         "check",
