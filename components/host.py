@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.cloud_server import CloudServer, CloudServerArgs
 from components.containers import ContainerSet, ContainerSetArgs
 from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
-from components.network import Network
-from components.power import PowerControl, PowerControlArgs
 from constellab import iam, naming, topology, traefik
 from constellab.config import (
     CloudPlacement,
@@ -24,6 +21,9 @@ from constellab.config import (
     PlatformConfig,
     Space,
 )
+
+if TYPE_CHECKING:
+    from components.network import Network
 
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=accept-new", "-o", "ServerAliveInterval=30"]
 # A replaced instance keeps its Elastic IP but not its host keys: a remembered key would block Docker.
@@ -75,6 +75,10 @@ class ServerHost(pulumi.ComponentResource):
 
         instance_id: pulumi.Output[str] | None = None
         if isinstance(placement, CloudPlacement):
+            # Imported here: a local stack never loads the AWS and command providers.
+            from components.cloud_server import CloudServer, CloudServerArgs
+            from components.power import PowerControl, PowerControlArgs
+
             if args.network is None:
                 raise ValueError(f"{name}: a cloud server needs the network")
             identity = ServerIdentity(

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
-import pulumi_aws as aws
 
 from constellab import iam
 
@@ -54,6 +53,8 @@ class ServerIdentity(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServerIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:identity:ServerIdentity", name, None, opts)
+        import pulumi_aws as aws  # only stacks with AWS pay for importing it
+
         child = pulumi.ResourceOptions(parent=self)
         policy = _policy_json(args.grants) if args.grants else None
         outputs: dict[str, object] = {}

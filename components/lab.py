@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 
-from components.bucket import BACKUP_PREFIXES, SecureBucket, backup_bucket_args
 from components.host import ServerHost, ServerHostArgs
 from components.identity import BucketGrant
-from components.network import Network
 from constellab import naming, topology
 from constellab.config import Lab, PlatformConfig
+
+if TYPE_CHECKING:
+    from components.network import Network
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class DataLab(pulumi.ComponentResource):
         grants: list[BucketGrant] = []
         extra: dict[str, pulumi.Input[str]] = {}
         if lab.placement.kind != "local":
+            from components.bucket import BACKUP_PREFIXES, SecureBucket, backup_bucket_args
+
             backups = SecureBucket(
                 f"{name}-backups",
                 backup_bucket_args(

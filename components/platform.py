@@ -8,10 +8,7 @@ from typing import Any
 
 import pulumi
 
-from components.hub import DataHub, DataHubArgs
 from components.lab import DataLab, DataLabArgs, HubLake
-from components.network import Network, NetworkArgs
-from components.space import CollaborativeSpace, CollaborativeSpaceArgs
 from constellab import naming
 from constellab.config import CloudPlacement, HubStorage, PlatformConfig
 from constellab.settings import StackSettings
@@ -50,6 +47,8 @@ class Platform(pulumi.ComponentResource):
 
         network = None
         if any(isinstance(server.placement, CloudPlacement) for _, server in config.servers()):
+            from components.network import Network, NetworkArgs
+
             network = Network(
                 f"{name}-network",
                 NetworkArgs(config=config.network, tags={naming.TAG_STACK: args.stack}),
@@ -69,6 +68,8 @@ class Platform(pulumi.ComponentResource):
         hosts = {}
         lakes: dict[str, HubLake] = {}
         for hub in config.hubs:
+            from components.hub import DataHub, DataHubArgs
+
             data_hub = DataHub(
                 f"{name}-{hub.name}",
                 DataHubArgs(
@@ -95,6 +96,8 @@ class Platform(pulumi.ComponentResource):
             hosts[lab.name] = data_lab.host
         if config.space is not None:
             assert network is not None, "validated: the space is in the cloud"
+            from components.space import CollaborativeSpace, CollaborativeSpaceArgs
+
             storage = config.space.storage
             space = CollaborativeSpace(
                 f"{name}-{config.space.name}",

@@ -27,6 +27,7 @@ from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.sync_await import _sync_await
 
+from constellab import traefik
 from constellab.settings import (
     PLATFORM_KEY,
     SECRET_KEYS,
@@ -271,6 +272,8 @@ def configure(stack_file: Path, settings: StackSettings | None = None) -> Engine
     runtime_settings.ROOT.set(None)
     # Source positions only serve the engine's diagnostics; capturing one per resource is ~40% of a mock run.
     runtime_resource._get_stack_trace = _no_stack_trace
+    # Offline, a hash's cost factor protects nothing (every secret is a placeholder): keep bcrypt cheap.
+    traefik.BCRYPT_COST = 4
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     config: dict[str, str] = {PLATFORM_KEY: json.dumps(settings.platform.model_dump(mode="json", by_alias=True))}
     if settings.aws_region:

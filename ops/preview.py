@@ -83,6 +83,8 @@ def stack_documents(
     import program  # noqa: F401  (imported once, before forking, for every worker)
 
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
+    if len(paths) > 1:
+        _warm(paths)
     if jobs == 1 or len(paths) == 1 or "fork" not in multiprocessing.get_all_start_methods():
         documents = []
         for index, path in enumerate(paths):
@@ -98,6 +100,25 @@ def stack_documents(
             if progress:
                 progress(f"[{index + 1}/{len(paths)}] {path.name}")
         return documents
+
+
+def _warm(paths: list[Path]) -> None:
+    """Imports, once and before forking, the provider modules the selected stacks will use."""
+    import importlib
+
+    from constellab.settings import load_stack_file
+
+    platforms = [load_stack_file(path).platform for path in paths]
+    modules = ["pulumi_docker", "pulumi_random", "ops.guardrails"]
+    if any(platform.uses_aws for platform in platforms):
+        modules += ["components.hub", "components.space", "components.network", "components.cloud_server"]
+        modules += ["components.power", "components.bucket", "pulumi_command.remote"]
+        modules += [f"pulumi_aws.{name}" for name in ("ec2", "s3", "iam", "vpc", "ebs", "cloudwatch", "scheduler")]
+        modules += ["pulumi_aws.ec2transitgateway"]
+    if any(platform.dns.provider == "cloudflare" for platform in platforms):
+        modules += ["components.dns"]
+    for module in modules:
+        importlib.import_module(module)
 
 
 # Components in the order a reader expects them: the network, then hubs, labs and the space.
