@@ -211,6 +211,100 @@ def cmd_affected(args: argparse.Namespace) -> int:
     return 0
 
 
+def preflight(stacks: list[str]) -> list[str]:
+    """Problems that stop a rollout before it starts: invalid stacks, mandatory guardrail violations."""
+    from constellab.settings import StackConfigError, load_stack_file
+    from ops import preview
+
+    problems = []
+    paths = [STACKS / f"Pulumi.{stack}.yaml" for stack in stacks]
+    for path in paths:
+        try:
+            load_stack_file(path)
+        except StackConfigError as error:
+            problems.append(error.render())
+    if problems:
+        return problems
+    for document in preview.stack_documents(paths):
+        problems += [
+            f"{document['stack']}: [{v['rule']}] {v['message']}"
+            for v in document["policies"]
+            if v["level"] == "mandatory"
+        ]
+    return problems
+
+
+def cmd_rollout(args: argparse.Namespace) -> int:
+    import time
+
+    from ops import rollout
+
+    missing = rollout.pulumi_cli_missing()
+    if missing:
+        raise UsageError(missing)
+    known = [stack_name(path) for path in sorted(STACKS.glob("Pulumi.*.yaml"))]
+    try:
+        plan = rollout.load_plan(STACKS, known)
+        selection = rollout.select(plan, args.wave, args.stacks)
+        skip = rollout.done_in(Path(args.resume)) if args.resume else set()
+    except rollout.RolloutError as error:
+        raise UsageError(str(error)) from None
+    todo = [stack for _, stack in selection if stack not in skip]
+    print(f"checking {len(todo)} stack(s) offline before anything starts", file=sys.stderr, flush=True)
+    problems = preflight(todo)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        print("rollout not started: fix the problems above", file=sys.stderr)
+        return 1
+    run_dir = Path(args.run_dir) / time.strftime("%Y%m%d-%H%M%S")
+    runner = rollout.AutomationRunner(ROOT, run_dir / "workspaces", ROOT / "policies")
+    action: rollout.Action = "up" if args.up else "preview"
+    try:
+        orchestrator = rollout.Rollout(runner, run_dir, action, args.concurrency, args.max_failures)
+    except rollout.RolloutError as error:
+        raise UsageError(str(error)) from None
+    report = orchestrator.run(selection, skip)
+    print(rollout.render_table(report))
+    print(f"report: {run_dir / 'report.json'} (logs in {run_dir / 'logs'})")
+    return 1 if report.halted or any(s.result == "failed" for s in report.stacks) else 0
+
+
+def cmd_new_stack(args: argparse.Namespace) -> int:
+    from ops import new_stack
+    from ops.rollout import RolloutError
+
+    given = {}
+    for item in args.set:
+        key, separator, value = item.partition("=")
+        if not separator:
+            raise UsageError(f"--set {item}: write path=value")
+        given[key] = value
+    interactive = not args.no_input
+
+    def ask(prompt: str) -> str:
+        print(prompt, end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\n")
+
+    known = [stack_name(path) for path in sorted(STACKS.glob("Pulumi.*.yaml"))]
+    try:
+        name, document = new_stack.build(
+            STACKS, args.customer, args.env, args.source, given, ask if interactive else None,
+            lambda message: print(f"  refused: {message}", file=sys.stderr),
+        )  # fmt: skip
+        wave = new_stack.write(STACKS, name, document, args.wave, known)
+    except (new_stack.NewStackError, RolloutError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote stacks/Pulumi.{name}.yaml and added it to wave {wave}")
+    print("set its secrets (never written in the file):")
+    for command in new_stack.secret_commands(name, document["config"]["constellab:platform"]):
+        print(f"  {command}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from constellab.schema import SCHEMA_PATH, render_schema
 
@@ -294,6 +388,37 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--policy-config", metavar="<file.json>", help="pack configuration, as for pulumi preview")
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.set_defaults(handler=cmd_check)
+
+    roll = commands.add_parser(
+        "rollout",
+        help="preview or up many stacks, wave by wave (Pulumi CLI needed)",
+        description="Roll a change out over the stacks of stacks/rollout.yaml, wave by wave. Every selected "
+        "stack must validate and pass the mandatory guardrails offline before anything starts.",
+    )
+    roll.add_argument("--wave", metavar="<wave>", help="only this wave")
+    roll.add_argument("--stacks", metavar="<glob>", help="only stacks matching this pattern")
+    mode = roll.add_mutually_exclusive_group()
+    mode.add_argument("--preview", action="store_true", help="pulumi preview (the default)")
+    mode.add_argument("--up", action="store_true", help="pulumi up")
+    roll.add_argument("--concurrency", type=int, default=1, metavar="<n>", help="stacks at once per wave (1)")
+    roll.add_argument("--max-failures", type=int, metavar="<n>", help="halt after this many failures")
+    roll.add_argument("--resume", metavar="<report.json>", help="skip the stacks that succeeded in that report")
+    roll.add_argument("--run-dir", default=str(ROOT / "runs"), metavar="<dir>", help="where logs and reports go")
+    roll.set_defaults(handler=cmd_rollout)
+
+    new = commands.add_parser(
+        "new-stack",
+        help="scaffold stacks/Pulumi.<customer>-<env>.yaml and add it to a wave",
+        description="Create a validated stack file from a template or an existing stack (--from); asks for "
+        "the values without a default (or takes them from --set); never writes a secret.",
+    )
+    new.add_argument("customer")
+    new.add_argument("env")
+    new.add_argument("--from", dest="source", metavar="<stack>", help="start from this stack's settings")
+    new.add_argument("--wave", metavar="<wave>", help="wave to add it to (default: the last)")
+    new.add_argument("--set", action="append", default=[], metavar="<path=value>", help="answer a question")
+    new.add_argument("--no-input", action="store_true", help="never ask: missing values are errors")
+    new.set_defaults(handler=cmd_new_stack)
 
     lab = commands.add_parser(
         "lab",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -85,7 +86,9 @@ def stack_documents(
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
     if len(paths) > 1:
         _warm(paths)
-    if jobs == 1 or len(paths) == 1 or "fork" not in multiprocessing.get_all_start_methods():
+    # Forking a process that runs other threads can deadlock the child: only fork when alone.
+    alone = threading.active_count() == 1
+    if jobs == 1 or len(paths) == 1 or not alone or "fork" not in multiprocessing.get_all_start_methods():
         documents = []
         for index, path in enumerate(paths):
             if progress:
