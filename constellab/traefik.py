@@ -88,7 +88,12 @@ def static_config(host: str, tls: TlsMode, acme_email: str | None = None) -> dic
             },
             "websecure": {
                 "address": ":443",
-                "http": {"tls": websecure_tls, "aliasHeadersStrategy": "delete"},
+                # Security headers on the entry point reach every router, the lab manager's apps included.
+                "http": {
+                    "tls": websecure_tls,
+                    "aliasHeadersStrategy": "delete",
+                    "middlewares": [f"{SECURITY_HEADERS}@file"],
+                },
             },
             # Health checks only, inside the container: never published.
             "traefik": {"address": "127.0.0.1:8082"},
@@ -152,14 +157,12 @@ def dynamic_config(route_list: list[Route], tls: TlsMode) -> dict[str, Any]:
         }
     routers = {}
     for route in route_list:
-        chain = [SECURITY_HEADERS] + ([CODELAB_AUTH] if route.basic_auth else [])
-        # No `tls` key: the websecure entry point's TLS settings (and its certificate request) apply.
-        routers[route.name] = {
-            "rule": route.rule,
-            "entryPoints": ["websecure"],
-            "service": route.name,
-            "middlewares": chain,
-        }
+        # No `tls` key: the websecure entry point's TLS settings (and its certificate request) apply,
+        # and so do its security headers.
+        router: dict[str, Any] = {"rule": route.rule, "entryPoints": ["websecure"], "service": route.name}
+        if route.basic_auth:
+            router["middlewares"] = [CODELAB_AUTH]
+        routers[route.name] = router
     tls_options: dict[str, Any] = {
         "minVersion": "VersionTLS12",
         "cipherSuites": MODERN_CIPHER_SUITES,

@@ -17,7 +17,7 @@ from typing import Any
 # Inputs whose change makes the provider replace the resource (pulumi-aws 7, pulumi-docker 5, ...).
 REPLACED_BY: dict[str, set[str]] = {
     "aws:ec2/instance:Instance": {"ami", "subnetId", "availabilityZone", "keyName", "privateIp", "tenancy"},
-    "aws:ebs/volume:Volume": {"availabilityZone", "encrypted", "kmsKeyId", "snapshotId", "type"},
+    "aws:ebs/volume:Volume": {"availabilityZone", "encrypted", "kmsKeyId", "snapshotId"},
     "aws:s3/bucket:Bucket": {"bucket", "bucketPrefix"},
     "aws:ec2/subnet:Subnet": {"vpcId", "cidrBlock", "availabilityZone"},
     "aws:ec2/vpc:Vpc": {"cidrBlock"},
@@ -67,7 +67,7 @@ def diff_stack(before: dict[str, Any] | None, after: dict[str, Any] | None) -> d
         changes = [
             {"input": key, "before": was["inputs"].get(key), "after": now["inputs"].get(key)}
             for key in keys
-            if was["inputs"].get(key) != now["inputs"].get(key)
+            if _differs(was, now, key)
         ]
         option_changes = {
             key: {"before": was["options"].get(key), "after": now["options"].get(key)}
@@ -130,6 +130,14 @@ def diff_stack(before: dict[str, Any] | None, after: dict[str, Any] | None) -> d
         "changed": changed,
         "dangerous": dangerous,
     }
+
+
+def _differs(was: dict[str, Any], now: dict[str, Any], key: str) -> bool:
+    """Compares real values through their fingerprints (masked secrets all look alike)."""
+    before, after = was.get("fingerprints") or {}, now.get("fingerprints") or {}
+    if key in before or key in after:
+        return before.get(key) != after.get(key)
+    return bool(was["inputs"].get(key) != now["inputs"].get(key))
 
 
 def _brief(resource: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ object, documented in docs/preview-json.md and docs/preview.schema.json.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -18,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from ops.offline import OfflineRun, Registration, mask
+from ops.offline import OfflineRun, Registration, mask, reveal
 
 SCHEMA_VERSION = 1
 
@@ -27,6 +28,12 @@ def short_type(token: str) -> str:
     """`aws:s3/bucket:Bucket` -> `aws:Bucket`; component tokens keep their type name."""
     package, _, rest = token.partition(":")
     return f"{package}:{rest.rsplit(':', 1)[-1]}" if rest else token
+
+
+def _fingerprint(value: Any) -> str:
+    """A short digest of an input's real value, so a change to a secret-carrying input is still seen."""
+    encoded = json.dumps(reveal(value), sort_keys=True, default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()[:16]
 
 
 def _resource(registration: Registration) -> dict[str, Any]:
@@ -38,6 +45,7 @@ def _resource(registration: Registration) -> dict[str, Any]:
         "custom": registration.custom,
         "id": registration.id,
         "inputs": mask(registration.inputs),
+        "fingerprints": {key: _fingerprint(value) for key, value in sorted(registration.inputs.items())},
         "options": {
             "protect": registration.protect,
             "retainOnDelete": registration.retain_on_delete,

@@ -55,7 +55,12 @@ def manual_values() -> dict[str, str]:
 def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTraefik]:
     """Traefik with a lab's rendered config, its certificate resolver replaced by a self-signed certificate."""
     files = rendered("manual", manual_values())
-    urls = {route.service_url for route in traefik.routes(HOST, "lab", True)}
+    # An app route of another provider (as the lab manager adds through Docker labels).
+    files[f"{traefik.DYNAMIC_DIR}/app.yml"] = yaml.safe_dump(
+        {"http": {"routers": {"app": {"rule": f"Host(`notebook.{HOST}`)", "service": "app", "entryPoints": ["websecure"]}},
+                  "services": {"app": {"loadBalancer": {"servers": [{"url": "http://app:9000"}]}}}}}
+    )  # fmt: skip
+    urls = {route.service_url for route in traefik.routes(HOST, "lab", True)} | {"http://app:9000"}
     with run_traefik(tool("traefik"), files, tmp_path_factory.mktemp("edge"), urls) as running:
         yield running
 
@@ -116,6 +121,13 @@ def test_every_route_reaches_its_backend_with_hsts_and_security_headers(edge, ho
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+def test_routes_added_by_other_providers_get_the_security_headers_too(edge):
+    response = get(edge, f"notebook.{HOST}")
+    assert response.status == 200 and response.json()["backend"] == "http://app:9000"
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+    assert response.headers["x-frame-options"] == "DENY"
 
 
 def test_codelab_asks_for_basic_authentication(edge):

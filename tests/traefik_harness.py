@@ -147,12 +147,12 @@ def run_traefik(
         for path, content in files.items():
             if path == traefik.STATIC_PATH:
                 continue
-            if path == traefik.DYNAMIC_PATH:
+            if path.startswith(traefik.DYNAMIC_DIR):
                 for url, local in mapping.items():
                     content = content.replace(f'"{url}"', f'"{local}"').replace(f"url: {url}\n", f"url: {local}\n")
             target = Path(local_paths(path, folder))
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(local_paths(content, folder) if path == traefik.DYNAMIC_PATH else content)
+            target.write_text(local_paths(content, folder) if path.startswith(traefik.DYNAMIC_DIR) else content)
         (folder / traefik.ACME_DIR.lstrip("/")).mkdir(parents=True, exist_ok=True)
         static_path = folder / "traefik.yml"
         static_path.write_text(local_paths(yaml.safe_dump(static), folder))
