@@ -56,10 +56,11 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTraefik]:
     """Traefik with a lab's rendered config, its certificate resolver replaced by a self-signed certificate."""
     files = rendered("manual", manual_values())
     # An app route of another provider (as the lab manager adds through Docker labels).
+    app_router = {"rule": f"Host(`notebook.{HOST}`)", "service": "app", "entryPoints": ["websecure"]}
+    app_service = {"loadBalancer": {"servers": [{"url": "http://app:9000"}]}}
     files[f"{traefik.DYNAMIC_DIR}/app.yml"] = yaml.safe_dump(
-        {"http": {"routers": {"app": {"rule": f"Host(`notebook.{HOST}`)", "service": "app", "entryPoints": ["websecure"]}},
-                  "services": {"app": {"loadBalancer": {"servers": [{"url": "http://app:9000"}]}}}}}
-    )  # fmt: skip
+        {"http": {"routers": {"app": app_router}, "services": {"app": app_service}}}
+    )
     urls = {route.service_url for route in traefik.routes(HOST, "lab", True)} | {"http://app:9000"}
     with run_traefik(tool("traefik"), files, tmp_path_factory.mktemp("edge"), urls) as running:
         yield running
