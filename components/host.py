@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ import pulumi_random as random
 
 from components.containers import ContainerSet, ContainerSetArgs
 from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
+from components.power import PowerControl, PowerControlArgs
 from constellab import iam, naming, topology, traefik
 from constellab.config import (
     CloudPlacement,
@@ -74,10 +76,10 @@ class ServerHost(pulumi.ComponentResource):
         credentials: dict[str, Any] = {}
 
         instance_id: pulumi.Output[str] | None = None
+        power_args: PowerControlArgs | None = None
         if isinstance(placement, CloudPlacement):
             # Imported here: a local stack never loads the AWS and command providers.
             from components.cloud_server import CloudServer, CloudServerArgs
-            from components.power import PowerControl, PowerControlArgs
 
             if args.network is None:
                 raise ValueError(f"{name}: a cloud server needs the network")
@@ -105,24 +107,16 @@ class ServerHost(pulumi.ComponentResource):
             )
             self.address = machine.public_ip
             docker_host: pulumi.Input[str] = machine.docker_host
-            power = PowerControl(
-                f"{name}-power",
-                PowerControlArgs(
-                    server_name=server.name,
-                    role=role,
-                    instance_id=machine.instance_id,
-                    instance_arn=machine.instance_arn,
-                    tags=tags,
-                    schedule=None if isinstance(server, Space) else server.schedule,
-                    idle_stop=None if isinstance(server, Space) else server.idle_stop,
-                    state="running" if isinstance(server, Space) else server.state,
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
+            power_args = PowerControlArgs(
+                server_name=server.name,
+                role=role,
+                instance_id=machine.instance_id,
+                instance_arn=machine.instance_arn,
+                tags=tags,
+                schedule=None if isinstance(server, Space) else server.schedule,
+                idle_stop=None if isinstance(server, Space) else server.idle_stop,
+                state="running" if isinstance(server, Space) else server.state,
             )
-            outputs |= power.outputs
-            if not isinstance(server, Space):
-                outputs["state"] = server.state
-            instance_id = machine.instance_id
             outputs["instanceId"] = machine.instance_id
             outputs["dataVolumeId"] = machine.data_volume_id
         elif isinstance(placement, OnPremPlacement):
@@ -174,6 +168,16 @@ class ServerHost(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, providers={"docker": provider}),
         )
+
+        if power_args is not None:
+            power = PowerControl(
+                f"{name}-power",
+                dataclasses.replace(power_args, after=[containers]),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            outputs |= power.outputs
+            if not isinstance(server, Space):
+                outputs["state"] = server.state
 
         if args.cloudflare is not None:
             from components.dns import WildcardDns, WildcardDnsArgs

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
-import pulumi_aws as aws
 
 from constellab import iam, schedule
 from constellab.config import IdleStop, Schedule
 
-RETRIES = aws.scheduler.ScheduleTargetRetryPolicyArgs(maximum_retry_attempts=5, maximum_event_age_in_seconds=3600)
+RETRY_ATTEMPTS = 5
+RETRY_MAX_AGE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class PowerControlArgs:
     schedule: Schedule | None = None
     idle_stop: IdleStop | None = None
     state: Literal["running", "stopped"] = "running"
+    after: list[pulumi.Resource] | None = None
+    """Resources deployed before the power state is applied (the server's containers)."""
 
 
 class PowerControl(pulumi.ComponentResource):
@@ -38,6 +40,11 @@ class PowerControl(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PowerControlArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:power:PowerControl", name, None, opts)
+        import pulumi_aws as aws  # only stacks with cloud servers pay for importing it
+
+        retries = aws.scheduler.ScheduleTargetRetryPolicyArgs(
+            maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=RETRY_MAX_AGE_SECONDS
+        )
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
         partition = aws.get_partition_output(opts=invoke).partition
@@ -100,7 +107,7 @@ class PowerControl(pulumi.ComponentResource):
                         flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
                         state="DISABLED" if parked else "ENABLED",
                         target=aws.scheduler.ScheduleTargetArgs(
-                            arn=target, role_arn=role.arn, input=target_input, retry_policy=RETRIES
+                            arn=target, role_arn=role.arn, input=target_input, retry_policy=retries
                         ),
                         opts=child,
                     )
@@ -131,11 +138,15 @@ class PowerControl(pulumi.ComponentResource):
                 opts=child,
             )
 
-        if parked:
-            # Only a parked lab's power state is declared: a scheduled lab stopped at night must not be
-            # started again by the next `pulumi up`.
+        # The power state is declared when it is the lab's whole policy: parked, or running with no schedule
+        # or idle stop. A lab that a schedule or an idle alarm stops must not be restarted by `pulumi up`.
+        if parked or (args.schedule is None and args.idle_stop is None):
             aws.ec2transitgateway.InstanceState(
-                f"{name}-parked", instance_id=args.instance_id, state="stopped", opts=child
+                f"{name}-power-state",
+                instance_id=args.instance_id,
+                state=args.state,
+                # Containers deploy first: a lab parked in the same update is stopped after, not during.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=args.after or []),
             )
         self.outputs = outputs
         self.register_outputs(outputs)

@@ -374,6 +374,7 @@ def _check_clock_time(value: str) -> str:
 TimeZone = Annotated[str, AfterValidator(_check_time_zone)]
 ClockTime = Annotated[str, AfterValidator(_check_clock_time)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class Period(Model):
@@ -401,6 +402,32 @@ class Schedule(Model):
 
     timezone: TimeZone
     periods: Annotated[tuple[Period, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _periods_apart(self) -> Schedule:
+        # Each period has its own stop: overlapping (or touching) periods would stop the lab early.
+        week = 7 * 1440
+        spans: list[tuple[int, int, int, str]] = []
+        for index, period in enumerate(self.periods):
+            start = int(period.start[:2]) * 60 + int(period.start[3:])
+            stop = int(period.stop[:2]) * 60 + int(period.stop[3:])
+            length = (stop - start) % 1440
+            for day in period.days:
+                begin = WEEKDAYS.index(day) * 1440 + start
+                spans.append((begin, begin + length, index, day))
+        for a_begin, a_end, a_index, a_day in spans:
+            for b_begin, b_end, b_index, _ in spans:
+                if b_index <= a_index:
+                    continue
+                for shift in (-week, 0, week):
+                    if b_begin + shift <= a_end and a_begin <= b_end + shift:
+                        raise PydanticCustomError(
+                            "overlapping_periods",
+                            "periods[{later}] overlaps or touches periods[{earlier}] on {day}: "
+                            "merge them into one period",
+                            {"later": b_index, "earlier": a_index, "day": a_day, "field": f"periods[{b_index}]"},
+                        )
+        return self
 
 
 class IdleStop(Model):

@@ -110,6 +110,14 @@ INVALID_FIELDS = [
     ("labs[0].schedule.periods[0].stop", "08:00", "labs[0].schedule.periods[0].stop: stop equals start"),
     ("labs[0].schedule.periods[0].days", ["mon", "mon"], "labs[0].schedule.periods[0].days: a day is listed twice"),
     ("labs[0].schedule.periods[0].days", ["monday"], "labs[0].schedule.periods[0].days[0]: input should be 'mon'"),
+    (
+        "labs[0].schedule.periods",
+        [
+            {"days": ["mon", "tue"], "start": "08:00", "stop": "19:00"},
+            {"days": ["tue"], "start": "18:00", "stop": "20:00"},
+        ],
+        "labs[0].schedule.periods[1]: periods[1] overlaps or touches periods[0] on tue: merge them into one period",
+    ),
     ("labs[0].idleStop.minutes", 2, "labs[0].idleStop.minutes: input should be greater than or equal to 10"),
     ("labs[0].state", "paused", "labs[0].state: input should be 'running' or 'stopped'"),
     (

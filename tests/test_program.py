@@ -609,6 +609,8 @@ def test_a_parked_lab_stays_stopped_and_its_schedules_never_fire(engine_for):
         states = of_type(registrations, "aws:ec2transitgateway/instanceState:InstanceState")
         instance = next(r for r in of_type(registrations, "aws:ec2/instance:Instance") if "-lab2-" in r.name)
         assert [(s.inputs["instanceId"], s.inputs["state"]) for s in states] == [(instance.id, "stopped")]
+        containers = {c.urn for c in containers_of(registrations, "lab2").values()}
+        assert containers and containers <= set(states[0].dependencies), "parking waits for the containers"
         lab2 = [s for s in of_type(registrations, "aws:scheduler/schedule:Schedule") if "-lab2-" in s.name]
         assert len(lab2) == 2 and all(s.inputs["state"] == "DISABLED" for s in lab2)
         volume = next(r for r in of_type(registrations, "aws:ebs/volume:Volume") if "-lab2-" in r.name)
