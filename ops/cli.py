@@ -196,6 +196,40 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def deployable(names: list[str]) -> list[str]:
+    """The stacks a rollout or a deploy may touch: all but those rollout.yaml excludes."""
+    from ops.rollout import RolloutError, load_plan
+
+    try:
+        excluded = set(load_plan(STACKS, names).excluded)
+    except RolloutError as error:
+        raise UsageError(str(error)) from None
+    return [name for name in names if name not in excluded]
+
+
+def cmd_stacks(args: argparse.Namespace) -> int:
+    import json
+
+    from constellab.settings import StackConfigError, load_stack_file
+
+    names = [stack_name(path) for path in sorted(STACKS.glob("Pulumi.*.yaml"))]
+    if args.deployable:
+        names = deployable(names)
+    entries = []
+    for name in names:
+        try:
+            customer = load_stack_file(STACKS / f"Pulumi.{name}.yaml").platform.customer
+        except StackConfigError as error:
+            print(error.render(), file=sys.stderr)
+            return 1
+        entries.append({"stack": name, "customer": customer})
+    if args.format == "json":
+        print(json.dumps(entries))
+    else:
+        print("\n".join(entry["stack"] for entry in entries))
+    return 0
+
+
 def cmd_affected(args: argparse.Namespace) -> int:
     from ops.affected import AffectedError, affected_stacks, changed_files
 
@@ -204,6 +238,9 @@ def cmd_affected(args: argparse.Namespace) -> int:
         stacks = affected_stacks(changed_files(ROOT, args.against), names)
     except AffectedError as error:
         raise UsageError(str(error)) from None
+    if args.deployable:
+        allowed = set(deployable(names))
+        stacks = [stack for stack in stacks if stack in allowed]
     if args.format == "args":
         print("--all" if stacks == names and stacks else " ".join(f"--stack {stack}" for stack in stacks))
     else:
@@ -246,7 +283,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     try:
         plan = rollout.load_plan(STACKS, known)
         selection = rollout.select(plan, args.wave, args.stacks)
-        skip = rollout.done_in(Path(args.resume)) if args.resume else set()
+        skip = rollout.done_in(Path(args.resume), "up" if args.up else "preview") if args.resume else set()
     except rollout.RolloutError as error:
         raise UsageError(str(error)) from None
     todo = [stack for _, stack in selection if stack not in skip]
@@ -299,7 +336,7 @@ def cmd_new_stack(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"wrote stacks/Pulumi.{name}.yaml and added it to wave {wave}")
-    print("set its secrets (never written in the file):")
+    print("create it and set its secrets (never written in the file):")
     for command in new_stack.secret_commands(name, document["config"]["constellab:platform"]):
         print(f"  {command}")
     return 0
@@ -375,7 +412,17 @@ def parser() -> argparse.ArgumentParser:
     )
     affected.add_argument("--against", required=True, metavar="<git-ref>")
     affected.add_argument("--format", choices=("lines", "args"), default="lines", help="args: --stack options")
+    affected.add_argument("--deployable", action="store_true", help="leave out the stacks rollout.yaml excludes")
     affected.set_defaults(handler=cmd_affected)
+
+    stacks_cmd = commands.add_parser(
+        "stacks",
+        help="list the stacks, with their customer (for CI matrices)",
+        description="List the stacks of stacks/; --deployable leaves out those rollout.yaml excludes.",
+    )
+    stacks_cmd.add_argument("--deployable", action="store_true")
+    stacks_cmd.add_argument("--format", choices=("lines", "json"), default="lines")
+    stacks_cmd.set_defaults(handler=cmd_stacks)
 
     check = commands.add_parser(
         "check",

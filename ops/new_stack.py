@@ -214,7 +214,10 @@ def build(
 
 
 def secret_commands(name: str, platform: dict[str, Any]) -> list[str]:
-    return [f"pulumi config set --secret {secret.name} <value> -s {name}" for secret in required_secrets(platform)]
+    """Create the stack in the backend, then set each secret it needs."""
+    commands = [f"pulumi stack init {name}"]
+    commands += [f"pulumi config set --secret {secret.name} <value> -s {name}" for secret in required_secrets(platform)]
+    return commands
 
 
 def write(stacks_dir: Path, name: str, document: dict[str, Any], wave: str | None, known: list[str]) -> str:

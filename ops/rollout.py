@@ -170,7 +170,8 @@ class AutomationRunner:
         workspace = self.prepare(stack)
         packs = [str(self.policy_pack)] if self.policy_pack else None
         try:
-            selected = auto.select_stack(stack_name=stack, work_dir=str(workspace))
+            # A stack scaffolded by new-stack may not exist in the backend yet.
+            selected = auto.create_or_select_stack(stack_name=stack, work_dir=str(workspace))
             changes: dict[str, int] = {}
             if action == "up":
                 result = selected.up(on_output=log.write, color="never", policy_packs=packs)
@@ -225,13 +226,17 @@ class RolloutReport:
         return json.dumps(asdict(self), indent=2)
 
 
-def done_in(report_path: Path) -> set[str]:
-    """Stacks that succeeded in an earlier report (skipped on --resume)."""
+def done_in(report_path: Path, action: Action) -> set[str]:
+    """Stacks that succeeded in an earlier report of the same action (skipped on --resume)."""
     try:
         data = json.loads(report_path.read_text(encoding="utf-8"))
-        return {item["stack"] for item in data["stacks"] if item["result"] in ("succeeded", "skipped")}
+        done = {item["stack"] for item in data["stacks"] if item["result"] in ("succeeded", "skipped")}
+        reported = data["action"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise RolloutError(f"--resume {report_path}: not a rollout report ({error})") from None
+    if reported != action:
+        raise RolloutError(f"--resume {report_path}: that report is of a {reported!r} rollout, this one is {action!r}")
+    return done
 
 
 class Rollout:

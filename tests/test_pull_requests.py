@@ -245,11 +245,23 @@ def test_the_pull_request_preview_needs_no_secret_and_the_comment_runs_no_pr_cod
     assert comment[True]["workflow_run"]["workflows"] == ["preview"]
     steps = comment["jobs"]["comment"]["steps"]
     assert not any("checkout" in str(step.get("uses", "")) for step in steps), "it must not check out the PR"
+    script = steps[-1]["with"]["script"]
+    assert "p.head.sha === run.head_sha" in script, "the PR number is not taken from the artifact on trust"
 
 
-def test_deploys_run_one_at_a_time_per_stack_behind_environments():
+def test_deploys_run_one_at_a_time_per_customer_behind_environments():
     deploy = yaml.safe_load((ROOT / ".github/workflows/deploy.yml").read_text())
     up = deploy["jobs"]["up"]
     assert up["environment"] == "${{ matrix.stack }}"
-    assert up["concurrency"] == {"group": "pulumi-up-${{ matrix.stack }}", "cancel-in-progress": False}
+    assert up["concurrency"] == {"group": "pulumi-up-${{ matrix.customer }}", "cancel-in-progress": False}
+    assert up["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.guardrails.outputs.matrix) }}"
+    assert any("ssh-add" in str(step.get("run", "")) for step in up["steps"]), "Docker is reached over SSH"
     assert any(step.get("with", {}).get("policyPacks") == "policies" for step in up["steps"])
+
+
+def test_stacks_for_ci_matrices_carry_their_customer_and_leave_out_excluded_ones():
+    result = ops("stacks", "--deployable", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    entries = json.loads(result.stdout)
+    assert {"stack": "acme-cloud", "customer": "acme"} in entries
+    assert "local" not in {entry["stack"] for entry in entries}

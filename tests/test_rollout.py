@@ -101,9 +101,11 @@ def test_resume_skips_the_stacks_a_report_says_are_done(tmp_path):
     first = rollout(tmp_path, RecordingRunner(fail={"a2"})).run(select(PLAN, None, None))
     assert {s.stack for s in first.stacks if s.result == "failed"} == {"a2"}
     runner = RecordingRunner()
-    second = rollout(tmp_path, runner).run(select(PLAN, None, None), done_in(tmp_path / "run" / "report.json"))
+    second = rollout(tmp_path, runner).run(select(PLAN, None, None), done_in(tmp_path / "run" / "report.json", "up"))
     assert runner.started == ["a2"]
     assert {s.stack: s.result for s in second.stacks}["c1"] == "skipped"
+    with pytest.raises(RolloutError, match="that report is of a 'up' rollout, this one is 'preview'"):
+        done_in(tmp_path / "run" / "report.json", "preview")
 
 
 def test_the_report_has_a_row_and_a_json_entry_per_stack(tmp_path):
@@ -224,6 +226,7 @@ def test_new_stack_writes_a_valid_file_without_secrets_and_adds_it_to_a_wave(sta
     assert wave == "early"
     assert "zeta-prod" in load_plan(stacks_copy, [*STACK_NAMES, "zeta-prod"]).waves[1].stacks
     commands = new_stack.secret_commands(name, document["config"]["constellab:platform"])
+    assert commands[0] == "pulumi stack init zeta-prod"
     assert "pulumi config set --secret cloudflareApiToken <value> -s zeta-prod" in commands
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from .common import Rule, depends_on, of_type, report
+from .common import Rule, as_list, of_type, report
 
 RECORDS = ("cloudflare:index/dnsRecord:DnsRecord", "cloudflare:index/record:Record")
-EIP = "aws:ec2/eip:Eip"
-INSTANCE = "aws:ec2/instance:Instance"
+CONTAINER = "docker:index/container:Container"
 
 
 def _name(props: Mapping[str, Any]) -> str:
@@ -46,23 +45,36 @@ def host_and_wildcard(args: StackValidationArgs, report_violation: ReportViolati
             )
 
 
+def _server_host(container: PolicyResource) -> str | None:
+    """The server's host `<H>`, from its lab manager's or space's VIRTUAL_HOST."""
+    env = dict(str(e).partition("=")[::2] for e in as_list(container.props.get("envs")))
+    host = env.get("VIRTUAL_HOST", "")
+    name = container.props.get("name")
+    if name == "lab-manager" and host.startswith("lab-manager."):
+        return host[len("lab-manager.") :]
+    if name == "space" and host:
+        return host
+    return None
+
+
 def every_server_has_dns(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     records = of_type(args.resources, *RECORDS)
     if not records:
         return  # customer-managed DNS: the records to create are a stack output
-    pointed = {eip.urn for record in records for eip in depends_on(record, EIP)}
-    for eip in of_type(args.resources, EIP):
-        if eip.urn not in pointed:
-            servers = ", ".join(
-                i.name for i in of_type(args.resources, INSTANCE) if i.urn in {d.urn for d in depends_on(eip, INSTANCE)}
-            )
+    names = {_name(record.props) for record in records}
+    for container in of_type(args.resources, CONTAINER):
+        host = _server_host(container)
+        if host is None:
+            continue
+        missing = [name for name in (host, f"*.{host}") if name not in names]
+        if missing:
             report(
                 report_violation,
-                eip.name,
-                eip.resource_type,
-                f"no DNS record points at this address {servers}".rstrip(),
-                "declare the server's <H> and *.<H> records",
-                eip.urn,
+                container.name,
+                container.resource_type,
+                f"server {host} has no {' and no '.join(missing)} record",
+                "declare the server's <H> and *.<H> records (WildcardDns)",
+                container.urn,
             )
 
 
