@@ -29,6 +29,10 @@ from constellab.settings import (
 from ops.rollout import ROLLOUT_FILE, RolloutError, RolloutPlan, Wave, export_plan, load_plan
 
 REGION = "aws:region"
+PLAN_HEADER = (
+    "# Waves of a rollout, in order: every stack is in exactly one wave, or excluded.\n"
+    "# (Rewritten by `ops new-stack`: keep comments in this header.)\n"
+)
 
 
 class NewStackError(Exception):
@@ -230,7 +234,7 @@ def write(stacks_dir: Path, name: str, document: dict[str, Any], wave: str | Non
     updated = RolloutPlan(waves=waves, excluded=plan.excluded)
     header = f"# yaml-language-server: $schema=./stack.schema.json\n# {name}: scaffolded by `ops new-stack`.\n"
     stack_text = header + yaml.safe_dump(document, sort_keys=False)
-    plan_text = yaml.safe_dump(export_plan(updated), sort_keys=False)
+    plan_text = PLAN_HEADER + yaml.safe_dump(export_plan(updated), sort_keys=False)
     stack_path, plan_path = stacks_dir / f"Pulumi.{name}.yaml", stacks_dir / ROLLOUT_FILE
     temporary: list[Path] = []
     try:
