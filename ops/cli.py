@@ -6,6 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from constellab.naming import Server
+    from constellab.settings import StackSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
@@ -108,22 +113,33 @@ def stack_name(path: Path) -> str:
     return stack_name_of(path)
 
 
-def cmd_render_proxy(args: argparse.Namespace) -> int:
-    from constellab.settings import StackConfigError, load_stack_file
-    from ops import render_proxy
+class InvalidStackError(Exception):
+    """The stack file has problems (already printed): exit 1."""
 
-    path = stack_files([args.stack], False)[0]
+
+def stack_and_server(stack: str, server: str) -> tuple[StackSettings, Server]:
+    """A validated stack and one of its servers; unknown names are usage errors."""
+    from constellab.settings import StackConfigError, load_stack_file
+
+    path = stack_files([stack], False)[0]
     try:
         settings = load_stack_file(path)
     except StackConfigError as error:
         print(error.render(), file=sys.stderr)
-        return 1
-    servers = {server.name: server for _, server in settings.platform.servers()}
-    if args.server not in servers:
-        raise UsageError(f"stack {args.stack!r} has no server {args.server!r} (servers: {', '.join(servers)})")
+        raise InvalidStackError from None
+    servers = {found.name: found for _, found in settings.platform.servers()}
+    if server not in servers:
+        raise UsageError(f"stack {stack!r} has no server {server!r} (servers: {', '.join(servers)})")
+    return settings, servers[server]
+
+
+def cmd_render_proxy(args: argparse.Namespace) -> int:
+    from ops import render_proxy
+
+    settings, server = stack_and_server(args.stack, args.server)
     reader = render_proxy.secret_reader(args.stack, ROOT) if args.show_secrets else None
     try:
-        files = render_proxy.render(settings.platform, servers[args.server], reader)
+        files = render_proxy.render(settings.platform, server, reader)
     except render_proxy.SecretUnavailableError as error:
         raise UsageError(str(error)) from None
     for written in render_proxy.write(files, Path(args.out)):
@@ -134,18 +150,9 @@ def cmd_render_proxy(args: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    from constellab.settings import StackConfigError, load_stack_file
     from ops.lab import LabCommandError, LabControl, as_json, render_status
 
-    path = stack_files([args.stack], False)[0]
-    try:
-        settings = load_stack_file(path)
-    except StackConfigError as error:
-        print(error.render(), file=sys.stderr)
-        return 1
-    names = [server.name for _, server in settings.platform.servers()]
-    if args.server not in names:
-        raise UsageError(f"stack {args.stack!r} has no server {args.server!r} (servers: {', '.join(names)})")
+    settings, _ = stack_and_server(args.stack, args.server)
     try:
         control = LabControl(args.stack, settings.platform, args.server, settings.aws_region or "")
         if args.action == "status":
@@ -501,6 +508,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
+    except InvalidStackError:
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
