@@ -300,6 +300,8 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         print("\n".join(problems), file=sys.stderr)
         print("rollout not started: fix the problems above", file=sys.stderr)
         return 1
+    if args.concurrency > 1:
+        rollout.prepare_policy_pack(ROOT / "policies", lambda message: print(message, file=sys.stderr))
     run_dir = Path(args.run_dir) / time.strftime("%Y%m%d-%H%M%S")
     runner = rollout.AutomationRunner(ROOT, run_dir / "workspaces", ROOT / "policies")
     action: rollout.Action = "up" if args.up else "preview"

@@ -189,6 +189,21 @@ class AutomationRunner:
         )
 
 
+def prepare_policy_pack(pack: Path, progress: Callable[[str], None]) -> None:
+    """Creates the pack's virtualenv once, before stacks run side by side (each would create it)."""
+    import subprocess
+    import sys
+
+    venv = pack / "venv"
+    if (venv / "bin" / "python").exists():
+        return
+    progress(f"preparing the policy pack's virtualenv in {venv}")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-r", str(pack / "requirements.txt")], check=True
+    )
+
+
 def pulumi_cli_missing() -> str | None:
     if shutil.which("pulumi") is None:
         return (
