@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from constellab.config import CloudPlacement, Hub, Lab, LocalPlacement, OnPremPlacement, Space
+from constellab.config import Hub, Lab, LocalPlacement, OnPremPlacement, Space
 
 Role = Literal["lab", "hub", "space"]
 Server = Space | Hub | Lab
@@ -56,10 +56,6 @@ def urls(host: str, role: Role, dev_environment: bool) -> dict[str, str]:
     if dev_environment:
         found["codelab"] = f"https://codelab.{host}"
     return found
-
-
-def is_cloud(server: Server) -> bool:
-    return isinstance(server.placement, CloudPlacement)
 
 
 def instance_architecture(instance_type: str) -> Literal["x86_64", "arm64"]:

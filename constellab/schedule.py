@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from constellab.config import Period, Schedule
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-HOURS_PER_WEEK = 168.0
 
 
 def _clock(value: str) -> dt.time:

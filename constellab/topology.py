@@ -72,7 +72,6 @@ class ContainerSpec:
     files: tuple[File, ...] = ()
     ports: tuple[Port, ...] = ()
     command: tuple[str, ...] = ()
-    is_database: bool = False
 
     @property
     def refs(self) -> set[Ref]:
@@ -111,10 +110,6 @@ CONFIGURED_SECRETS = frozenset(
 )
 # Secrets derived by the server's host from configured ones (Codelab's htpasswd from its password).
 DERIVED_SECRETS = frozenset({"codelab-htpasswd"})
-# Values that come from other resources and are not secret.
-RESOURCE_VALUES = frozenset(
-    {"backup-bucket", "data-lake-bucket", "data-lake-prefix", "space-bucket", "space-prefix", "aws-region"}
-)
 
 
 def generated_secret_names(specs: list[ContainerSpec]) -> list[str]:
@@ -148,7 +143,6 @@ def _database(
         ),
         mounts=mounts,
         command=("--max_allowed_packet=256M", *extra),
-        is_database=True,
     )
 
 

@@ -35,7 +35,7 @@ def stack_files(names: Sequence[str], all_stacks: bool) -> list[Path]:
         path = Path(name)
         candidate = path if path.suffix in (".yaml", ".yml") else STACKS / f"Pulumi.{name}.yaml"
         if not candidate.is_file():
-            choices = ", ".join(p.name[len("Pulumi.") : -len(".yaml")] for p in known) or "none"
+            choices = ", ".join(known_stacks()) or "none"
             raise UsageError(f"unknown stack {name!r} (stacks: {choices})")
         if not candidate.name.startswith("Pulumi.") or candidate.name.count(".") < 2:
             raise UsageError(f"{candidate}: a stack file is named Pulumi.<stack>.yaml")
@@ -105,6 +105,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
             print(preview.render_text(document))
             print()
     return 0
+
+
+def known_stacks() -> list[str]:
+    """Every stack with a file in stacks/, sorted."""
+    return [stack_name(path) for path in sorted(STACKS.glob("Pulumi.*.yaml"))]
 
 
 def stack_name(path: Path) -> str:
@@ -219,7 +224,7 @@ def cmd_stacks(args: argparse.Namespace) -> int:
 
     from constellab.settings import StackConfigError, load_stack_file
 
-    names = [stack_name(path) for path in sorted(STACKS.glob("Pulumi.*.yaml"))]
+    names = known_stacks()
     if args.deployable:
         names = deployable(names)
     entries = []
@@ -240,7 +245,7 @@ def cmd_stacks(args: argparse.Namespace) -> int:
 def cmd_affected(args: argparse.Namespace) -> int:
     from ops.affected import AffectedError, affected_stacks, changed_files
 
-    names = [stack_name(path) for path in sorted(STACKS.glob("Pulumi.*.yaml"))]
+    names = known_stacks()
     try:
         stacks = affected_stacks(changed_files(ROOT, args.against), names)
     except AffectedError as error:
@@ -286,7 +291,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     missing = rollout.pulumi_cli_missing()
     if missing:
         raise UsageError(missing)
-    known = [stack_name(path) for path in sorted(STACKS.glob("Pulumi.*.yaml"))]
+    known = known_stacks()
     try:
         plan = rollout.load_plan(STACKS, known)
         selection = rollout.select(plan, args.wave, args.stacks)
@@ -334,7 +339,7 @@ def cmd_new_stack(args: argparse.Namespace) -> int:
             raise EOFError
         return line.rstrip("\n")
 
-    known = [stack_name(path) for path in sorted(STACKS.glob("Pulumi.*.yaml"))]
+    known = known_stacks()
     try:
         name, document = new_stack.build(
             STACKS, args.customer, args.env, args.source, given, ask if interactive else None,

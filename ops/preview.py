@@ -20,14 +20,9 @@ from typing import Any
 import yaml
 
 from ops.offline import OfflineRun, Registration, mask, reveal
+from policies.rules.common import short_type
 
 SCHEMA_VERSION = 1
-
-
-def short_type(token: str) -> str:
-    """`aws:s3/bucket:Bucket` -> `aws:Bucket`; component tokens keep their type name."""
-    package, _, rest = token.partition(":")
-    return f"{package}:{rest.rsplit(':', 1)[-1]}" if rest else token
 
 
 def _fingerprint(value: Any) -> str:

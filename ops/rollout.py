@@ -11,7 +11,6 @@ import fnmatch
 import json
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -50,9 +49,6 @@ class RolloutPlan(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError(f"wave names repeat: {', '.join(names)}")
         return waves
-
-    def wave_of(self, stack: str) -> str | None:
-        return next((wave.name for wave in self.waves if stack in wave.stacks), None)
 
 
 class RolloutError(Exception):
@@ -272,7 +268,6 @@ class Rollout:
         self.concurrency, self.max_failures = concurrency, max_failures
         self.progress = progress or (lambda message: print(message, flush=True))
         self.started = time.monotonic()
-        self._lock = threading.Lock()
 
     def _elapsed(self) -> str:
         return f"{time.monotonic() - self.started:6.1f}s"

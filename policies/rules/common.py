@@ -24,8 +24,6 @@ from pulumi_policy import (
 )
 
 Level = Literal["mandatory", "advisory"]
-ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
-StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
 
 
 @dataclass(frozen=True)
