@@ -66,8 +66,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from constellab.settings import StackConfigError, load_stack_file
-    from ops import preview, report
-    from ops.diff import AgainstError, diff, documents_at
+    from ops import preview
 
     paths = stack_files(args.stack, args.all)
     for path in paths:
@@ -80,6 +79,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
             return USAGE_ERROR
     before = None
     if args.against:
+        from ops.diff import AgainstError, documents_at
+
         try:
             before = documents_at(ROOT, args.against, [stack_name(path) for path in paths])
         except AgainstError as error:
@@ -90,10 +91,17 @@ def cmd_preview(args: argparse.Namespace) -> int:
             print(message, file=sys.stderr, flush=True)
 
     documents = preview.stack_documents(paths, args.jobs, progress)
-    changes = diff(before, {d["stack"]: d for d in documents}, args.against) if before is not None else None
+    changes = None
+    if before is not None:
+        from ops.diff import diff
+
+        changes = diff(before, {d["stack"]: d for d in documents}, args.against)
     if args.format == "json":
         print(preview.render_json(documents, changes))
-    elif args.format == "markdown":
+        return 0
+    from ops import report
+
+    if args.format == "markdown":
         print(report.markdown(documents, changes), end="")
     elif args.format == "mermaid":
         print("\n\n".join(report.mermaid(document) for document in documents))

@@ -9,6 +9,7 @@ provider, dependencies), which the mock engine would otherwise throw away.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import json
 import string
@@ -25,7 +26,7 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import SETTINGS
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from constellab import traefik
 from constellab.settings import (
@@ -228,6 +229,26 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
+class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Runs each submitted call at once, in the calling thread.
+
+    The SDK hands every RPC to a thread pool because a real engine answers over gRPC. The mock monitor
+    answers in-process, so a hand-off to another thread only adds switching, and leaves threads behind
+    that make forking the process for parallel previews unsafe.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)  # never starts a thread: `submit` does not use the pool
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # handed to the awaiting coroutine, as a pool would
+            future.set_exception(error)
+        return future
+
+
 def _no_stack_trace() -> Any:
     return source_pb2.StackTrace()
 
@@ -275,6 +296,7 @@ def configure(stack_file: Path, settings: StackSettings | None = None) -> Engine
     # Offline, a hash's cost factor protects nothing (every secret is a placeholder): keep bcrypt cheap.
     traefik.BCRYPT_COST = 4
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    _ensure_event_loop().set_default_executor(InlineExecutor())
     config: dict[str, str] = {PLATFORM_KEY: json.dumps(settings.platform.model_dump(mode="json", by_alias=True))}
     if settings.aws_region:
         config["aws:region"] = settings.aws_region

@@ -6,6 +6,7 @@ object, documented in docs/preview-json.md and docs/preview.schema.json.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -89,6 +90,9 @@ def stack_documents(
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
     if len(paths) > 1:
         _warm(paths)
+    # The imported modules live until exit: out of the collector's sight, collections only walk what
+    # the stacks create, and forked workers share those pages instead of copying them.
+    gc.freeze()
     # Forking a process that runs other threads can deadlock the child: only fork when alone.
     alone = threading.active_count() == 1
     if jobs == 1 or len(paths) == 1 or not alone or "fork" not in multiprocessing.get_all_start_methods():
