@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import threading
 
 import bcrypt
 import pulumi
@@ -632,3 +633,25 @@ def test_weekly_hours_and_saving_are_exported_per_scheduled_lab(engine_for):
         assert "weeklyRunningHours" not in exported["hub"]
 
     return pulumi.Output.all(registrations, servers).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_offline_engine_answers_every_registration_in_the_programs_own_thread(engine_for):
+    # Parallel previews fork after a first run: worker threads left behind by the SDK's RPC pool would
+    # make that fork unsafe, and every hand-off to them costs time for an answer computed in-process.
+    engine = engine_for("biolab-hybrid")
+    answered_on: set[int] = set()
+    answer = engine.mocks.new_resource
+
+    def answer_recording_thread(args):
+        answered_on.add(threading.get_ident())
+        return answer(args)
+
+    engine.mocks.new_resource = answer_recording_thread
+
+    def check(registrations):
+        assert len(registrations) > 100
+        assert answered_on == {threading.get_ident()}
+        return registrations
+
+    return declared(engine).apply(check)
