@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 
-import yaml
-
+from constellab import yaml_io
 from constellab.naming import CLOUD_DATA_ROOT
 
 DOCKER_DAEMON = {
@@ -125,4 +124,4 @@ def render_user_data(*, server_name: str, volume_id: str, ssh_public_keys: list[
             ["systemctl", "enable", "--now", "constellab-imds-guard"],
         ],
     }
-    return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False, width=200)
+    return "#cloud-config\n" + yaml_io.dump(document, sort_keys=False, width=200)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from constellab import yaml_io
 from constellab.config import ConfigIssue, PlatformConfig, cross_checks
 
 PLATFORM_KEY = "constellab:platform"
@@ -201,7 +202,7 @@ def validate(raw: RawStackConfig, source: str) -> StackSettings:
 def read_stack_file(path: Path) -> RawStackConfig:
     """Reads `Pulumi.<stack>.yaml`; a secret's ciphertext is noted, never kept."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml_io.load(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise StackConfigError(
             str(path), [ConfigIssue(path="", message=f"cannot read the file: {error.strerror}")]

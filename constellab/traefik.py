@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import bcrypt
-import yaml
+
+from constellab import yaml_io
 
 STATIC_PATH = "/etc/traefik/traefik.yml"
 DYNAMIC_DIR = "/etc/traefik/dynamic"
@@ -226,4 +227,4 @@ def proxy_files(
 
 
 def to_yaml(document: dict[str, Any]) -> str:
-    return yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=200)
+    return yaml_io.dump(document, sort_keys=False, default_flow_style=False, width=200)

@@ -12,13 +12,15 @@ from .common import Rule, as_list, dig, report
 
 CONTAINER = "docker:index/container:Container"
 STATIC_FILES = ("/etc/traefik/traefik.yml", "/etc/traefik/traefik.yaml")
+# libyaml when PyYAML has it: the rules read every proxy's static file back, on every preview.
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _static_config(props: Mapping[str, Any]) -> dict[str, Any] | None:
     for upload in as_list(props.get("uploads")):
         if isinstance(upload, dict) and upload.get("file") in STATIC_FILES:
             try:
-                loaded = yaml.safe_load(str(upload.get("content") or ""))
+                loaded = yaml.load(str(upload.get("content") or ""), Loader=_SAFE_LOADER)
             except yaml.YAMLError:
                 return None
             return loaded if isinstance(loaded, dict) else None
