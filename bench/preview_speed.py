@@ -131,7 +131,7 @@ def main() -> None:
         one, output = timed(
             [python, "-m", "ops", "preview", "--stack", "cust01", "--format", "json"], copy, args.repeat
         )
-        every, output = timed([python, "-m", "ops", "preview", "--all", "--format", "json"], copy, 1)
+        every, output = timed([python, "-m", "ops", "preview", "--all", "--format", "json"], copy, args.repeat)
         resources = sum(s["summary"]["resources"] for s in json.loads(output)["stacks"])
         ratio = every / one
         print(f"   one stack {one:.2f} s, all {args.customers} stacks {every:.2f} s -> ratio {ratio:.2f} (goal <= 5)")

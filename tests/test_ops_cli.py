@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
 
+from ops import preview
 from ops.cli import main
 from tests.conftest import ROOT
 
@@ -100,3 +102,32 @@ def test_render_proxy_refuses_an_unknown_server_in_one_line():
     result = run("render-proxy", "--stack", "local", "--server", "lab9", "--out", "/tmp/never-written")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["error: stack 'local' has no server 'lab9' (servers: lab)"]
+
+
+def test_parallel_previews_match_previews_one_at_a_time():
+    parallel = run("preview", "--all", "--jobs", "2", "--format", "json")
+    one_at_a_time = run("preview", "--all", "--jobs", "1", "--format", "json")
+    assert parallel.returncode == 0, parallel.stderr
+    assert one_at_a_time.returncode == 0, one_at_a_time.stderr
+    assert json.loads(parallel.stdout) == json.loads(one_at_a_time.stdout)
+
+
+def test_a_preview_worker_frees_its_garbage_only_past_its_limit(monkeypatch):
+    def run_leaving_cycles(path: str) -> dict[str, str]:
+        for _ in range(2_000):
+            cycle: list[object] = []
+            cycle.append(cycle)
+        return {"stack": path}
+
+    monkeypatch.setattr(preview, "_document_for", run_leaving_cycles)
+    gc.collect()
+    gc.disable()  # as in a worker
+    try:
+        monkeypatch.setattr(preview, "WORKER_GARBAGE_LIMIT", 100_000)
+        assert preview._document_in_worker("under") == {"stack": "under"}
+        assert gc.get_count()[0] >= 2_000
+        monkeypatch.setattr(preview, "WORKER_GARBAGE_LIMIT", 1_000)
+        assert preview._document_in_worker("past") == {"stack": "past"}
+        assert gc.get_count()[0] < 1_000
+    finally:
+        gc.enable()
