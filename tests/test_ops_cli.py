@@ -131,3 +131,19 @@ def test_a_preview_worker_frees_its_garbage_only_past_its_limit(monkeypatch):
         assert gc.get_count()[0] < 1_000
     finally:
         gc.enable()
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    # More output than a pipe holds, so the preview is still writing when the reader leaves.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ops", "preview", "--stack", "pharma-onprem", "--format", "json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdout.readline()
+    process.stdout.close()
+    _, err = process.communicate(timeout=300)
+    assert "Traceback" not in err
+    assert process.returncode == 141
