@@ -49,8 +49,16 @@ class ContainerSet(pulumi.ComponentResource):
             )
             for network in used_networks
         }
+        # A database reads its password only when it first creates its data: a new password would
+        # lock the data out, so a database's password is kept exactly like the data.
+        kept = pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True)
         self.passwords = {
-            secret: random.RandomPassword(f"{name}-{secret}", length=32, special=False, opts=child)
+            secret: random.RandomPassword(
+                f"{name}-{secret}",
+                length=32,
+                special=False,
+                opts=kept if topology.is_database_secret(secret) else child,
+            )
             for secret in topology.generated_secret_names(args.specs)
         }
         values: dict[str, pulumi.Output[str]] = {

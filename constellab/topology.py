@@ -112,6 +112,11 @@ CONFIGURED_SECRETS = frozenset(
 DERIVED_SECRETS = frozenset({"codelab-htpasswd"})
 
 
+def is_database_secret(name: str) -> bool:
+    """Whether a generated secret is a database's password (which its data depends on)."""
+    return name.startswith("db-")
+
+
 def generated_secret_names(specs: list[ContainerSpec]) -> list[str]:
     """Passwords and keys to generate for a server: every secret `Ref` not configured elsewhere."""
     names = {

@@ -60,6 +60,27 @@ def test_every_generated_secret_is_a_password_or_key():
     assert not set(names) & topology.CONFIGURED_SECRETS
 
 
+SENSITIVE_SUFFIXES = ("PASSWORD", "API_KEY", "SECRET_ACCESS_KEY", "TOKEN")
+
+
+@pytest.mark.parametrize("stack", ["acme-cloud", "biolab-hybrid", "pharma-onprem", "local"])
+def test_every_password_key_and_token_a_container_gets_is_a_secret_reference(stack):
+    platform = load_stack_file(stack_file(stack)).platform
+    sensitive = 0
+    for _, server in platform.servers():
+        for spec in topology.containers_for(platform, server):
+            for key, value in spec.env.items():
+                if key.endswith(SENSITIVE_SUFFIXES):
+                    assert isinstance(value, topology.Ref) and value.secret, f"{server.name}/{spec.role}: {key}"
+                    sensitive += 1
+            for file in spec.files:
+                if file.path.startswith("/run/secrets/"):
+                    assert isinstance(file.content, topology.Ref) and file.content.secret, file.path
+                    assert file.mode == 0o400, file.path
+                    sensitive += 1
+    assert sensitive >= 10  # every server has database passwords and a lab manager key at least
+
+
 def test_traefik_static_config_redirects_to_https_and_uses_a_wildcard_certificate():
     config = traefik.static_config("lab1.acme.example", "acme", "ops@acme.example")
     redirect = config["entryPoints"]["web"]["http"]["redirections"]["entryPoint"]
