@@ -624,7 +624,8 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
         servers.append(("space", {"name": "space", **space}))
     servers += [(f"hubs[{i}]", hub) for i, hub in enumerate(_mappings(document.get("hubs")))]
     servers += [(f"labs[{i}]", lab) for i, lab in enumerate(_mappings(document.get("labs")))]
-    if not servers:
+    declared = any(document.get(key) not in (None, [], {}) for key in ("space", "hubs", "labs"))
+    if not servers and not declared:  # a malformed declaration is reported by the field validation
         issues.append(ConfigIssue(path="labs", message="the stack declares no space, hub or lab: add at least one"))
 
     first_use: dict[str, str] = {}

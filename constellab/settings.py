@@ -199,14 +199,21 @@ def validate(raw: RawStackConfig, source: str) -> StackSettings:
 # ---------------------------------------------------------------------------------------------
 
 
+# The top-level keys of Pulumi's stack settings file (Pulumi.<stack>.yaml).
+STACK_FILE_KEYS = frozenset({"config", "environment", "encryptedkey", "encryptionsalt", "secretsprovider"})
+
+
 def read_stack_file(path: Path) -> RawStackConfig:
     """Reads `Pulumi.<stack>.yaml`; a secret's ciphertext is noted, never kept."""
     try:
-        document = yaml_io.load(path.read_text(encoding="utf-8"))
+        document = yaml_io.load(path.read_text(encoding="utf-8"), unique_keys=True)
     except OSError as error:
         raise StackConfigError(
             str(path), [ConfigIssue(path="", message=f"cannot read the file: {error.strerror}")]
         ) from None
+    except UnicodeDecodeError as error:
+        message = f"not UTF-8 text (byte {error.start}): save the file as UTF-8"
+        raise StackConfigError(str(path), [ConfigIssue(path="", message=message)]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -218,6 +225,11 @@ def read_stack_file(path: Path) -> RawStackConfig:
         raise StackConfigError(
             str(path), [ConfigIssue(path="", message="a stack file is a YAML mapping with a 'config' key")]
         )
+    unknown = sorted(str(key) for key in document if key not in STACK_FILE_KEYS)
+    if unknown:
+        known = ", ".join(sorted(STACK_FILE_KEYS))
+        issues = [ConfigIssue(path=key, message=f"unknown top-level key: a stack file has {known}") for key in unknown]
+        raise StackConfigError(str(path), issues)
     config = document.get("config", {}) or {}
     if not isinstance(config, dict):
         raise StackConfigError(str(path), [ConfigIssue(path="config", message="must be a mapping of keys to values")])
@@ -291,8 +303,39 @@ def _message(detail: Any, parent: type[BaseModel] | None) -> str:
     if kind == "union_tag_invalid":
         ctx = detail.get("ctx", {})
         return f"{ctx.get('tag')!r} is not one of {ctx.get('expected_tags')}"
+    if kind in _PLAIN_TYPE_MESSAGES:
+        return f"{_PLAIN_TYPE_MESSAGES[kind]}, not {_yaml_kind(detail.get('input'))}"
     message = str(detail["msg"])
     return message[0].lower() + message[1:] if message else message
+
+
+# pydantic names Python types ("a valid tuple", "an instance of Lab"); a stack file has YAML's.
+_PLAIN_TYPE_MESSAGES = {
+    "tuple_type": "must be a list (one `- item` per line)",
+    "list_type": "must be a list (one `- item` per line)",
+    "dict_type": "must be a mapping (`key: value` lines)",
+    "model_type": "must be a mapping (`key: value` lines)",
+    "model_attributes_type": "must be a mapping (`key: value` lines)",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+}
+
+
+def _yaml_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if value is None:
+        return "empty"
+    return repr(value)
 
 
 def _aliases(model: type[BaseModel]) -> list[str]:

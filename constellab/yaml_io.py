@@ -14,9 +14,29 @@ import yaml
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load(text: str) -> Any:
-    """The document in `text`, with only plain YAML types (like `yaml.safe_load`)."""
-    return yaml.load(text, Loader=_LOADER)  # a safe loader, C or Python
+class _UniqueKeyLoader(_LOADER):  # type: ignore[valid-type,misc]
+    """A safe loader that refuses a key given twice in one mapping (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is given twice in this mapping: keep one", key_node.start_mark
+                )
+            seen.add(key)
+        return dict(super().construct_mapping(node, deep=deep))
+
+
+def load(text: str, *, unique_keys: bool = False) -> Any:
+    """The document in `text`, with only plain YAML types (like `yaml.safe_load`).
+
+    With `unique_keys`, a key given twice in a mapping is an error instead of the last one winning.
+    """
+    return yaml.load(text, Loader=_UniqueKeyLoader if unique_keys else _LOADER)  # safe loaders, C or Python
 
 
 def dump(document: Any, **options: Any) -> str:

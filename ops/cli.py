@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +24,43 @@ class UsageError(Exception):
     """Bad arguments: reported in one line, exit 2."""
 
 
+def at_least_one(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small: give 1 or more")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a duration: give seconds above 0")
+    return value
+
+
+def check_directory_can_be_made(path: Path, argument: str) -> None:
+    """Refuses, before any work starts, a directory that exists as a file or cannot be created."""
+    if str(path) == "":
+        raise UsageError(f"{argument}: give a directory")
+    existing = path
+    while not existing.exists():
+        if existing.is_symlink():
+            raise UsageError(f"{argument} {path}: {existing} is a broken symbolic link")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{argument} {path}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{argument} {path}: {existing} is not writable")
+
+
 def stack_files(names: Sequence[str], all_stacks: bool) -> list[Path]:
     """Stack names (or paths) to stack files, refusing unknown ones with the list of known stacks."""
     known = sorted(STACKS.glob("Pulumi.*.yaml"))
@@ -35,6 +74,10 @@ def stack_files(names: Sequence[str], all_stacks: bool) -> list[Path]:
     for name in names:
         path = Path(name)
         candidate = path if path.suffix in (".yaml", ".yml") else STACKS / f"Pulumi.{name}.yaml"
+        if candidate.is_symlink() and not candidate.exists():
+            raise UsageError(f"{candidate}: a broken or looping symbolic link")
+        if candidate.exists() and not candidate.is_file():
+            raise UsageError(f"{candidate}: not a regular file (a stack file is Pulumi.<stack>.yaml)")
         if not candidate.is_file():
             choices = ", ".join(known_stacks()) or "none"
             raise UsageError(f"unknown stack {name!r} (stacks: {choices})")
@@ -167,6 +210,14 @@ def cmd_lab(args: argparse.Namespace) -> int:
     from ops.lab import LabCommandError, LabControl, as_json, render_status
 
     settings, _ = stack_and_server(args.stack, args.server)
+    if args.health_url is not None:
+        if args.action != "start" or not args.wait or args.no_health:
+            raise UsageError("--health-url is used by `start --wait` only (without --no-health)")
+        target = urllib.parse.urlsplit(args.health_url)
+        if target.scheme not in ("http", "https") or not target.hostname:
+            raise UsageError(
+                f"--health-url {args.health_url!r}: give an http(s) URL, e.g. https://lab-manager.<host>/health-check"
+            )
     try:
         control = LabControl(args.stack, settings.platform, args.server, settings.aws_region or "")
         if args.action == "status":
@@ -307,6 +358,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         skip = rollout.done_in(Path(args.resume), "up" if args.up else "preview") if args.resume else set()
     except rollout.RolloutError as error:
         raise UsageError(str(error)) from None
+    check_directory_can_be_made(Path(args.run_dir), "--run-dir")
     todo = [stack for _, stack in selection if stack not in skip]
     print(f"checking {len(todo)} stack(s) offline before anything starts", file=sys.stderr, flush=True)
     problems = preflight(todo)
@@ -413,7 +465,9 @@ def parser() -> argparse.ArgumentParser:
     preview_cmd.add_argument(
         "--against", metavar="<git-ref>", help="also show what changes from the stacks as they are at this ref"
     )
-    preview_cmd.add_argument("--jobs", type=int, metavar="<n>", help="stacks previewed at once (default: cores)")
+    preview_cmd.add_argument(
+        "--jobs", type=at_least_one, metavar="<n>", help="stacks previewed at once (default: cores)"
+    )
     preview_cmd.set_defaults(handler=cmd_preview)
 
     render = commands.add_parser(
@@ -470,8 +524,8 @@ def parser() -> argparse.ArgumentParser:
     mode = roll.add_mutually_exclusive_group()
     mode.add_argument("--preview", action="store_true", help="pulumi preview (the default)")
     mode.add_argument("--up", action="store_true", help="pulumi up")
-    roll.add_argument("--concurrency", type=int, default=1, metavar="<n>", help="stacks at once per wave (1)")
-    roll.add_argument("--max-failures", type=int, metavar="<n>", help="halt after this many failures")
+    roll.add_argument("--concurrency", type=at_least_one, default=1, metavar="<n>", help="stacks at once per wave (1)")
+    roll.add_argument("--max-failures", type=at_least_one, metavar="<n>", help="halt after this many failures")
     roll.add_argument("--resume", metavar="<report.json>", help="skip the stacks that succeeded in that report")
     roll.add_argument("--run-dir", default=str(ROOT / "runs"), metavar="<dir>", help="where logs and reports go")
     roll.set_defaults(handler=cmd_rollout)
@@ -503,7 +557,9 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("--wait", action="store_true", help="return once the instance is running (or stopped)")
     lab.add_argument("--no-health", action="store_true", help="with start --wait: do not wait for the lab manager")
     lab.add_argument("--health-url", metavar="<url>", help="health check to wait for (default: the lab manager's)")
-    lab.add_argument("--timeout", type=float, default=900, metavar="<seconds>", help="how long to wait (900)")
+    lab.add_argument(
+        "--timeout", type=positive_seconds, default=900, metavar="<seconds>", help="how long to wait (900)"
+    )
     lab.add_argument("--json", action="store_true", help="machine-readable output")
     lab.set_defaults(handler=cmd_lab)
 
@@ -520,7 +576,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return int(args.handler(args))
+        status = int(args.handler(args))
+        sys.stdout.flush()  # here, so a failed write is reported below rather than at exit
+        return status
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
@@ -531,6 +589,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (`| head`): nothing left to say, and nothing to flush at exit either.
+        _drop_unwritten_output()
+        return 141  # what a shell reports for a command stopped by SIGPIPE
+    except OSError as error:
+        # Output that cannot be written (a full disk) or a file the command needs: one line, not a trace.
+        if error.filename is not None:
+            print(f"error: {error.filename}: {error.strerror or error}", file=sys.stderr)
+        else:
+            print(f"error: {error.strerror or error}", file=sys.stderr)
+        _drop_unwritten_output()
+        return 1
+
+
+def _drop_unwritten_output() -> None:
+    """Points stdout at /dev/null so the interpreter does not fail again flushing it at exit."""
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 141  # what a shell reports for a command stopped by SIGPIPE
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it): nothing to flush
+        pass

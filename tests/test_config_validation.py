@@ -92,7 +92,7 @@ INVALID_FIELDS = [
     ("labs[1].placement.kind", "clod", "labs[1].placement.kind: 'clod' is not one of 'cloud', 'onPrem', 'local'"),
     ("labs[1].bricks", ["biota", "alphafold"], "labs[1].bricks[1]: input should be 'biota'"),
     ("labs[1].placement.instanceTyp", "t3.large", "labs[1].placement.instanceTyp: unknown field: remove it"),
-    ("labs[1].devEnvironment", "sometimes", "labs[1].devEnvironment: input should be a valid boolean"),
+    ("labs[1].devEnvironment", "sometimes", "labs[1].devEnvironment: must be true or false, not 'sometimes'"),
     ("labs[1].backup", {"dailyDays": 20, "weeklyDays": 10}, "labs[1].backup.weeklyDays: weeklyDays (10) is shorter"),
     ("labs[1].placement", ..., "labs[1].placement: required: add it"),
     ("labs[1].name", "hub", "labs[1].name: 'hub' is already the name of hubs[0]"),
@@ -235,6 +235,47 @@ def test_a_yaml_error_names_the_line(tmp_path: Path):
     path.write_text("config:\n  constellab:platform: {customer: [acme\n")
     with pytest.raises(StackConfigError, match=r"not valid YAML: line \d+, column \d+"):
         load_stack_file(path)
+
+
+def test_a_file_that_is_not_utf8_names_the_byte(tmp_path: Path):
+    path = tmp_path / "Pulumi.latin.yaml"
+    path.write_bytes(b"config:\n  constellab:platform:\n    customer: caf\xe9\n")
+    with pytest.raises(StackConfigError, match=r"not UTF-8 text \(byte 48\): save the file as UTF-8"):
+        load_stack_file(path)
+
+
+def test_a_misspelled_top_level_key_is_refused(tmp_path: Path):
+    path = tmp_path / "Pulumi.typo.yaml"
+    path.write_text(stack_file("local").read_text().replace("config:", "confg:", 1))
+    with pytest.raises(StackConfigError) as caught:
+        load_stack_file(path)
+    assert [str(issue) for issue in caught.value.issues] == [
+        "confg: unknown top-level key: a stack file has config, encryptedkey, encryptionsalt, environment, "
+        "secretsprovider"
+    ]
+
+
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path):
+    path = tmp_path / "Pulumi.twice.yaml"
+    path.write_text(
+        stack_file("local").read_text().replace("    customer: local\n", "    customer: a\n    customer: b\n")
+    )
+    with pytest.raises(StackConfigError, match=r"line 7, column 5: 'customer' is given twice in this mapping"):
+        load_stack_file(path)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("labs", {"name": "lab1"}, "labs: must be a list (one `- item` per line), not a mapping"),
+        ("labs[0]", 5, "labs[0]: must be a mapping (`key: value` lines), not 5"),
+        ("customer", ["acme"], "customer: must be text, not a list"),
+    ],
+)
+def test_a_value_of_the_wrong_kind_is_named_in_yaml_terms_only(path, value, expected):
+    platform = valid_platform()
+    set_path(platform, path, value)
+    assert problems(platform) == [expected]
 
 
 def test_acme_certificates_need_cloudflare_dns():

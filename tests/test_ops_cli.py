@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from ops import preview
 from ops.cli import main
 from tests.conftest import ROOT
@@ -147,3 +149,53 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     _, err = process.communicate(timeout=300)
     assert "Traceback" not in err
     assert process.returncode == 141
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["preview", "--stack", "local", "--jobs", "0"], "argument --jobs: 0 is too small: give 1 or more"),
+        (["preview", "--stack", "local", "--jobs", "two"], "argument --jobs: 'two' is not a whole number"),
+        (["rollout", "--max-failures", "0"], "argument --max-failures: 0 is too small: give 1 or more"),
+        (["rollout", "--concurrency", "-1"], "argument --concurrency: -1 is too small: give 1 or more"),
+        (["lab", "status", "lab1", "--stack", "acme-cloud", "--timeout", "nan"], "nan is not a duration"),
+    ],
+)
+def test_counts_and_durations_out_of_range_are_usage_errors(args, expected, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_a_bad_health_url_is_refused_before_any_aws_call(capsys, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing must be asked
+    assert main(["lab", "start", "lab1", "--stack", "acme-cloud", "--wait", "--health-url", "notaurl"]) == 2
+    assert "--health-url 'notaurl': give an http(s) URL" in capsys.readouterr().err
+
+
+def test_a_stack_path_that_is_a_directory_is_named_as_such(tmp_path, capsys):
+    folder = tmp_path / "Pulumi.folder.yaml"
+    folder.mkdir()
+    assert main(["preview", "--stack", str(folder)]) == 2
+    assert (
+        capsys.readouterr().err.strip() == f"error: {folder}: not a regular file (a stack file is Pulumi.<stack>.yaml)"
+    )
+
+
+def test_a_run_dir_under_a_file_is_refused_before_the_rollout_starts(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("ops.rollout.pulumi_cli_missing", lambda: None)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["rollout", "--wave", "canary", "--run-dir", str(blocker / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert f"{blocker} is a file, not a directory" in err and "checking" not in err
+
+
+def test_output_that_cannot_be_written_is_one_line_not_a_traceback():
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "ops", "stacks"], cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: No space left on device"
