@@ -75,7 +75,6 @@ class ServerHost(pulumi.ComponentResource):
         outputs: dict[str, pulumi.Input[object]] = {}
         credentials: dict[str, Any] = {}
 
-        instance_id: pulumi.Output[str] | None = None
         power_args: PowerControlArgs | None = None
         if isinstance(placement, CloudPlacement):
             # Imported here: a local stack never loads the AWS and command providers.
@@ -189,7 +188,6 @@ class ServerHost(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, providers={"cloudflare": args.cloudflare}),
             )
 
-        self.instance_id = instance_id
         self.urls = naming.urls(self.host, role, not isinstance(server, Space) and server.dev_environment)
         if "lab-manager-api-key" in containers.passwords:
             credentials["labManagerApiKey"] = containers.passwords["lab-manager-api-key"].result

@@ -574,9 +574,6 @@ class PlatformConfig(Model):
         found += [(f"labs[{i}]", lab) for i, lab in enumerate(self.labs)]
         return found
 
-    def hub(self, name: str) -> Hub:
-        return next(hub for hub in self.hubs if hub.name == name)
-
     def certificate_mode(self, server: Space | Hub | Lab) -> Literal["acme", "manual", "default"]:
         """The server's certificate mode, explicit or derived from the DNS provider."""
         if server.certificates is not None:

@@ -104,6 +104,8 @@ ADMIN_PORTS = (22, 2222)
 
 @dataclass(frozen=True)
 class IngressRule:
+    """One TCP port a server's security group opens to one network."""
+
     port: int
     cidr: str
     description: str

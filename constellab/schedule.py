@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from constellab.config import Period, Schedule
+from constellab.config import WEEKDAYS, Period, Schedule
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAYS = WEEKDAYS
 
 
 def _clock(value: str) -> dt.time:
@@ -42,12 +42,10 @@ def cron_expressions(period: Period) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Interval:
+    """One running period, in UTC."""
+
     start: dt.datetime
     stop: dt.datetime
-
-    @property
-    def hours(self) -> float:
-        return (self.stop - self.start).total_seconds() / 3600
 
 
 def _local(day: dt.date, time: dt.time, zone: ZoneInfo) -> dt.datetime:
@@ -118,6 +116,8 @@ REFERENCE_WEEK = dt.date(2027, 1, 4)
 
 @dataclass(frozen=True)
 class NextTransitions:
+    """When a scheduled lab next starts and stops (None: never, e.g. a schedule with no period)."""
+
     start: dt.datetime | None
     stop: dt.datetime | None
 

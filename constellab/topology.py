@@ -1,6 +1,6 @@
 """The container set of a server, as data: what runs, on which networks, with which environment.
 
-This mirrors the reference lab host (REFERENCE.md section 1) and is rendered into Docker resources
+This mirrors Constellab's reference lab host (its Docker Compose set-up) and is rendered into Docker resources
 by `components.containers`. Values that only exist at deployment time (generated passwords, bucket
 names, configured secrets) appear as `Ref`s and are filled in by the component.
 """
@@ -55,6 +55,8 @@ class File:
 
 @dataclass(frozen=True)
 class Port:
+    """A container port published on the host (the proxy's 80 and 443, Codelab's SSH on 2222)."""
+
     internal: int
     external: int
 

@@ -31,6 +31,8 @@ class LabCommandError(Exception):
 
 @dataclass
 class Instance:
+    """A server's EC2 instance as found by its tags."""
+
     id: str
     state: str
 

@@ -392,7 +392,7 @@ def test_a_broken_program_is_caught_by_the_guardrails(engine_for, monkeypatch):
     from constellab import iam
 
     monkeypatch.setattr(iam, "ADMIN_PORTS", (22, 2222, 3306))
-    monkeypatch.setattr(iam, "ingress_rules", lambda cidrs: [iam.IngressRule(3306, "0.0.0.0/0", "oops")])
+    monkeypatch.setattr(iam, "ingress_rules", lambda _cidrs: [iam.IngressRule(3306, "0.0.0.0/0", "oops")])
     engine = engine_for("acme-cloud")
     registrations = declared(engine)
 
