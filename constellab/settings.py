@@ -6,6 +6,7 @@ The same function serves the Pulumi program (values from the engine) and `python
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -183,6 +184,8 @@ def validate(raw: RawStackConfig, source: str) -> StackSettings:
     region = raw.values.get("aws:region")
     if platform is not None and platform.uses_aws and not region:
         issues.append(ConfigIssue(path="aws:region", message="missing: set the AWS region (e.g. eu-west-3)"))
+    elif region and not (isinstance(region, str) and AWS_REGION.fullmatch(region)):
+        issues.append(ConfigIssue(path="aws:region", message=f"{region!r} is not an AWS region (e.g. eu-west-3)"))
 
     if issues:
         raise StackConfigError(source, issues)
@@ -198,6 +201,9 @@ def validate(raw: RawStackConfig, source: str) -> StackSettings:
 # Stack files
 # ---------------------------------------------------------------------------------------------
 
+
+# eu-west-3, us-gov-west-1, ap-southeast-2, il-central-1, ...
+AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 
 # The top-level keys of Pulumi's stack settings file (Pulumi.<stack>.yaml).
 STACK_FILE_KEYS = frozenset({"config", "environment", "encryptedkey", "encryptionsalt", "secretsprovider"})

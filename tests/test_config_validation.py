@@ -197,6 +197,13 @@ def test_a_cloud_stack_without_a_region_is_refused():
     assert problems(valid_platform(), region=None) == ["aws:region: missing: set the AWS region (e.g. eu-west-3)"]
 
 
+@pytest.mark.parametrize("region", ["Paris", "eu-west", "eu_west_3", "eu-west-3 "])
+def test_a_region_that_is_not_an_aws_region_is_refused(region):
+    assert problems(valid_platform(), region=region) == [
+        f"aws:region: {region!r} is not an AWS region (e.g. eu-west-3)"
+    ]
+
+
 def test_an_unknown_constellab_key_is_refused():
     raw = RawStackConfig(
         values={PLATFORM_KEY: valid_platform(), "aws:region": "eu-west-3", "constellab:platfrom": {}},
