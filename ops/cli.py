@@ -46,10 +46,11 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def check_directory_can_be_made(path: Path, argument: str) -> None:
+def check_directory_can_be_made(given: str, argument: str) -> None:
     """Refuses, before any work starts, a directory that exists as a file or cannot be created."""
-    if str(path) == "":
+    if not given.strip():
         raise UsageError(f"{argument}: give a directory")
+    path = Path(given)
     existing = path
     while not existing.exists():
         if existing.is_symlink():
@@ -193,14 +194,19 @@ def stack_and_server(stack: str, server: str) -> tuple[StackSettings, Server]:
 def cmd_render_proxy(args: argparse.Namespace) -> int:
     from ops import render_proxy
 
+    try:
+        out = render_proxy.output_directory(args.out)  # Path('') would silently be '.'
+    except render_proxy.OutputError as error:
+        raise UsageError(str(error)) from None
     settings, server = stack_and_server(args.stack, args.server)
     reader = render_proxy.secret_reader(args.stack, ROOT) if args.show_secrets else None
     try:
         files = render_proxy.render(settings.platform, server, reader)
-    except render_proxy.SecretUnavailableError as error:
+        written = render_proxy.write(files, out)
+    except (render_proxy.SecretUnavailableError, render_proxy.OutputError) as error:
         raise UsageError(str(error)) from None
-    for written in render_proxy.write(files, Path(args.out)):
-        print(written)
+    for path in written:
+        print(path)
     if not args.show_secrets:
         print("secrets are placeholders: --show-secrets writes the real values", file=sys.stderr)
     return 0
@@ -358,7 +364,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         skip = rollout.done_in(Path(args.resume), "up" if args.up else "preview") if args.resume else set()
     except rollout.RolloutError as error:
         raise UsageError(str(error)) from None
-    check_directory_can_be_made(Path(args.run_dir), "--run-dir")
+    check_directory_can_be_made(args.run_dir, "--run-dir")
     todo = [stack for _, stack in selection if stack not in skip]
     print(f"checking {len(todo)} stack(s) offline before anything starts", file=sys.stderr, flush=True)
     problems = preflight(todo)
@@ -367,7 +373,11 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         print("rollout not started: fix the problems above", file=sys.stderr)
         return 1
     if args.concurrency > 1:
-        rollout.prepare_policy_pack(ROOT / "policies", lambda message: print(message, file=sys.stderr))
+        try:
+            rollout.prepare_policy_pack(ROOT / "policies", lambda message: print(message, file=sys.stderr))
+        except rollout.RolloutError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     run_dir = Path(args.run_dir) / time.strftime("%Y%m%d-%H%M%S")
     runner = rollout.AutomationRunner(ROOT, run_dir / "workspaces", ROOT / "policies")
     action: rollout.Action = "up" if args.up else "preview"
@@ -404,7 +414,7 @@ def cmd_new_stack(args: argparse.Namespace) -> int:
     try:
         name, document = new_stack.build(
             STACKS, args.customer, args.env, args.source, given, ask if interactive else None,
-            lambda message: print(f"  refused: {message}", file=sys.stderr),
+            lambda message: print(f"  refused: {message}", file=sys.stderr), wave=args.wave,
         )  # fmt: skip
         wave = new_stack.write(STACKS, name, document, args.wave, known)
     except (new_stack.NewStackError, RolloutError) as error:

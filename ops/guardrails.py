@@ -8,9 +8,10 @@ offline check is the stricter one.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,12 +85,180 @@ def policy_resources(registrations: Iterable[Registration]) -> list[PolicyResour
     return list(resources.values())
 
 
-def load_config(path: Path | None) -> dict[str, dict[str, Any]]:
-    """Pack configuration as `pulumi preview --policy-pack-config` takes it: {rule: {key: value}}."""
+# CrossGuard's enforcement levels. The rules have no remediation, so `remediate` reports as mandatory,
+# as CrossGuard itself does for a policy that only validates.
+ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+EVERY_RULE = "all"
+# The JSON-schema keywords `_schema_problem` checks; a rule's config schema uses no others (a test says so).
+SCHEMA_KEYWORDS = frozenset({"type", "default", "description", "enum", "minimum", "maximum", "items"})
+
+
+class PolicyConfigError(ValueError):
+    """The pack configuration is unreadable or does not fit the rules: one line naming the rule and key."""
+
+
+def load_config(path: Path | None, rules: list[Rule] | None = None) -> dict[str, dict[str, Any]]:
+    """Pack configuration as `pulumi preview --policy-pack-config` takes it: {rule: {key: value}}.
+
+    As with Pulumi, a rule may be given its enforcement level alone (`{"rule": "advisory"}`) and `all`
+    sets the level of every rule not given one of its own; an empty file configures nothing. Unlike
+    Pulumi, an unknown rule or key is refused too, so a misspelling cannot pass for a configuration.
+    """
     if path is None:
         return {}
-    document = json.loads(path.read_text(encoding="utf-8"))
-    return {name: value for name, value in document.items() if isinstance(value, dict)}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise PolicyConfigError(f"{path}: a directory, not a JSON file") from None
+    except UnicodeDecodeError:
+        raise PolicyConfigError(f"{path}: not UTF-8 text") from None
+    except OSError as error:
+        raise PolicyConfigError(f"{path}: cannot be read ({error.strerror})") from None
+    if not text.strip():
+        return {}
+    try:
+        document = json.loads(text, object_pairs_hook=_without_duplicates)
+    except json.JSONDecodeError as error:
+        raise PolicyConfigError(f"{path}: not JSON: {error.msg} (line {error.lineno}, column {error.colno})") from None
+    except PolicyConfigError as error:
+        raise PolicyConfigError(f"{path}: {error}") from None
+    return parse_config(document, rules if rules is not None else ALL_RULES)
+
+
+def _without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (json.loads would keep the last one silently)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise PolicyConfigError(f"{key!r} is given twice: keep one")
+        found[key] = value
+    return found
+
+
+def parse_config(document: Any, rules: list[Rule]) -> dict[str, dict[str, Any]]:
+    """The decoded configuration checked against the rules: {rule: {key: value}}, levels as `enforcementLevel`."""
+    if not isinstance(document, dict):
+        raise PolicyConfigError(
+            f'the configuration is a JSON object of rule names, e.g. {{"all": "advisory"}}, not {_kind(document)}'
+        )
+    by_name = {rule.name: rule for rule in rules}
+    every_level: str | None = None
+    found: dict[str, dict[str, Any]] = {}
+    for name, value in document.items():
+        if name == EVERY_RULE:
+            every_level = _level_only(value)
+            continue
+        rule = by_name.get(name)
+        if rule is None:
+            close = difflib.get_close_matches(name, by_name, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "the rules are listed in policies/rules"
+            raise PolicyConfigError(f"unknown rule {name!r}: {hint}")
+        found[name] = _rule_settings(rule, value)
+    if every_level is not None:
+        # A rule's own level wins over the one `all` gives, as in CrossGuard.
+        for rule in rules:
+            found.setdefault(rule.name, {}).setdefault("enforcementLevel", every_level)
+    return found
+
+
+def _level(where: str, value: Any) -> str:
+    if not isinstance(value, str) or value not in ENFORCEMENT_LEVELS:
+        shown = repr(value) if isinstance(value, str) else _kind(value)
+        raise PolicyConfigError(
+            f"{where}: {shown} is not an enforcement level: use one of {', '.join(ENFORCEMENT_LEVELS)}"
+        )
+    return value
+
+
+def _level_only(value: Any) -> str:
+    """The level `all` gives every rule: `"all": "advisory"` or `"all": {"enforcementLevel": "advisory"}`."""
+    if isinstance(value, dict):
+        others = sorted(set(value) - {"enforcementLevel"})
+        if others:
+            raise PolicyConfigError(
+                f"{EVERY_RULE}: only enforcementLevel applies to every rule, not {others[0]!r}: "
+                "set it under a rule's name"
+            )
+        if "enforcementLevel" not in value:
+            raise PolicyConfigError(f'{EVERY_RULE}: give enforcementLevel, e.g. "all": "advisory"')
+        return _level(f"{EVERY_RULE}: enforcementLevel", value["enforcementLevel"])
+    return _level(EVERY_RULE, value)
+
+
+def _rule_settings(rule: Rule, value: Any) -> dict[str, Any]:
+    """One rule's settings: its level alone (a string), or an object of its level and parameters."""
+    if isinstance(value, str):
+        return {"enforcementLevel": _level(rule.name, value)}
+    if not isinstance(value, dict):
+        raise PolicyConfigError(
+            f"{rule.name}: give an enforcement level ({', '.join(ENFORCEMENT_LEVELS)}) or an object of settings, "
+            f"not {_kind(value)}"
+        )
+    settings: dict[str, Any] = {}
+    for key, setting in value.items():
+        if key == "enforcementLevel":
+            settings[key] = _level(f"{rule.name}: enforcementLevel", setting)
+            continue
+        schema = rule.config.get(key)
+        if schema is None:
+            known = ", ".join(["enforcementLevel", *rule.config])
+            raise PolicyConfigError(f"{rule.name}: unknown key {key!r} (keys: {known})")
+        problem = _schema_problem(setting, schema, key)
+        if problem:
+            default = schema.get("default")
+            # The start of the default shows the expected shape without repeating a long list.
+            example = f" (e.g. {json.dumps(default[:2] if isinstance(default, list) else default)})"
+            example = example if "default" in schema else ""
+            raise PolicyConfigError(f"{rule.name}: {problem}{example}")
+        settings[key] = setting
+    return settings
+
+
+_JSON_TYPES: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+    "null": lambda v: v is None,
+}
+
+
+def _kind(value: Any) -> str:
+    """How a decoded JSON value reads in a message: `the string 'c5.*'`, `an array`."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _schema_problem(value: Any, schema: Mapping[str, Any], where: str) -> str | None:
+    """What makes `value` fail the (JSON-schema) `schema` of a rule parameter, or None."""
+    expected = schema.get("type")
+    if expected is not None:
+        types = [expected] if isinstance(expected, str) else list(expected)
+        if not any(_JSON_TYPES[name](value) for name in types):
+            wanted = " or ".join(f"an {t}" if t[0] in "aeiou" else f"a {t}" for t in types)
+            return f"{where} must be {wanted}, not {_kind(value)}"
+    if "enum" in schema and value not in schema["enum"]:
+        return f"{where} must be one of {', '.join(json.dumps(v) for v in schema['enum'])}, not {json.dumps(value)}"
+    if _JSON_TYPES["number"](value):
+        if "minimum" in schema and value < schema["minimum"]:
+            return f"{where} must be at least {schema['minimum']}, not {value}"
+        if "maximum" in schema and value > schema["maximum"]:
+            return f"{where} must be at most {schema['maximum']}, not {value}"
+    if isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            problem = _schema_problem(item, schema["items"], f"{where}[{index}]")
+            if problem:
+                return problem
+    return None
 
 
 class _Collector:
@@ -127,6 +296,8 @@ def evaluate(
         level = str(settings.pop("enforcementLevel", rule.level))
         if level == "disabled":
             continue
+        if level == "remediate":
+            level = "mandatory"  # no rule remediates: CrossGuard reports their violations as mandatory
         collect = _Collector(rule, level, by_urn, found)
         if rule.scope == "stack":
             rule.check(StackValidationArgs(resources, settings), collect)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,13 +106,109 @@ def secret_reader(stack: str, project_dir: Path) -> Callable[[str, str], str]:
     return read
 
 
-def write(files: list[RenderedFile], out: Path) -> list[Path]:
-    """Writes the files under `out`; secret files are readable by their owner only."""
-    written = []
+class OutputError(Exception):
+    """--out cannot take the files (empty, under a file, a directory where a file goes...): one line, exit 2."""
+
+
+def output_directory(argument: str) -> Path:
+    """The --out argument as a directory; refuses an empty one, which would mean the current directory."""
+    if not argument.strip():
+        raise OutputError("--out needs a directory, e.g. --out ./traefik-hub (an empty one is never read as '.')")
+    out = Path(argument)
+    problem = _why_no_files_can_go_in(out)
+    if problem:
+        raise OutputError(f"--out {out}: {problem}: choose another directory")
+    return out
+
+
+def _why_no_files_can_go_in(directory: Path) -> str | None:
+    """Why files cannot be created in `directory` (made if missing), or None when they can."""
+    current = directory
+    while True:
+        try:
+            if current.is_dir():
+                break
+        except OSError as error:  # e.g. a parent that cannot be searched
+            return f"{current}: {error.strerror}"
+        if os.path.lexists(current):
+            return f"{current} is a broken symbolic link" if current.is_symlink() else f"{current} is a file"
+        if current.parent == current:
+            return f"{current} does not exist"
+        current = current.parent
+    # Files are written beside their target and renamed, so the directory itself must be writable.
+    if not os.access(current, os.W_OK | os.X_OK):
+        return f"{current} is not writable"
+    return None
+
+
+def check_targets(files: list[RenderedFile], out: Path) -> list[Path]:
+    """Where each file goes under `out`; refuses, before anything is written, any target that cannot be."""
+    targets = []
     for file in files:
-        target = out / file.relative_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(file.content, encoding="utf-8")
-        target.chmod(0o600 if file.secret else 0o644)
-        written.append(target)
-    return written
+        relative = Path(file.relative_path)
+        if relative.is_absolute() or ".." in relative.parts:
+            raise OutputError(f"{file.relative_path}: a rendered file must stay under --out")
+        target = out / relative
+        problem = _why_no_files_can_go_in(target.parent)
+        if problem is None and target.is_dir():
+            problem = f"{target} is a directory, where the file {file.relative_path} goes"
+        if problem:
+            raise OutputError(f"--out {out}: {problem}: remove it or choose another --out (nothing was written)")
+        targets.append(target)
+    return targets
+
+
+def _make_directories(directory: Path) -> list[Path]:
+    """Creates `directory` and its missing parents; returns those it created, outermost first."""
+    missing = []
+    while not directory.is_dir():
+        missing.append(directory)
+        directory = directory.parent
+    for created in reversed(missing):
+        created.mkdir()
+    return list(reversed(missing))
+
+
+def _staged_copy(file: RenderedFile, target: Path) -> Path:
+    """The file's content in a temporary file beside `target`, with its final mode, ready to be renamed."""
+    # mkstemp creates the file 0600: a secret is never readable by others, not even before the chmod.
+    descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(file.content)
+            stream.flush()
+            os.fsync(stream.fileno())
+            os.fchmod(stream.fileno(), 0o600 if file.secret else 0o644)
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
+def write(files: list[RenderedFile], out: Path) -> list[Path]:
+    """Writes the files under `out`; secret files are readable by their owner only, from their creation on.
+
+    Every target is checked before anything is created. Each file is written to a temporary file
+    beside it, and all are renamed into place only once every one is written: a failure while
+    writing (a full disk) leaves no partial file, and removes the temporary files and new directories.
+    """
+    targets = check_targets(files, out)
+    created: list[Path] = []
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for file, target in zip(files, targets, strict=True):
+            created += _make_directories(target.parent)
+            staged.append((_staged_copy(file, target), target))
+        for temporary, target in staged:
+            os.replace(temporary, target)
+    except BaseException as error:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        for directory in reversed(created):
+            with contextlib.suppress(OSError):  # not empty: something else is in it now, leave it
+                directory.rmdir()
+        if isinstance(error, OSError):
+            where = f"{error.filename}: " if error.filename else ""
+            raise OutputError(f"--out {out}: cannot write {where}{error.strerror or error}") from error
+        raise
+    return targets

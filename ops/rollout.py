@@ -55,18 +55,30 @@ class RolloutError(Exception):
     """A bad plan, selection or report: reported before anything starts."""
 
 
-def load_plan(stacks_dir: Path, known: list[str]) -> RolloutPlan:
-    path = stacks_dir / ROLLOUT_FILE
+def read_plan_text(path: Path) -> str:
+    """The text of a rollout plan file, or a one-line `RolloutError` naming the file and the fix."""
     try:
-        plan = RolloutPlan.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise RolloutError(f"{path}: no such file: list the waves there (see README, Rollouts)") from None
     except OSError as error:
-        raise RolloutError(f"{path}: {error.strerror}") from None
+        raise RolloutError(f"{path}: cannot read the file: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise RolloutError(f"{path}: not UTF-8 text (byte {error.start}): save the file as UTF-8") from None
+
+
+def parse_plan(text: str, path: Path, known: list[str]) -> RolloutPlan:
+    """Validates a rollout plan's text against the stacks that have a file; every problem in one line."""
+    try:
+        document = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise RolloutError(f"{path}: not valid YAML: {error}") from None
+        raise RolloutError(f"{path}: not valid YAML: {_yaml_problem(error)}") from None
+    if not isinstance(document, dict):
+        raise RolloutError(f"{path}: must be a mapping with a 'waves' list")
+    try:
+        plan = RolloutPlan.model_validate(document)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise RolloutError(f"{path}: {where}: {first['msg']}") from None
+        raise RolloutError(f"{path}: " + "; ".join(_plan_problems(error))) from None
     problems = []
     seen: dict[str, str] = {}
     for wave in plan.waves:
@@ -85,8 +97,64 @@ def load_plan(stacks_dir: Path, known: list[str]) -> RolloutPlan:
     return plan
 
 
+def load_plan(stacks_dir: Path, known: list[str]) -> RolloutPlan:
+    """`stacks/rollout.yaml`, validated against the stacks that have a file (`known`)."""
+    path = stacks_dir / ROLLOUT_FILE
+    return parse_plan(read_plan_text(path), path, known)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """`line L, column C: problem`: PyYAML's own message spans lines and quotes its input."""
+    mark = getattr(error, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + str(getattr(error, "problem", None) or error)
+
+
+# What each list of the plan holds, for messages about it.
+_PLAN_LISTS = {"waves": "wave", "stacks": "stack", "excluded": "stack"}
+
+
+def _plan_problems(error: ValidationError) -> list[str]:
+    """Each of pydantic's errors as `field.path: what to do`, in the plan's own words."""
+    details = error.errors()
+    problems = []
+    for detail in details:
+        loc = detail["loc"]
+        # pydantic counts only the items that validated: a list whose items are wrong is not also "empty".
+        if detail["type"] == "too_short" and any(other["loc"][: len(loc)] == loc != other["loc"] for other in details):
+            continue
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+        problems.append(f"{where}: {_plan_message(detail)}")
+    return problems
+
+
+def _plan_message(detail: Any) -> str:
+    kind, loc = detail["type"], detail["loc"]
+    field_name = next((part for part in reversed(loc) if isinstance(part, str)), "")
+    holds = _PLAN_LISTS.get(field_name)
+    if kind == "missing":
+        return "required: add it"
+    if kind == "extra_forbidden":
+        owner = RolloutPlan if len(loc) == 1 else Wave
+        return f"unknown field: remove it or use one of {', '.join(owner.model_fields)}"
+    if kind == "too_short" and holds is not None:
+        return f"needs at least one {holds}"
+    if kind in ("tuple_type", "list_type") and holds is not None:
+        return f"must be a list of {holds}s"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "a wave is a mapping with a name and a stacks list"
+    if kind == "string_type":
+        return (
+            f"{detail['input']!r} is not text: quote it if it is a name" if isinstance(loc[-1], int) else "must be text"
+        )
+    if kind == "string_pattern_mismatch":
+        return f"{detail['input']!r} is not a wave name: use lowercase letters, digits and hyphens"
+    message = str(detail["msg"]).removeprefix("Value error, ")
+    return message[0].lower() + message[1:] if message else message
+
+
 def select(plan: RolloutPlan, wave: str | None, pattern: str | None) -> list[tuple[str, str]]:
-    """(wave, stack) pairs in rollout order."""
+    """(wave, stack) pairs in rollout order: those of `wave` (all when None) matching the glob `pattern`."""
     if wave is not None and wave not in [w.name for w in plan.waves]:
         raise RolloutError(f"no wave {wave!r} (waves: {', '.join(w.name for w in plan.waves)})")
     chosen = [
@@ -97,7 +165,9 @@ def select(plan: RolloutPlan, wave: str | None, pattern: str | None) -> list[tup
         if pattern is None or fnmatch.fnmatchcase(stack, pattern)
     ]
     if not chosen:
-        raise RolloutError("the selection matches no stack")
+        candidates = [stack for w in plan.waves if wave is None or w.name == wave for stack in w.stacks]
+        scope = f"no stack of wave {wave}" if wave is not None else "no stack of rollout.yaml"
+        raise RolloutError(f"--stacks {pattern!r} matches {scope} (stacks: {', '.join(candidates)})")
     return chosen
 
 
@@ -185,19 +255,57 @@ class AutomationRunner:
         )
 
 
+# In the pack's virtualenv once its requirements are installed: the requirements it was made from.
+# A virtualenv without it (a run stopped half-way, or one Pulumi made) gets `pip install` again.
+POLICY_VENV_READY = ".constellab-requirements"
+
+
 def prepare_policy_pack(pack: Path, progress: Callable[[str], None]) -> None:
-    """Creates the pack's virtualenv once, before stacks run side by side (each would create it)."""
+    """Creates the pack's virtualenv once, before stacks run side by side (each would create it).
+
+    A failure raises `RolloutError` in one line and leaves no half-built virtualenv behind, so the
+    next run installs again instead of trusting it.
+    """
     import subprocess
     import sys
 
     venv = pack / "venv"
-    if (venv / "bin" / "python").exists():
+    requirements = pack / "requirements.txt"
+    ready = venv / POLICY_VENV_READY
+    try:
+        wanted = requirements.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise RolloutError(f"{requirements}: cannot read the policy pack's requirements ({error})") from None
+    if ready.is_file() and ready.read_text(encoding="utf-8") == wanted:
         return
+    created = not (venv / "bin" / "python").exists()
     progress(f"preparing the policy pack's virtualenv in {venv}")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-r", str(pack / "requirements.txt")], check=True
-    )
+    steps = [
+        *([("create the virtualenv", [sys.executable, "-m", "venv", str(venv)])] if created else []),
+        (
+            f"install the packages of {requirements}",
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-r", str(requirements)],
+        ),
+    ]
+    try:
+        for what, command in steps:
+            try:
+                result = subprocess.run(command, capture_output=True, text=True, check=False)
+            except OSError as error:
+                raise RolloutError(f"policy pack: could not {what} in {venv}: {error.strerror}") from None
+            if result.returncode != 0:
+                said = (result.stderr or result.stdout).strip().splitlines()
+                detail = f": {said[-1].removeprefix('ERROR: ')}" if said else ""
+                raise RolloutError(
+                    f"policy pack: could not {what} in {venv} (exit {result.returncode}){detail}; "
+                    "check the network (or a pip index) and the requirements, then run the rollout again"
+                )
+        ready.write_text(wanted, encoding="utf-8")
+    except BaseException:
+        # Interrupted or failed: a virtualenv made here is removed, so no later run takes it as ready.
+        if created:
+            shutil.rmtree(venv, ignore_errors=True)
+        raise
 
 
 def pulumi_cli_missing() -> str | None:
@@ -240,10 +348,20 @@ class RolloutReport:
 def done_in(report_path: Path, action: Action) -> set[str]:
     """Stacks that succeeded in an earlier report of the same action (skipped on --resume)."""
     try:
-        data = json.loads(report_path.read_text(encoding="utf-8"))
+        text = report_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RolloutError(f"--resume {report_path}: no such file (give the report.json of an earlier run)") from None
+    except IsADirectoryError:
+        raise RolloutError(f"--resume {report_path}: a directory: give the report.json inside it") from None
+    except OSError as error:
+        raise RolloutError(f"--resume {report_path}: cannot read it: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise RolloutError(f"--resume {report_path}: not a rollout report (not UTF-8 text)") from None
+    try:
+        data = json.loads(text)
         done = {item["stack"] for item in data["stacks"] if item["result"] in ("succeeded", "skipped")}
         reported = data["action"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError) as error:
         raise RolloutError(f"--resume {report_path}: not a rollout report ({error})") from None
     if reported != action:
         raise RolloutError(f"--resume {report_path}: that report is of a {reported!r} rollout, this one is {action!r}")
@@ -336,10 +454,3 @@ def render_table(report: RolloutReport) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
-
-
-def export_plan(plan: RolloutPlan) -> dict[str, Any]:
-    document: dict[str, Any] = {"waves": [{"name": w.name, "stacks": list(w.stacks)} for w in plan.waves]}
-    if plan.excluded:
-        document["excluded"] = list(plan.excluded)
-    return document
