@@ -31,6 +31,8 @@ from policies.rules import ALL_RULES, Rule
 
 @dataclass(frozen=True)
 class Violation:
+    """One rule broken by one resource (or by the stack), at the rule's enforcement level."""
+
     rule: str
     level: str
     urn: str

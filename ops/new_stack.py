@@ -53,6 +53,8 @@ class NewStackUsageError(UsageError):
 
 @dataclass(frozen=True)
 class Question:
+    """A value new-stack asks for when neither --set nor the starting stack gives it."""
+
     path: str
     """Dotted path in the platform document (or `aws:region`)."""
     prompt: str

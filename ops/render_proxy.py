@@ -30,6 +30,8 @@ class SecretUnavailableError(Exception):
 
 @dataclass(frozen=True)
 class RenderedFile:
+    """One proxy file as it is written under --out (a secret one gets mode 0600)."""
+
     relative_path: str
     content: str
     secret: bool

@@ -187,6 +187,8 @@ class StackOutcome:
 
 
 class StackRunner(Protocol):
+    """Runs one stack's preview or update and says how it went (the Automation API, or a test double)."""
+
     def run(self, stack: str, action: Action, log: TextIO) -> StackOutcome: ...
 
 
@@ -324,6 +326,8 @@ def pulumi_cli_missing() -> str | None:
 
 @dataclass
 class StackReport:
+    """What happened to one stack in a rollout."""
+
     stack: str
     wave: str
     result: Result = "not-started"
@@ -336,6 +340,8 @@ class StackReport:
 
 @dataclass
 class RolloutReport:
+    """A whole rollout, as written to report.json and read back by --resume."""
+
     action: Action
     started: str
     halted: bool = False
