@@ -84,7 +84,8 @@ def stack_files(names: Sequence[str], all_stacks: bool) -> list[Path]:
             raise UsageError(f"unknown stack {name!r} (stacks: {choices})")
         if not candidate.name.startswith("Pulumi.") or candidate.name.count(".") < 2:
             raise UsageError(f"{candidate}: a stack file is named Pulumi.<stack>.yaml")
-        found.append(candidate)
+        if candidate not in found:  # a stack named twice is previewed once
+            found.append(candidate)
     return found
 
 
@@ -113,6 +114,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from constellab.settings import StackConfigError, load_stack_file
     from ops import preview
 
+    if args.against and args.format == "mermaid":
+        raise UsageError("--against shows a difference, which a diagram cannot: use --format text, json or markdown")
     paths = stack_files(args.stack, args.all)
     for path in paths:
         try:
@@ -268,7 +271,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if args.format == "json":
             report[run.stack] = [v.as_dict() for v in violations]
         else:
-            print(guardrails.render(run.stack, violations))
+            print(guardrails.render(run.stack, violations, len(guardrails.disabled_rules(pack_config))))
     if args.format == "json":
         print(json.dumps(report, indent=2, sort_keys=True))
     return 1 if failed else 0

@@ -318,9 +318,18 @@ def check_run(run: OfflineRun, pack_config: Mapping[str, Mapping[str, Any]] | No
     return evaluate(run.registrations, pack_config=pack_config)
 
 
-def render(stack: str, violations: list[Violation]) -> str:
+def disabled_rules(config: Mapping[str, Mapping[str, Any]] | None) -> list[str]:
+    """The rules a pack configuration turns off, so a report never counts them as passing."""
+    return sorted(name for name, settings in (config or {}).items() if settings.get("enforcementLevel") == "disabled")
+
+
+def render(stack: str, violations: list[Violation], disabled: int = 0) -> str:
     """Violations grouped by resource, mandatory first."""
     if not violations:
+        if disabled >= len(ALL_RULES):
+            return f"{stack}: nothing checked: the pack configuration disables every guardrail"
+        if disabled:
+            return f"{stack}: all {len(ALL_RULES) - disabled} enabled guardrails pass ({disabled} disabled)"
         return f"{stack}: all {len(ALL_RULES)} guardrails pass"
     grouped: dict[tuple[str, str], list[Violation]] = defaultdict(list)
     for violation in violations:

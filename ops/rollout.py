@@ -86,6 +86,9 @@ def parse_plan(text: str, path: Path, known: list[str]) -> RolloutPlan:
             if stack in seen:
                 problems.append(f"{stack} is in waves {seen[stack]} and {wave.name}: one wave per stack")
             seen[stack] = wave.name
+    for stack in plan.excluded:
+        if stack in seen:
+            problems.append(f"{stack} is in wave {seen[stack]} and in excluded: keep one")
     for stack in [*seen, *plan.excluded]:
         if stack not in known:
             problems.append(f"{stack} has no stack file")

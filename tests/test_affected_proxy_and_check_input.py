@@ -10,6 +10,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from ops.guardrails import PolicyConfigError, evaluate, load_config
 from ops.offline import Registration
 from ops.render_proxy import OutputError, RenderedFile, output_directory
 from policies.rules import ALL_RULES
+from tests.conftest import ROOT
 
 RULES = {rule.name: rule for rule in ALL_RULES}
 
@@ -324,3 +326,19 @@ def test_every_rule_schema_uses_only_keywords_the_config_check_understands():
 
 def test_policy_config_errors_are_value_errors_so_the_cli_reports_them_as_usage_errors():
     assert issubclass(PolicyConfigError, ValueError)
+
+
+def test_disabled_guardrails_are_never_counted_as_passing(tmp_path):
+    def check_local(config: str) -> str:
+        path = tmp_path / "pack.json"
+        path.write_text(config)
+        result = subprocess.run(
+            [sys.executable, "-m", "ops", "check", "--stack", "local", "--policy-config", str(path)],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert check_local('{"s3-versioning-enabled": "disabled"}') == "local: all 39 enabled guardrails pass (1 disabled)"
+    nothing = "local: nothing checked: the pack configuration disables every guardrail"
+    assert check_local('{"all": "disabled"}') == nothing

@@ -199,3 +199,14 @@ def test_output_that_cannot_be_written_is_one_line_not_a_traceback():
         )
     assert result.returncode == 1
     assert result.stderr.strip() == "error: No space left on device"
+
+
+def test_a_stack_named_twice_is_previewed_once():
+    result = run("preview", "--stack", "local", "--stack", "local", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert [s["stack"] for s in json.loads(result.stdout)["stacks"]] == ["local"]
+
+
+def test_a_diagram_of_a_difference_is_refused_before_any_work(capsys):
+    assert main(["preview", "--stack", "local", "--format", "mermaid", "--against", "HEAD"]) == 2
+    assert "--against shows a difference, which a diagram cannot" in capsys.readouterr().err

@@ -75,6 +75,12 @@ def test_a_rollout_plan_that_is_not_utf8_yaml_or_a_mapping_is_one_line_naming_th
     assert "\n" not in message and "<unicode string>" not in message
 
 
+def test_a_stack_both_in_a_wave_and_excluded_is_refused(tmp_path):
+    (tmp_path / "rollout.yaml").write_text("waves:\n  - name: all\n    stacks: [x, y]\nexcluded: [y]\n")
+    with pytest.raises(RolloutError, match=r": y is in wave all and in excluded: keep one$"):
+        load_plan(tmp_path, ["x", "y"])
+
+
 def test_every_problem_of_a_rollout_plan_is_reported_with_its_field_path_in_plain_words(tmp_path):
     (tmp_path / "rollout.yaml").write_text(
         "waves:\n"
