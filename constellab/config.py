@@ -28,7 +28,7 @@ from pydantic_core import PydanticCustomError
 # Reusable validated types
 # ---------------------------------------------------------------------------------------------
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+DNS_LABEL_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[a-z0-9]+$")
 _IMAGE = re.compile(
     r"^(?P<repository>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
@@ -46,7 +46,7 @@ def _fail(kind: str, message: str) -> PydanticCustomError:
 
 
 def _check_dns_label(value: str) -> str:
-    if not _DNS_LABEL.match(value):
+    if not DNS_LABEL_PATTERN.match(value):
         raise _fail(
             "dns_label",
             f"{value!r} is not a DNS label: use 1-63 lowercase letters, digits and inner hyphens (e.g. 'lab1')",
@@ -56,7 +56,7 @@ def _check_dns_label(value: str) -> str:
 
 def _check_domain(value: str) -> str:
     labels = value.split(".")
-    if len(value) > 200 or not all(_DNS_LABEL.match(label) for label in labels):
+    if len(value) > 200 or not all(DNS_LABEL_PATTERN.match(label) for label in labels):
         raise _fail(
             "domain_name",
             f"{value!r} is not a domain name: use lowercase DNS labels joined by dots (e.g. 'acme.example.com')",
@@ -116,7 +116,7 @@ def _check_host(value: str) -> str:
         return _check_ip(value)
     except PydanticCustomError:
         pass
-    if all(_DNS_LABEL.match(label) for label in value.split(".")):
+    if all(DNS_LABEL_PATTERN.match(label) for label in value.split(".")):
         return value
     raise _fail("host", f"{value!r} is neither an IPv4 address nor a host name (e.g. 'hub.acme.internal')")
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from constellab import yaml_io
 from constellab.config import ConfigIssue, PlatformConfig, cross_checks
+from constellab.text_file import UnreadableFileError, read_text
 
 PLATFORM_KEY = "constellab:platform"
 
@@ -212,14 +213,9 @@ STACK_FILE_KEYS = frozenset({"config", "environment", "encryptedkey", "encryptio
 def read_stack_file(path: Path) -> RawStackConfig:
     """Reads `Pulumi.<stack>.yaml`; a secret's ciphertext is noted, never kept."""
     try:
-        document = yaml_io.load(path.read_text(encoding="utf-8"), unique_keys=True)
-    except OSError as error:
-        raise StackConfigError(
-            str(path), [ConfigIssue(path="", message=f"cannot read the file: {error.strerror}")]
-        ) from None
-    except UnicodeDecodeError as error:
-        message = f"not UTF-8 text (byte {error.start}): save the file as UTF-8"
-        raise StackConfigError(str(path), [ConfigIssue(path="", message=message)]) from None
+        document = yaml_io.load(read_text(path), unique_keys=True)
+    except UnreadableFileError as error:
+        raise StackConfigError(str(path), [ConfigIssue(path="", message=str(error))]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
+
+from ops.git import GitRefError, resolve_commit, run_git
 
 # Changes to these never change what any stack declares.
 NEUTRAL = ("README.md", "docs/", ".github/", "bench/", "tests/", "policies/README.md")
@@ -12,10 +13,6 @@ NEUTRAL = ("README.md", "docs/", ".github/", "bench/", "tests/", "policies/READM
 
 class AffectedError(Exception):
     """The change cannot be worked out (bad ref, no git, not a repository): one line, exit 2."""
-
-
-def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
 
 
 def _last_line(stderr: str) -> str:
@@ -27,41 +24,27 @@ def _paths(output: str) -> set[str]:
     return {path for path in output.split("\0") if path}
 
 
-def check_ref(ref: str) -> None:
-    """Refuses what git would not read as a revision: empty, an option (`-...`), or with a NUL byte."""
-    if not ref.strip():
-        raise AffectedError("--against needs a git ref: a branch, tag or commit, e.g. --against origin/main")
-    if ref.startswith("-"):
-        # git would take it as an option (`--output=<file>` writes a file): never pass it on.
-        raise AffectedError(f"--against {ref!r}: a git ref cannot start with '-'; name a branch, tag or commit")
-    if "\0" in ref:
-        raise AffectedError(f"--against {ref!r}: a git ref cannot contain a NUL byte")
-
-
 def changed_files(root: Path, ref: str) -> list[str]:
     """Files changed since `ref` forked from HEAD, plus uncommitted and untracked (not ignored) files.
 
     Paths are relative to the top of the repository. Bad refs, a missing git and a directory outside
     any repository are refused with an AffectedError before git is asked anything else.
     """
-    check_ref(ref)
     if shutil.which("git") is None:
         raise AffectedError("--against needs git: install it, or list the stacks with --stack")
-    top = _git(root, "rev-parse", "--show-toplevel")
+    top = run_git(root, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
         raise AffectedError(f"not a git repository: {root} (run `ops affected` in a clone)")
     top_level = Path(top.stdout.strip())
-    # --end-of-options: even a ref that got past check_ref is never read as an option.
-    resolved = _git(top_level, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-    if resolved.returncode != 0:
-        raise AffectedError(
-            f"unknown git ref {ref!r}: --against takes a branch, tag or commit of this repository "
-            "(in a shallow CI clone, fetch it first)"
-        )
-    head = _git(top_level, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    try:
+        commit = resolve_commit(top_level, ref)
+    except GitRefError as error:
+        hint = ": --against takes a branch, tag or commit of this repository (in a shallow CI clone, fetch it first)"
+        raise AffectedError(f"{error}{hint if str(error).startswith('unknown') else ''}") from None
+    head = run_git(top_level, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     if head.returncode != 0:
         raise AffectedError(f"{top_level}: HEAD has no commit yet: commit once, then compare")
-    base = _git(top_level, "merge-base", resolved.stdout.strip(), head.stdout.strip())
+    base = run_git(top_level, "merge-base", commit, head.stdout.strip())
     if base.returncode != 0:
         raise AffectedError(f"{ref!r} shares no history with HEAD: --against takes an ancestor branch of this one")
     listings = (
@@ -71,7 +54,7 @@ def changed_files(root: Path, ref: str) -> list[str]:
     )
     changed: set[str] = set()
     for listing in listings:
-        result = _git(top_level, *listing)
+        result = run_git(top_level, *listing)
         if result.returncode != 0:
             raise AffectedError(f"cannot compare with {ref!r}: git {listing[0]}: {_last_line(result.stderr)}")
         changed |= _paths(result.stdout)

@@ -48,18 +48,13 @@ def positive_seconds(text: str) -> float:
 
 def check_directory_can_be_made(given: str, argument: str) -> None:
     """Refuses, before any work starts, a directory that exists as a file or cannot be created."""
+    from ops.files import why_no_files_can_go_in
+
     if not given.strip():
         raise UsageError(f"{argument}: give a directory")
-    path = Path(given)
-    existing = path
-    while not existing.exists():
-        if existing.is_symlink():
-            raise UsageError(f"{argument} {path}: {existing} is a broken symbolic link")
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"{argument} {path}: {existing} is a file, not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UsageError(f"{argument} {path}: {existing} is not writable")
+    problem = why_no_files_can_go_in(Path(given))
+    if problem:
+        raise UsageError(f"{argument} {given}: {problem}")
 
 
 def stack_files(names: Sequence[str], all_stacks: bool) -> list[Path]:
@@ -114,7 +109,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from constellab.settings import StackConfigError, load_stack_file
     from ops import preview
 
-    if args.against and args.format == "mermaid":
+    if args.against is not None and args.format == "mermaid":
         raise UsageError("--against shows a difference, which a diagram cannot: use --format text, json or markdown")
     paths = stack_files(args.stack, args.all)
     for path in paths:
@@ -126,7 +121,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
             print(error.render(), file=sys.stderr)
             return USAGE_ERROR
     before = None
-    if args.against:
+    if args.against is not None:
         from ops.diff import AgainstError, documents_at
 
         try:
@@ -163,9 +158,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
-def known_stacks() -> list[str]:
-    """Every stack with a file in stacks/, sorted."""
-    return [stack_name(path) for path in sorted(STACKS.glob("Pulumi.*.yaml"))]
+def known_stacks(stacks_dir: Path | None = None) -> list[str]:
+    """Every stack with a file in `stacks_dir` (stacks/), sorted."""
+    return [stack_name(path) for path in sorted((stacks_dir or STACKS).glob("Pulumi.*.yaml"))]
 
 
 def stack_name(path: Path) -> str:

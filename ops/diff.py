@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ops.git import GitRefError, resolve_commit, run_git
+
 # Inputs whose change makes the provider replace the resource (pulumi-aws 7, pulumi-docker 5, ...).
 REPLACED_BY: dict[str, set[str]] = {
     "aws:ec2/instance:Instance": {"ami", "subnetId", "availabilityZone", "keyName", "privateIp", "tenancy"},
@@ -149,20 +151,15 @@ def diff(before: dict[str, dict[str, Any] | None], after: dict[str, dict[str, An
     return {"against": ref, "stacks": [diff_stack(before.get(s), after.get(s)) for s in stacks]}
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-
-
 def documents_at(root: Path, ref: str, stacks: list[str]) -> dict[str, dict[str, Any] | None]:
     """The preview documents of `stacks` as they are at `ref`, from a temporary worktree."""
-    if shutil.which("git") is None:
-        raise AgainstError("--against needs git")
-    resolved = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    if resolved.returncode != 0:
-        raise AgainstError(f"unknown git ref {ref!r}")
+    try:
+        commit = resolve_commit(root, ref)
+    except GitRefError as error:
+        raise AgainstError(str(error)) from None
     folder = Path(tempfile.mkdtemp(prefix="constellab-against-"))
     worktree = folder / "tree"
-    added = _git(root, "worktree", "add", "--detach", "--quiet", str(worktree), resolved.stdout.strip())
+    added = run_git(root, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
     if added.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
         raise AgainstError(f"cannot check out {ref!r}: {added.stderr.strip().splitlines()[-1] if added.stderr else ''}")
@@ -188,5 +185,5 @@ def documents_at(root: Path, ref: str, stacks: list[str]) -> dict[str, dict[str,
             found[document["stack"]] = document
         return found
     finally:
-        _git(root, "worktree", "remove", "--force", str(worktree))
+        run_git(root, "worktree", "remove", "--force", str(worktree))
         shutil.rmtree(folder, ignore_errors=True)

@@ -25,6 +25,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from constellab.text_file import UnreadableFileError, read_text
 from ops.offline import OfflineRun, Registration, reveal
 from policies.rules import ALL_RULES, Rule
 
@@ -109,15 +110,9 @@ def load_config(path: Path | None, rules: list[Rule] | None = None) -> dict[str,
     if path is None:
         return {}
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyConfigError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise PolicyConfigError(f"{path}: a directory, not a JSON file") from None
-    except UnicodeDecodeError:
-        raise PolicyConfigError(f"{path}: not UTF-8 text") from None
-    except OSError as error:
-        raise PolicyConfigError(f"{path}: cannot be read ({error.strerror})") from None
+        text = read_text(path)
+    except UnreadableFileError as error:
+        raise PolicyConfigError(f"{path}: {error}") from None
     if not text.strip():
         return {}
     try:

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from constellab.config import DNS_LABEL_PATTERN
 from constellab.settings import (
     PLATFORM_KEY,
     RawStackConfig,
@@ -28,14 +29,12 @@ from constellab.settings import (
     StackConfigError,
     read_stack_file,
     required_secrets,
-    stack_name_of,
     validate,
 )
-from ops.cli import UsageError
+from ops.cli import UsageError, known_stacks
 from ops.rollout import ROLLOUT_FILE, RolloutError, RolloutPlan, Wave, parse_plan, read_plan_text
 
 REGION = "aws:region"
-DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_ASKS = 3
 """How many times refused answers are asked again before new-stack gives up."""
 
@@ -118,19 +117,14 @@ def _set(document: dict[str, Any], path: str, value: Any) -> None:
 def stack_name(customer: str, env: str) -> str:
     """`<customer>-<env>`; each part (the customer is a DNS label in the platform too) and the whole checked."""
     for argument, value in (("customer", customer), ("env", env)):
-        if not DNS_LABEL.match(value):
+        if not DNS_LABEL_PATTERN.match(value):
             raise NewStackUsageError(
                 f"{argument} {value!r}: use lowercase letters, digits and inner hyphens (e.g. new-stack zeta prod)"
             )
     name = f"{customer}-{env}"
-    if not DNS_LABEL.match(name):
+    if not DNS_LABEL_PATTERN.match(name):
         raise NewStackUsageError(f"stack name {name!r} is longer than 63 characters: shorten the customer or env")
     return name
-
-
-def stacks_in(stacks_dir: Path) -> list[str]:
-    """Every stack with a file in `stacks_dir`, sorted."""
-    return [stack_name_of(path) for path in sorted(stacks_dir.glob("Pulumi.*.yaml"))]
 
 
 def target_wave(plan: RolloutPlan, wave: str | None) -> str:
@@ -151,7 +145,7 @@ def starting_document(stacks_dir: Path, customer: str, source: str | None) -> tu
     else:
         path = stacks_dir / f"Pulumi.{source}.yaml"
         if not path.is_file():
-            choices = ", ".join(stacks_in(stacks_dir)) or "none"
+            choices = ", ".join(known_stacks(stacks_dir)) or "none"
             raise NewStackUsageError(f"--from {source}: no such stack (stacks: {choices})")
         try:
             raw = read_stack_file(path)
@@ -221,7 +215,7 @@ def build(
         raise NewStackUsageError(f"--set {unknown[0]}: not a question (use {', '.join(q.path for q in QUESTIONS)})")
     platform, extra = starting_document(stacks_dir, customer, source)
     plan_path = stacks_dir / ROLLOUT_FILE
-    target_wave(parse_plan(read_plan_text(plan_path), plan_path, stacks_in(stacks_dir)), wave)
+    target_wave(parse_plan(read_plan_text(plan_path), plan_path, known_stacks(stacks_dir)), wave)
 
     def put(question: Question, raw: str) -> None:
         value = _answer(question, raw)

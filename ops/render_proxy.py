@@ -15,6 +15,7 @@ from pathlib import Path
 from constellab import traefik
 from constellab.config import ManualCertificates, PlatformConfig
 from constellab.naming import Server, role_of, server_host
+from ops.files import why_no_files_can_go_in
 
 # Where each secret value comes from with --show-secrets: the stack's secret key, or an environment variable.
 SECRET_SOURCES = {
@@ -117,30 +118,10 @@ def output_directory(argument: str) -> Path:
     if not argument.strip():
         raise OutputError("--out needs a directory, e.g. --out ./traefik-hub (an empty one is never read as '.')")
     out = Path(argument)
-    problem = _why_no_files_can_go_in(out)
+    problem = why_no_files_can_go_in(out)
     if problem:
         raise OutputError(f"--out {out}: {problem}: choose another directory")
     return out
-
-
-def _why_no_files_can_go_in(directory: Path) -> str | None:
-    """Why files cannot be created in `directory` (made if missing), or None when they can."""
-    current = directory
-    while True:
-        try:
-            if current.is_dir():
-                break
-        except OSError as error:  # e.g. a parent that cannot be searched
-            return f"{current}: {error.strerror}"
-        if os.path.lexists(current):
-            return f"{current} is a broken symbolic link" if current.is_symlink() else f"{current} is a file"
-        if current.parent == current:
-            return f"{current} does not exist"
-        current = current.parent
-    # Files are written beside their target and renamed, so the directory itself must be writable.
-    if not os.access(current, os.W_OK | os.X_OK):
-        return f"{current} is not writable"
-    return None
 
 
 def check_targets(files: list[RenderedFile], out: Path) -> list[Path]:
@@ -151,7 +132,7 @@ def check_targets(files: list[RenderedFile], out: Path) -> list[Path]:
         if relative.is_absolute() or ".." in relative.parts:
             raise OutputError(f"{file.relative_path}: a rendered file must stay under --out")
         target = out / relative
-        problem = _why_no_files_can_go_in(target.parent)
+        problem = why_no_files_can_go_in(target.parent)
         if problem is None and target.is_dir():
             problem = f"{target} is a directory, where the file {file.relative_path} goes"
         if problem:

@@ -21,6 +21,8 @@ from typing import Any, Literal, Protocol, TextIO
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from constellab.text_file import UnreadableFileError, read_text
+
 Action = Literal["preview", "up"]
 Result = Literal["succeeded", "failed", "skipped", "not-started"]
 ROLLOUT_FILE = "rollout.yaml"
@@ -57,14 +59,12 @@ class RolloutError(Exception):
 
 def read_plan_text(path: Path) -> str:
     """The text of a rollout plan file, or a one-line `RolloutError` naming the file and the fix."""
+    if not path.exists() and not path.is_symlink():
+        raise RolloutError(f"{path}: no such file: list the waves there (see README, Rollouts)")
     try:
-        return path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise RolloutError(f"{path}: no such file: list the waves there (see README, Rollouts)") from None
-    except OSError as error:
-        raise RolloutError(f"{path}: cannot read the file: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise RolloutError(f"{path}: not UTF-8 text (byte {error.start}): save the file as UTF-8") from None
+        return read_text(path)
+    except UnreadableFileError as error:
+        raise RolloutError(f"{path}: {error}") from None
 
 
 def parse_plan(text: str, path: Path, known: list[str]) -> RolloutPlan:
@@ -357,15 +357,9 @@ class RolloutReport:
 def done_in(report_path: Path, action: Action) -> set[str]:
     """Stacks that succeeded in an earlier report of the same action (skipped on --resume)."""
     try:
-        text = report_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RolloutError(f"--resume {report_path}: no such file (give the report.json of an earlier run)") from None
-    except IsADirectoryError:
-        raise RolloutError(f"--resume {report_path}: a directory: give the report.json inside it") from None
-    except OSError as error:
-        raise RolloutError(f"--resume {report_path}: cannot read it: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise RolloutError(f"--resume {report_path}: not a rollout report (not UTF-8 text)") from None
+        text = read_text(report_path)
+    except UnreadableFileError as error:
+        raise RolloutError(f"--resume {report_path}: {error} (give the report.json of an earlier run)") from None
     try:
         data = json.loads(text)
         done = {item["stack"] for item in data["stacks"] if item["result"] in ("succeeded", "skipped")}

@@ -35,6 +35,25 @@ def stack_file(name: str) -> Path:
     return STACKS / f"Pulumi.{name}.yaml"
 
 
+# Answers to every question `ops new-stack` asks for a new customer, zeta.
+NEW_STACK_ANSWERS = {
+    "baseDomain": "zeta.constellab.app",
+    "dns.zoneId": "0123456789abcdef0123456789abcdef",
+    "adminCidrs": "198.51.100.0/24",
+    "sshPublicKeys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk3d8mWq0v6cXhJr1p2Y5nE7tB9sLkQz4aG0uF3oD8P ops@zeta",
+    "endpoints.spaceApiUrl": "https://api.zeta.constellab.space",
+    "endpoints.spaceFrontUrl": "https://zeta.constellab.space",
+}
+
+
+@pytest.fixture
+def stacks_copy(tmp_path: Path) -> Path:
+    """A copy of stacks/ that a test may change."""
+    copy = tmp_path / "stacks"
+    shutil.copytree(STACKS, copy)
+    return copy
+
+
 @pytest.fixture
 def engine_for() -> Callable[[str], Engine]:
     """Installs the mock engine for a shipped stack and returns it (call inside the test)."""

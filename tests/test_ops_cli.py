@@ -189,7 +189,7 @@ def test_a_run_dir_under_a_file_is_refused_before_the_rollout_starts(tmp_path, c
     blocker.write_text("")
     assert main(["rollout", "--wave", "canary", "--run-dir", str(blocker / "runs")]) == 2
     err = capsys.readouterr().err
-    assert f"{blocker} is a file, not a directory" in err and "checking" not in err
+    assert f"--run-dir {blocker / 'runs'}: {blocker} is a file" in err and "checking" not in err
 
 
 def test_output_that_cannot_be_written_is_one_line_not_a_traceback():

@@ -29,6 +29,7 @@ from ops.rollout import (
     select,
     workspace_files,
 )
+from tests.conftest import NEW_STACK_ANSWERS as ANSWERS
 from tests.conftest import ROOT, STACK_NAMES, STACKS
 
 
@@ -191,22 +192,6 @@ def test_a_stack_failing_its_guardrails_stops_the_rollout_before_it_starts(tmp_p
 # ---------------------------------------------------------------------------------------------
 # new-stack
 # ---------------------------------------------------------------------------------------------
-
-ANSWERS = {
-    "baseDomain": "zeta.constellab.app",
-    "dns.zoneId": "0123456789abcdef0123456789abcdef",
-    "adminCidrs": "198.51.100.0/24",
-    "sshPublicKeys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk3d8mWq0v6cXhJr1p2Y5nE7tB9sLkQz4aG0uF3oD8P ops@zeta",
-    "endpoints.spaceApiUrl": "https://api.zeta.constellab.space",
-    "endpoints.spaceFrontUrl": "https://zeta.constellab.space",
-}
-
-
-@pytest.fixture
-def stacks_copy(tmp_path: Path) -> Path:
-    copy = tmp_path / "stacks"
-    shutil.copytree(STACKS, copy)
-    return copy
 
 
 def test_new_stack_writes_a_valid_file_without_secrets_and_adds_it_to_a_wave(stacks_copy):

@@ -4,31 +4,16 @@ exit code, and nothing created or changed."""
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import pytest
 
 from ops import cli, new_stack
 from ops.rollout import RolloutError, done_in, load_plan, prepare_policy_pack, select
+from tests.conftest import NEW_STACK_ANSWERS as ANSWERS
 from tests.conftest import STACK_NAMES, STACKS
 
-ANSWERS = {
-    "baseDomain": "zeta.constellab.app",
-    "dns.zoneId": "0123456789abcdef0123456789abcdef",
-    "adminCidrs": "198.51.100.0/24",
-    "sshPublicKeys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk3d8mWq0v6cXhJr1p2Y5nE7tB9sLkQz4aG0uF3oD8P ops@zeta",
-    "endpoints.spaceApiUrl": "https://api.zeta.constellab.space",
-    "endpoints.spaceFrontUrl": "https://zeta.constellab.space",
-}
 ANSWER_ARGS = [argument for path, value in ANSWERS.items() for argument in ("--set", f"{path}={value}")]
-
-
-@pytest.fixture
-def stacks_copy(tmp_path: Path) -> Path:
-    copy = tmp_path / "stacks"
-    shutil.copytree(STACKS, copy)
-    return copy
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
