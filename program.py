@@ -15,21 +15,27 @@ from pulumi.runtime import config as runtime_config
 
 from components.platform import Platform, PlatformArgs
 from constellab.settings import (
+    LAB_MANAGER_API_KEYS,
     PLATFORM_KEY,
     SECRET_KEYS,
+    SECRET_MAPS,
     TLS_PRIVATE_KEYS,
     RawStackConfig,
     SecretState,
     StackSettings,
+    required_members,
     validate,
 )
 
-# Name of each configured secret in the container topology (`Ref` names).
+# Name of each configured secret in the program (`Ref` names); a map's members are `<name>:<server>`.
 SECRET_REFS = {
     "constellab:cloudflareApiToken": "cloudflare-token",
     "constellab:spaceApiKey": "space-api-key",
     "constellab:communityApiKey": "community-api-key",
-    "constellab:codelabPassword": "codelab-password",
+    "constellab:codelabPassword": "codelab-token",
+    "constellab:openaiApiKey": "openai-api-key",
+    TLS_PRIVATE_KEYS.key: "tls-private-key",
+    LAB_MANAGER_API_KEYS.key: "lab-manager-api-key",
 }
 
 
@@ -51,12 +57,13 @@ def raw_config_from_engine() -> RawStackConfig:
                 raw = json.loads(raw)
         values[key] = raw
     members: dict[str, frozenset[str]] = {}
-    tls_keys = runtime_config.get_config(TLS_PRIVATE_KEYS.key)
-    if isinstance(tls_keys, str):
-        with contextlib.suppress(json.JSONDecodeError):
-            decoded = json.loads(tls_keys)
-            if isinstance(decoded, dict):
-                members[TLS_PRIVATE_KEYS.key] = frozenset(decoded)
+    for secret_map in SECRET_MAPS:
+        found = runtime_config.get_config(secret_map.key)
+        if isinstance(found, str):
+            with contextlib.suppress(json.JSONDecodeError):
+                decoded = json.loads(found)
+                if isinstance(decoded, dict):
+                    members[secret_map.key] = frozenset(decoded)
     for secret in SECRET_KEYS:
         if runtime_config.get_config(secret.key) is None:
             secrets[secret.key] = SecretState.MISSING
@@ -82,13 +89,14 @@ def build(stack: str, settings: StackSettings) -> Platform:
     secrets = {
         SECRET_REFS[secret.key]: config.require_secret(secret.name)
         for secret in settings.secret_keys
-        if secret.key in SECRET_REFS
+        if not secret.is_map
     }
-    if TLS_PRIVATE_KEYS in settings.secret_keys:
-        keys = config.require_secret_object(TLS_PRIVATE_KEYS.name)
-        for _, server in settings.platform.servers():
-            if settings.platform.certificate_mode(server) == "manual":
-                secrets[f"tls-private-key:{server.name}"] = _member(keys, server.name)
+    document = settings.platform.model_dump(mode="json", by_alias=True)
+    for secret_map, servers in required_members(document).items():
+        if secret_map in settings.secret_keys:
+            members = config.require_secret_object(secret_map.name)
+            for server in servers:
+                secrets[f"{SECRET_REFS[secret_map.key]}:{server}"] = _member(members, server)
     platform = Platform(settings.platform.customer, PlatformArgs(stack=stack, settings=settings, secrets=secrets))
     pulumi.export("servers", platform.servers)
     pulumi.export("credentials", platform.credentials)

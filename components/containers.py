@@ -16,15 +16,14 @@ from constellab import topology
 class ContainerSetArgs:
     """Arguments of `ContainerSet`."""
 
-    specs: list[topology.ContainerSpec]
+    server_set: topology.ServerSet
     values: Mapping[str, pulumi.Input[str]]
     """Deployment-time values for the specs' `Ref`s that are not generated here (secrets, bucket names)."""
-    manager_subnet: str | None = None
-    """A fixed subnet for the manager network (cloud servers firewall the metadata service by it)."""
 
 
 class ContainerSet(pulumi.ComponentResource):
-    """Networks, one `RandomPassword` per generated secret, one pinned image and container per spec.
+    """Networks by their exact names, one `RandomPassword` per generated secret, one pinned image and
+    container per spec.
 
     Pass the server's Docker provider through `opts.providers`; every child uses it.
     """
@@ -35,19 +34,17 @@ class ContainerSet(pulumi.ComponentResource):
     def __init__(self, name: str, args: ContainerSetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:containers:ContainerSet", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        specs = args.server_set.containers
 
-        used_networks = sorted({network for spec in args.specs for network in spec.networks})
         networks = {
-            network: docker.Network(
-                f"{name}-net-{network}",
-                name=network,
+            network.name: docker.Network(
+                f"{name}-net-{network.name}",
+                name=network.name,
                 driver="bridge",
-                ipam_configs=[docker.NetworkIpamConfigArgs(subnet=args.manager_subnet)]
-                if network == "manager" and args.manager_subnet
-                else None,
+                ipam_configs=[docker.NetworkIpamConfigArgs(subnet=network.subnet)] if network.subnet else None,
                 opts=child,
             )
-            for network in used_networks
+            for network in args.server_set.networks
         }
         # A database reads its password only when it first creates its data: a new password would
         # lock the data out, so a database's password is kept exactly like the data.
@@ -59,7 +56,7 @@ class ContainerSet(pulumi.ComponentResource):
                 special=False,
                 opts=kept if topology.is_database_secret(secret) else child,
             )
-            for secret in topology.generated_secret_names(args.specs)
+            for secret in topology.generated_secret_names(specs)
         }
         values: dict[str, pulumi.Output[str]] = {
             key: pulumi.Output.from_input(value) for key, value in args.values.items()
@@ -79,20 +76,18 @@ class ContainerSet(pulumi.ComponentResource):
             image: docker.RemoteImage(
                 f"{name}-image-{_repository_slug(image)}", name=image, keep_locally=True, opts=child
             )
-            for image in sorted({spec.image for spec in args.specs})
+            for image in sorted({spec.image for spec in specs})
         }
         self.containers = {}
-        for spec in args.specs:
-            self.containers[spec.role] = docker.Container(
+        for spec in specs:
+            self.containers[spec.name] = docker.Container(
                 f"{name}-{spec.role}",
-                name=spec.role,
-                hostname=spec.role,
+                name=spec.name,
                 image=images[spec.image].image_id,
-                restart="unless-stopped",
+                restart=spec.restart,
                 must_run=True,
                 networks_advanced=[
-                    docker.ContainerNetworksAdvancedArgs(name=networks[network].name, aliases=[spec.role])
-                    for network in spec.networks
+                    docker.ContainerNetworksAdvancedArgs(name=networks[network].name) for network in spec.networks
                 ],
                 envs=[pulumi.Output.concat(key, "=", resolve(value)) for key, value in sorted(spec.env.items())],
                 volumes=[
@@ -108,10 +103,12 @@ class ContainerSet(pulumi.ComponentResource):
                     for file in spec.files
                 ],
                 ports=[docker.ContainerPortArgs(internal=port.internal, external=port.external) for port in spec.ports],
+                labels=[docker.ContainerLabelArgs(label=key, value=value) for key, value in sorted(spec.labels.items())]
+                or None,
                 command=list(spec.command) or None,
                 opts=child,
             )
-        self.register_outputs({"containers": sorted(self.containers)})
+        self.register_outputs({"networks": sorted(networks), "containers": sorted(self.containers)})
 
 
 def _repository_slug(image: str) -> str:

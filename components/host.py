@@ -1,4 +1,5 @@
-"""ServerHost: one Docker host (cloud, on-prem or local) with its identity, containers and DNS."""
+"""ServerHost: one Docker host (cloud, on-prem or local) with its identity, containers, DNS and, for a lab
+the stack configures, the lab's configuration handed to its lab manager."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
 from components.containers import ContainerSet, ContainerSetArgs
 from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
+from components.lab_configuration import LabConfiguration, LabConfigurationArgs, LabManagerAccess
 from components.power import PowerControl, PowerControlArgs
-from constellab import iam, naming, topology, traefik
+from constellab import naming, topology
+from constellab.cloud_init import ADMIN_USER
 from constellab.config import (
     CloudPlacement,
     LocalPlacement,
@@ -22,11 +24,14 @@ from constellab.config import (
     OnPremPlacement,
     PlatformConfig,
     Space,
+    StackConfiguration,
 )
 
 if TYPE_CHECKING:
     from components.network import Network
 
+MANAGER_SUBNET = "172.30.253.0/24"
+"""Fixed subnet of a cloud lab host's manager network: the only one allowed to reach the instance role."""
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=accept-new", "-o", "ServerAliveInterval=30"]
 # A replaced instance keeps its Elastic IP but not its host keys: a remembered key would block Docker.
 CLOUD_SSH_OPTIONS = [
@@ -46,15 +51,17 @@ class ServerHostArgs:
     stack: str
     platform: PlatformConfig
     server: naming.Server
-    specs: list[topology.ContainerSpec]
     grants: list[BucketGrant]
     values: Mapping[str, pulumi.Input[str]]
-    """Values for the specs' `Ref`s: configured secrets, bucket names, region."""
+    """Values for the topology's `Ref`s: configured secrets (per-server ones as `<name>:<server>`),
+    bucket names, region."""
     network: Network | None = None
     """The VPC and subnet; required for cloud servers."""
     cloudflare: pulumi.ProviderResource | None = None
     """The Cloudflare provider; records are created only when it is given."""
-    extra_outputs: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    extra_outputs: Mapping[str, pulumi.Input[object]] = field(default_factory=dict)
+    extra_credentials: Mapping[str, pulumi.Input[object]] = field(default_factory=dict)
+    """Secret outputs of the server besides its own (the backup identity's key)."""
 
 
 class ServerHost(pulumi.ComponentResource):
@@ -73,7 +80,7 @@ class ServerHost(pulumi.ComponentResource):
         self.host = naming.server_host(server.name, platform.base_domain)
         values: dict[str, pulumi.Input[str]] = dict(args.values)
         outputs: dict[str, pulumi.Input[object]] = {}
-        credentials: dict[str, Any] = {}
+        credentials: dict[str, Any] = dict(args.extra_credentials)
 
         power_args: PowerControlArgs | None = None
         if isinstance(placement, CloudPlacement):
@@ -95,7 +102,7 @@ class ServerHost(pulumi.ComponentResource):
                     placement=placement,
                     admin_cidrs=list(platform.admin_cidrs),
                     ssh_public_keys=list(platform.ssh_public_keys),
-                    manager_subnet=topology.MANAGER_SUBNET,
+                    manager_subnet=MANAGER_SUBNET,
                     tags=tags,
                     vpc_id=args.network.vpc_id,
                     subnet_id=args.network.subnet_id,
@@ -106,6 +113,9 @@ class ServerHost(pulumi.ComponentResource):
             )
             self.address = machine.public_ip
             docker_host: pulumi.Input[str] = machine.docker_host
+            access = LabManagerAccess(
+                "ssh", pulumi.Output.concat(ADMIN_USER, "@", machine.public_ip), 22, CLOUD_SSH_OPTIONS
+            )
             power_args = PowerControlArgs(
                 server_name=server.name,
                 role=role,
@@ -125,26 +135,37 @@ class ServerHost(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             assert identity.access_key_id is not None and identity.secret_access_key is not None
-            values["aws-credentials-file"] = pulumi.Output.secret(
-                pulumi.Output.all(identity.access_key_id, identity.secret_access_key).apply(
-                    lambda key: iam.shared_credentials_file(str(key[0]), str(key[1]))
-                )
-            )
             credentials["awsAccessKeyId"] = identity.access_key_id
             credentials["awsSecretAccessKey"] = identity.secret_access_key
             self.address = pulumi.Output.from_input(placement.public_address)
-            docker_host = f"ssh://{placement.ssh_user}@{placement.ssh_host}:{placement.ssh_port}"
+            from components.host_preparation import HostPreparation, HostPreparationArgs
+
+            prepared = HostPreparation(
+                f"{name}-preparation",
+                HostPreparationArgs(
+                    ssh_host=placement.ssh_host, ssh_user=placement.ssh_user, ssh_port=placement.ssh_port
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            # Derived from the preparation's output: Docker is reached only once the host is prepared.
+            docker_host = prepared.ready.apply(
+                lambda _: f"ssh://{placement.ssh_user}@{placement.ssh_host}:{placement.ssh_port}"
+            )
+            access = LabManagerAccess(
+                "ssh", f"{placement.ssh_user}@{placement.ssh_host}", placement.ssh_port, list(SSH_OPTIONS)
+            )
         else:
             assert isinstance(placement, LocalPlacement)
             self.address = pulumi.Output.from_input("127.0.0.1")
             docker_host = placement.docker_host
+            access = LabManagerAccess("direct", "127.0.0.1", 443)
 
         if platform.certificate_mode(server) == "manual":
             assert isinstance(server.certificates, ManualCertificates)
             values["tls-certificate"] = server.certificates.certificate_chain
             values["tls-private-key"] = values[f"tls-private-key:{server.name}"]
-        if not isinstance(server, Space) and server.dev_environment:
-            values["codelab-htpasswd"] = self._codelab_htpasswd(name, values["codelab-password"])
+        if not isinstance(server, Space) and not server.configured_by_stack:
+            values["lab-manager-api-key"] = values[f"lab-manager-api-key:{server.name}"]
 
         provider = docker.Provider(
             f"{name}-docker",
@@ -158,20 +179,43 @@ class ServerHost(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        server_set = topology.server_set(
+            platform, server, manager_subnet=MANAGER_SUBNET if isinstance(placement, CloudPlacement) else None
+        )
         containers = ContainerSet(
             f"{name}-containers",
-            ContainerSetArgs(
-                specs=args.specs,
-                values=values,
-                manager_subnet=topology.MANAGER_SUBNET if isinstance(placement, CloudPlacement) else None,
-            ),
+            ContainerSetArgs(server_set=server_set, values=values),
             opts=pulumi.ResourceOptions(parent=self, providers={"docker": provider}),
         )
+        deployed: list[pulumi.Resource] = [containers]
+
+        if not isinstance(server, Space) and isinstance(server.configuration, StackConfiguration):
+            api_key = containers.passwords["lab-manager-api-key"].result
+            credentials["labManagerApiKey"] = api_key
+            configured = LabConfiguration(
+                f"{name}-configuration",
+                LabConfigurationArgs(
+                    server_name=server.name,
+                    host=self.host,
+                    configuration=server.configuration,
+                    endpoints=platform.endpoints,
+                    access=access,
+                    api_key=api_key,
+                    space_api_key=values["space-api-key"],
+                    community_api_key=values["community-api-key"],
+                    codelab_token=values["codelab-token"],
+                    openai_api_key=values.get("openai-api-key"),
+                    after=[containers],
+                    parked=server.state == "stopped",
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            deployed.append(configured)
 
         if power_args is not None:
             power = PowerControl(
                 f"{name}-power",
-                dataclasses.replace(power_args, after=[containers]),
+                dataclasses.replace(power_args, after=deployed),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             outputs |= power.outputs
@@ -188,26 +232,10 @@ class ServerHost(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, providers={"cloudflare": args.cloudflare}),
             )
 
-        self.urls = naming.urls(self.host, role, not isinstance(server, Space) and server.dev_environment)
-        if "lab-manager-api-key" in containers.passwords:
-            credentials["labManagerApiKey"] = containers.passwords["lab-manager-api-key"].result
+        self.urls = naming.urls(self.host, role)
         outputs |= {"role": role, "host": self.host, "address": self.address, "urls": self.urls, **args.extra_outputs}
         self.outputs = outputs
         """What people need to reach the server; nothing secret."""
         self.credentials: pulumi.Output[dict[str, str]] = pulumi.Output.secret(credentials)
         """Secret credentials of the server (lab manager API key, on-prem access key)."""
         self.register_outputs({**outputs, "credentials": self.credentials})
-
-    def _codelab_htpasswd(self, name: str, password: pulumi.Input[str]) -> pulumi.Output[str]:
-        """Codelab's htpasswd line: bcrypt with a salt kept in state, so it changes only with the password."""
-        salt = random.RandomPassword(
-            f"{name}-codelab-htpasswd-salt",
-            length=22,
-            special=True,
-            override_special="./",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        line = pulumi.Output.all(password, salt.result).apply(
-            lambda found: traefik.htpasswd(traefik.CODELAB_USER, str(found[0]), traefik.bcrypt_salt(str(found[1])))
-        )
-        return pulumi.Output.secret(line)

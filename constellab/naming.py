@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from constellab.config import Hub, Lab, LocalPlacement, OnPremPlacement, Space
+from constellab import config
+from constellab.config import Hub, Lab, Space
 
 Role = Literal["lab", "hub", "space"]
 Server = Space | Hub | Lab
 
-CLOUD_DATA_ROOT = "/app"
-"""Mount point of a cloud server's data volume, as on Constellab's own lab servers."""
+DATA_ROOT = config.DATA_ROOT
+"""The data root of every lab host and of the space's server (the cloud data volume's mount point)."""
 
 TAG_STACK = "constellab:stack"
 TAG_SERVER = "constellab:server"
@@ -30,13 +31,6 @@ def server_host(server_name: str, base_domain: str) -> str:
     return f"{server_name}.{base_domain}"
 
 
-def data_root(server: Server) -> str:
-    placement = server.placement
-    if isinstance(placement, (OnPremPlacement, LocalPlacement)):
-        return placement.data_root
-    return CLOUD_DATA_ROOT
-
-
 def server_tags(stack: str, server_name: str, role: Role) -> dict[str, str]:
     """Tags on every taggable AWS resource of a server; `ops lab` finds instances by them."""
     return {TAG_STACK: stack, TAG_SERVER: server_name, TAG_ROLE: role, "Name": f"{stack}-{server_name}"}
@@ -48,14 +42,15 @@ def bucket_prefix(customer: str, server_name: str, purpose: str) -> str:
     return f"{stem}-{purpose}-"
 
 
-def urls(host: str, role: Role, dev_environment: bool) -> dict[str, str]:
-    """The addresses people use, per server."""
+def urls(host: str, role: Role) -> dict[str, str]:
+    """The addresses people use, per server (a lab's are served by the containers its lab manager runs)."""
     if role == "space":
         return {"front": f"https://{host}"}
-    found = {"front": f"https://lab.{host}", "labManager": f"https://lab-manager.{host}"}
-    if dev_environment:
-        found["codelab"] = f"https://codelab.{host}"
-    return found
+    return {
+        "front": f"https://lab.{host}",
+        "codelab": f"https://codelab.{host}",
+        "labManager": f"https://lab-manager.{host}",
+    }
 
 
 def instance_architecture(instance_type: str) -> Literal["x86_64", "arm64"]:

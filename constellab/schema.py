@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from constellab.config import PlatformConfig
-from constellab.settings import PLATFORM_KEY, SECRET_KEYS, TLS_PRIVATE_KEYS
+from constellab.settings import PLATFORM_KEY, SECRET_KEYS
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "stacks" / "stack.schema.json"
 
@@ -29,14 +29,17 @@ def stack_file_schema() -> dict[str, Any]:
         "aws:region": {"type": "string", "description": "AWS region of the customer's resources."},
     }
     for secret in SECRET_KEYS:
-        config_properties[secret.key] = {"$ref": "#/$defs/Secret", "description": secret.purpose}
-    config_properties[TLS_PRIVATE_KEYS.key] = {
-        "description": TLS_PRIVATE_KEYS.purpose,
-        "anyOf": [
-            {"$ref": "#/$defs/Secret"},
-            {"type": "object", "additionalProperties": {"$ref": "#/$defs/Secret"}},
-        ],
-    }
+        if secret.is_map:
+            # `pulumi config set --secret --path '<key>.<server>'` stores one secret per server.
+            config_properties[secret.key] = {
+                "description": secret.purpose,
+                "anyOf": [
+                    {"$ref": "#/$defs/Secret"},
+                    {"type": "object", "additionalProperties": {"$ref": "#/$defs/Secret"}},
+                ],
+            }
+        else:
+            config_properties[secret.key] = {"$ref": "#/$defs/Secret", "description": secret.purpose}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://constellab.example/schemas/stack.schema.json",

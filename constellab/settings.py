@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from constellab import yaml_io
-from constellab.config import ConfigIssue, PlatformConfig, cross_checks
+from constellab.config import RETIRED_FIELDS, ConfigIssue, PlatformConfig, cross_checks
 from constellab.text_file import UnreadableFileError, read_text
 
 PLATFORM_KEY = "constellab:platform"
@@ -35,60 +35,116 @@ class SecretState(Enum):
 
 @dataclass(frozen=True)
 class SecretKey:
-    """A config key that may only hold a Pulumi secret."""
+    """A config key that may only hold a Pulumi secret; a map holds one secret per server name."""
 
     key: str
     purpose: str
+    is_map: bool = False
 
     @property
     def name(self) -> str:
         return self.key.split(":", 1)[1]
 
+    def set_command(self, member: str | None = None, value: str = "<value>") -> str:
+        """The command that stores it (a map member with `--path`)."""
+        if member is None:
+            return f"pulumi config set --secret {self.name} {value}"
+        return f"pulumi config set --secret --path '{self.name}.{member}' {value}"
+
 
 CLOUDFLARE_TOKEN = SecretKey(
-    "constellab:cloudflareApiToken", "Cloudflare API token (Zone:DNS:Edit) for records and DNS-01"
+    "constellab:cloudflareApiToken", "Cloudflare API token (Zone:DNS:Edit) for the DNS records and DNS-01"
 )
-SPACE_API_KEY = SecretKey("constellab:spaceApiKey", "API key the labs use to report to the collaborative space")
-COMMUNITY_API_KEY = SecretKey("constellab:communityApiKey", "API key for Constellab Community")
-CODELAB_PASSWORD = SecretKey("constellab:codelabPassword", "password of Codelab's basic authentication")
+SPACE_API_KEY = SecretKey("constellab:spaceApiKey", "the Space API key that labs configured by the stack use")
+COMMUNITY_API_KEY = SecretKey(
+    "constellab:communityApiKey", "API key for Constellab Community (the space, and labs configured by the stack)"
+)
+CODELAB_PASSWORD = SecretKey(
+    "constellab:codelabPassword", "Codelab's access token, handed to labs configured by the stack (codelabToken)"
+)
+OPENAI_API_KEY = SecretKey("constellab:openaiApiKey", "OpenAI API key for labs with configuration.openai: true")
+LAB_MANAGER_API_KEYS = SecretKey(
+    "constellab:labManagerApiKeys",
+    "the lab manager API key the Space generated for each hub and lab it configures (a secret map)",
+    is_map=True,
+)
 TLS_PRIVATE_KEYS = SecretKey(
-    "constellab:tlsPrivateKeys", "PEM private keys of manual certificates, one per server name (a secret map)"
+    "constellab:tlsPrivateKeys",
+    "PEM private keys of manual certificates, one per server name (a secret map)",
+    is_map=True,
 )
-SECRET_KEYS = (CLOUDFLARE_TOKEN, SPACE_API_KEY, COMMUNITY_API_KEY, CODELAB_PASSWORD, TLS_PRIVATE_KEYS)
+SECRET_KEYS = (
+    CLOUDFLARE_TOKEN,
+    SPACE_API_KEY,
+    COMMUNITY_API_KEY,
+    CODELAB_PASSWORD,
+    OPENAI_API_KEY,
+    LAB_MANAGER_API_KEYS,
+    TLS_PRIVATE_KEYS,
+)
+SECRET_MAPS = tuple(secret for secret in SECRET_KEYS if secret.is_map)
 
 
-def _raw_servers(document: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    found: list[tuple[str, Mapping[str, Any]]] = []
+def _raw_servers(document: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """(kind, name, server) of every server mapping of a raw document: kind is space, hub or lab."""
+    found: list[tuple[str, str, Mapping[str, Any]]] = []
     space = document.get("space")
     if isinstance(space, Mapping):
-        found.append((str(space.get("name", "space")), space))
-    for key in ("hubs", "labs"):
+        found.append(("space", str(space.get("name", "space")), space))
+    for key, kind in (("hubs", "hub"), ("labs", "lab")):
         items = document.get(key)
         if isinstance(items, list):
-            found += [(str(item.get("name")), item) for item in items if isinstance(item, Mapping)]
+            found += [(kind, str(item.get("name")), item) for item in items if isinstance(item, Mapping)]
     return found
+
+
+def _mode(server: Mapping[str, Any]) -> object:
+    configuration = server.get("configuration")
+    return configuration.get("mode", "space") if isinstance(configuration, Mapping) else "space"
 
 
 def manual_certificate_servers(document: Mapping[str, Any]) -> list[str]:
     """Names of the servers whose certificates are `manual` (their keys are secret config)."""
     return [
         name
-        for name, server in _raw_servers(document)
+        for _, name, server in _raw_servers(document)
         if isinstance(server.get("certificates"), Mapping) and server["certificates"].get("mode") == "manual"
     ]
 
 
+def space_configured_servers(document: Mapping[str, Any]) -> list[str]:
+    """Names of the hubs and labs the Space configures (their lab manager keys are secret config)."""
+    return [name for kind, name, server in _raw_servers(document) if kind != "space" and _mode(server) == "space"]
+
+
+def _stack_configured(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [server for kind, _, server in _raw_servers(document) if kind != "space" and _mode(server) == "stack"]
+
+
+def required_members(document: Mapping[str, Any]) -> dict[SecretKey, list[str]]:
+    """For each secret map, the server names it needs an entry for."""
+    return {
+        TLS_PRIVATE_KEYS: manual_certificate_servers(document),
+        LAB_MANAGER_API_KEYS: space_configured_servers(document),
+    }
+
+
 def required_secrets(document: Mapping[str, Any]) -> list[SecretKey]:
     """The secret keys a platform document needs (read from the raw document, valid or not)."""
-    needed = [SPACE_API_KEY, COMMUNITY_API_KEY]
+    needed: list[SecretKey] = []
     dns = document.get("dns")
     if isinstance(dns, Mapping) and dns.get("provider") == "cloudflare":
         needed.append(CLOUDFLARE_TOKEN)
-    servers = [s for key in ("hubs", "labs") if isinstance(document.get(key), list) for s in document[key]]
-    if any(not isinstance(server, Mapping) or server.get("devEnvironment", True) is not False for server in servers):
+    by_stack = _stack_configured(document)
+    if by_stack:
+        needed.append(SPACE_API_KEY)
+    if by_stack or isinstance(document.get("space"), Mapping):
+        needed.append(COMMUNITY_API_KEY)
+    if by_stack:
         needed.append(CODELAB_PASSWORD)
-    if manual_certificate_servers(document):
-        needed.append(TLS_PRIVATE_KEYS)
+    if any(isinstance(s.get("configuration"), Mapping) and s["configuration"].get("openai") is True for s in by_stack):
+        needed.append(OPENAI_API_KEY)
+    needed += [secret for secret, members in required_members(document).items() if members]
     return needed
 
 
@@ -152,35 +208,29 @@ def validate(raw: RawStackConfig, source: str) -> StackSettings:
         issues += cross_checks(document)
 
     needed = required_secrets(document) if isinstance(document, Mapping) else []
+    members = required_members(document) if isinstance(document, Mapping) else {}
     for secret in SECRET_KEYS:
         state = raw.secrets.get(secret.key, SecretState.MISSING)
         if state is SecretState.PLAIN:
+            member = "<server>" if secret.is_map else None
             issues.append(
                 ConfigIssue(
                     path=secret.key,
                     message="is stored in plain text: remove it and run "
-                    f"`pulumi config set --secret {secret.name} <value>` ({secret.purpose})",
+                    f"`{secret.set_command(member)}` ({secret.purpose})",
                 )
             )
+        elif secret.is_map and secret in needed:
+            present = raw.secret_members.get(secret.key, frozenset()) if state is SecretState.SECRET else frozenset()
+            issues += [
+                ConfigIssue(path=f"{secret.key}.{server}", message=_missing_member(secret, server))
+                for server in members.get(secret, [])
+                if server not in present
+            ]
         elif state is SecretState.MISSING and secret in needed:
             issues.append(
-                ConfigIssue(
-                    path=secret.key,
-                    message=f"missing: run `pulumi config set --secret {secret.name} <value>` ({secret.purpose})",
-                )
+                ConfigIssue(path=secret.key, message=f"missing: run `{secret.set_command()}` ({secret.purpose})")
             )
-
-    if isinstance(document, Mapping):
-        present = raw.secret_members.get(TLS_PRIVATE_KEYS.key, frozenset())
-        for server in manual_certificate_servers(document):
-            if raw.secrets.get(TLS_PRIVATE_KEYS.key) is SecretState.SECRET and server not in present:
-                issues.append(
-                    ConfigIssue(
-                        path=f"{TLS_PRIVATE_KEYS.key}.{server}",
-                        message="missing: the manual certificate needs its key, run "
-                        f"`pulumi config set --secret --path 'tlsPrivateKeys.{server}' -- \"$(cat {server}.key)\"`",
-                    )
-                )
 
     region = raw.values.get("aws:region")
     if platform is not None and platform.uses_aws and not region:
@@ -195,6 +245,16 @@ def validate(raw: RawStackConfig, source: str) -> StackSettings:
         platform=platform,
         aws_region=str(region) if region else None,
         secret_keys=tuple(needed),
+    )
+
+
+def _missing_member(secret: SecretKey, server: str) -> str:
+    if secret is TLS_PRIVATE_KEYS:
+        key_file = f'-- "$(cat {server}.key)"'
+        return f"missing: the manual certificate needs its key, run `{secret.set_command(server, value=key_file)}`"
+    return (
+        f"missing: the Space configures {server}, so its lab manager takes the API key the Space generated for it: "
+        f"run `{secret.set_command(server, value='<key>')}` (or set {server}'s configuration.mode to stack)"
     )
 
 
@@ -298,6 +358,9 @@ def _message(detail: Any, parent: type[BaseModel] | None) -> str:
     if kind == "missing":
         return "required: add it"
     if kind == "extra_forbidden":
+        retired = RETIRED_FIELDS.get((parent.__name__, str(detail["loc"][-1]))) if parent is not None else None
+        if retired is not None:
+            return retired
         allowed = ", ".join(_aliases(parent)) if parent is not None else "see the JSON schema"
         return f"unknown field: remove it or use one of {allowed}"
     if kind == "union_tag_not_found":

@@ -1,10 +1,15 @@
 """Traefik's static and dynamic configuration, rendered from the validated config.
 
-The core routes live in the file provider: Docker labels cannot be changed without replacing a
-container, and TLS options exist only in files. The Docker provider stays on, exposing nothing by
-default, for the apps the lab manager starts later. Every file Traefik reads is described by
-`proxy_files`, the single source for the container (`components.containers`) and for
-`python -m ops render-proxy`.
+Two proxies share this module:
+- a lab host's `reverse_proxy` routes what the lab manager labels (Docker provider, nothing exposed by
+  default). Its hardening therefore lives where it reaches routers we never write: the security headers
+  on the `websecure` entry point, and TLS 1.2+ with strict SNI as the `default` TLS options of the file
+  provider (TLS options exist only there). The wildcard certificate is requested by the `lab_manager`
+  container's own labels, as in lab-configurer's `docker-compose.yml`.
+- the collaborative space's proxy routes its application from the file provider (no Docker socket).
+
+Every file Traefik reads is described by `proxy_files`, the single source for the container
+(`components.containers`) and for `python -m ops render-proxy`.
 """
 
 from __future__ import annotations
@@ -12,29 +17,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import bcrypt
-
 from constellab import yaml_io
 
 STATIC_PATH = "/etc/traefik/traefik.yml"
 DYNAMIC_DIR = "/etc/traefik/dynamic"
 DYNAMIC_PATH = f"{DYNAMIC_DIR}/core.yml"
-HTPASSWD_PATH = "/etc/traefik/secrets/codelab.htpasswd"
-CERTIFICATE_PATH = "/etc/traefik/certs/server.crt"
-PRIVATE_KEY_PATH = "/etc/traefik/certs/server.key"
+MANUAL_CERTIFICATE_PATH = "/certs/fullchain.pem"
+MANUAL_KEY_PATH = "/certs/privkey.pem"
+"""Where lab-configurer's air-gapped set-up (`on-premise/traefik.yml`) reads a site's own certificate."""
 ACME_DIR = "/letsencrypt"
 ACME_STORE = f"{ACME_DIR}/acme.json"
 CLOUDFLARE_TOKEN_FILE = "/run/secrets/cf_dns_api_token"
-CERT_RESOLVER = "letsencrypt"
-CODELAB_USER = "codelab"
-"""User name of Codelab's basic authentication; the password is `constellab:codelabPassword`."""
-BCRYPT_COST = 10
+CERT_RESOLVER = "myresolver"
+"""The resolver name the lab manager's labels use (`tls.certresolver=myresolver`); it must exist."""
 
-TlsMode = Literal["acme", "manual", "default"]
-Role = Literal["lab", "hub", "space"]
+TlsMode = Literal["acme", "httpreq", "manual", "default"]
+ProxyKind = Literal["lab-host", "space"]
 
 SECURITY_HEADERS = "security-headers"
-CODELAB_AUTH = "codelab-auth"
+WEBSECURE = "websecure"
 
 # TLS 1.2 suites with forward secrecy and AEAD only (TLS 1.3 suites are not configurable in Go).
 MODERN_CIPHER_SUITES = [
@@ -47,15 +48,21 @@ MODERN_CIPHER_SUITES = [
 ]
 HSTS_SECONDS = 31536000
 
+# Hours-long uploads and downloads go through the proxy (lab-configurer sets these timeouts to 0). Reading
+# and writing a request are never cut; only connections idle between requests are closed, so an
+# abandoned keep-alive connection does not stay open for ever (Traefik's default, 180 s), and idle pooled
+# connections to a backend after 90 s (Go's default). A request in progress is never idle.
+RESPONDING_TIMEOUTS = {"readTimeout": "0s", "writeTimeout": "0s", "idleTimeout": "180s"}
+FORWARDING_TIMEOUTS = {"responseHeaderTimeout": "0s", "idleConnTimeout": "90s"}
+
 
 @dataclass(frozen=True)
 class Route:
-    """One router: the hosts it matches and the backend it reaches."""
+    """One router of our own: the hosts it matches and the backend it reaches."""
 
     name: str
     rule: str
     service_url: str
-    basic_auth: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,9 +77,44 @@ class ProxyFile:
     mode: int = 0o444
 
 
-def static_config(host: str, tls: TlsMode, acme_email: str | None = None) -> dict[str, Any]:
-    """Traefik's static configuration for a server whose virtual host is `host`."""
-    websecure_tls: dict[str, Any] = {}
+@dataclass(frozen=True)
+class ProxySettings:
+    """What a server's proxy configuration depends on."""
+
+    kind: ProxyKind
+    host: str
+    """The server's virtual host `<H>`."""
+    tls: TlsMode
+    acme_email: str | None = None
+    httpreq_endpoint: str | None = None
+    """The Space's DNS-challenge route, for `tls: httpreq`."""
+
+
+def _resolver(settings: ProxySettings) -> dict[str, Any]:
+    acme: dict[str, Any] = {"storage": ACME_STORE}
+    if settings.acme_email:
+        acme["email"] = settings.acme_email
+    if settings.tls == "acme":
+        acme["dnsChallenge"] = {"provider": "cloudflare", "resolvers": ["1.1.1.1:53", "1.0.0.1:53"]}
+    elif settings.tls == "httpreq":
+        acme["dnsChallenge"] = {"provider": "httpreq"}
+    # manual and default keep the resolver without a challenge, as lab-configurer's on-premise set-up
+    # does: labels naming `myresolver` stay valid, and certificates come from the file provider.
+    return {CERT_RESOLVER: {"acme": acme}}
+
+
+def static_config(settings: ProxySettings) -> dict[str, Any]:
+    """Traefik's static configuration."""
+    websecure: dict[str, Any] = {
+        "address": ":443",
+        "http": {
+            "tls": {},
+            "aliasHeadersStrategy": "delete",
+            # On the entry point, the headers reach every router: the lab manager's, its bricks' too.
+            "middlewares": [f"{SECURITY_HEADERS}@file"],
+        },
+    }
+    providers: dict[str, Any] = {"file": {"directory": DYNAMIC_DIR, "watch": True}}
     config: dict[str, Any] = {
         "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
         "log": {"level": "INFO", "format": "json"},
@@ -83,145 +125,114 @@ def static_config(host: str, tls: TlsMode, acme_email: str | None = None) -> dic
             "web": {
                 "address": ":80",
                 "http": {
-                    "redirections": {"entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}},
+                    "redirections": {"entryPoint": {"to": WEBSECURE, "scheme": "https", "permanent": True}},
                     "aliasHeadersStrategy": "delete",
                 },
             },
-            "websecure": {
-                "address": ":443",
-                # Security headers on the entry point reach every router, the lab manager's apps included.
-                "http": {
-                    "tls": websecure_tls,
-                    "aliasHeadersStrategy": "delete",
-                    "middlewares": [f"{SECURITY_HEADERS}@file"],
-                },
-            },
+            WEBSECURE: websecure,
             # Health checks only, inside the container: never published.
-            "traefik": {"address": "127.0.0.1:8082"},
+            "traefik": {"address": "127.0.0.1:8082", "http": {"aliasHeadersStrategy": "delete"}},
         },
-        "providers": {
-            "file": {"directory": DYNAMIC_DIR, "watch": True},
-            "docker": {"exposedByDefault": False, "network": "manager"},
-        },
+        "providers": providers,
+        "certificatesResolvers": _resolver(settings),
     }
-    if tls == "acme":
-        # Routers carry no TLS section of their own, so this wildcard request reaches every one of them.
-        websecure_tls |= {"certResolver": CERT_RESOLVER, "domains": [{"main": host, "sans": [f"*.{host}"]}]}
-        acme: dict[str, Any] = {
-            "storage": ACME_STORE,
-            "dnsChallenge": {"provider": "cloudflare", "resolvers": ["1.1.1.1:53", "1.0.0.1:53"]},
-        }
-        if acme_email:
-            acme["email"] = acme_email
-        config["certificatesResolvers"] = {CERT_RESOLVER: {"acme": acme}}
+    if settings.kind == "lab-host":
+        # The lab manager's labels are written in both of Traefik's rule syntaxes over its versions: v2
+        # (`HostRegexp(`app-{subdomain:[a-zA-Z0-9-]+}.<H>`)`) in older templates, v3 (`^app-.+\.<H>$`)
+        # in newer ones. v2 is the default here so the older labels work as written; the app hosts of
+        # the newer ones are caught by our own v3 routers (`lab_host_routes`).
+        config["core"] = {"defaultRuleSyntax": "v2"}
+        providers["docker"] = {"exposedByDefault": False}
+        websecure["transport"] = {"respondingTimeouts": dict(RESPONDING_TIMEOUTS)}
+        config["serversTransport"] = {"forwardingTimeouts": dict(FORWARDING_TIMEOUTS)}
+    elif settings.tls in ("acme", "httpreq"):
+        # The space's own router carries no TLS section, so this request reaches it.
+        websecure["http"]["tls"] = {"certResolver": CERT_RESOLVER, "domains": [{"main": settings.host}]}
     return config
 
 
-def routes(host: str, role: Role, dev_environment: bool) -> list[Route]:
-    """The routes of a server, with parity to Constellab's lab host."""
+def lab_host_routes(host: str) -> list[Route]:
+    """Our own routers on a lab host: the lab manager's app hosts in v3 syntax (see `static_config`).
+
+    They reach the containers by name on the networks the proxy shares with them; the lab manager's
+    own routers (labels) handle every other host.
+    """
     escaped = host.replace(".", r"\.")
-    if role == "space":
-        return [Route("space", f"Host(`{host}`)", "http://space:3000")]
-    found = [
-        Route("front", f"Host(`lab.{host}`)", "http://front:81"),
-        Route("glab", f"Host(`glab.{host}`)", "http://glab:3000"),
-        Route("glab-apps", f"HostRegexp(`^app-[a-z0-9-]+\\.{escaped}$`)", "http://glab:8510"),
-        Route("lab-manager", f"Host(`lab-manager.{host}`)", "http://lab-manager:3080"),
+    return [
+        Route("glab-apps", f"HostRegexp(`^app-[a-zA-Z0-9-]+\\.{escaped}$`)", "http://glab:8510"),
+        Route("codelab-apps", f"HostRegexp(`^appdev-[a-zA-Z0-9-]+\\.{escaped}$`)", "http://codelab:8510"),
     ]
-    if dev_environment:
-        found += [
-            Route("dev-front", f"Host(`dev-lab.{host}`)", "http://front:81"),
-            Route("glab-dev", f"Host(`glab-dev.{host}`)", "http://codelab:3000"),
-            Route("codelab", f"Host(`codelab.{host}`)", "http://codelab:8080", basic_auth=True),
-            Route("codelab-apps", f"HostRegexp(`^appdev-[a-z0-9-]+\\.{escaped}$`)", "http://codelab:8510"),
-        ]
-    return found
 
 
-def dynamic_config(route_list: list[Route], tls: TlsMode) -> dict[str, Any]:
-    """File-provider configuration: routers, services, security middlewares and TLS options."""
-    middlewares: dict[str, Any] = {
-        SECURITY_HEADERS: {
-            "headers": {
-                "stsSeconds": HSTS_SECONDS,
-                "stsIncludeSubdomains": True,
-                "forceSTSHeader": True,
-                "contentTypeNosniff": True,
-                "frameDeny": True,
-                "referrerPolicy": "strict-origin-when-cross-origin",
-            }
-        }
-    }
-    if any(route.basic_auth for route in route_list):
-        middlewares[CODELAB_AUTH] = {
-            "basicAuth": {"usersFile": HTPASSWD_PATH, "realm": "Codelab", "removeHeader": True}
-        }
-    routers = {}
+def space_routes(host: str) -> list[Route]:
+    """The collaborative space's application behind its proxy."""
+    return [Route("space", f"Host(`{host}`)", "http://space:3000")]
+
+
+def dynamic_config(settings: ProxySettings) -> dict[str, Any]:
+    """File-provider configuration: our routers, the security headers and the default TLS options."""
+    route_list = lab_host_routes(settings.host) if settings.kind == "lab-host" else space_routes(settings.host)
+    routers: dict[str, Any] = {}
     for route in route_list:
-        # No `tls` key: the websecure entry point's TLS settings (and its certificate request) apply,
-        # and so do its security headers.
-        router: dict[str, Any] = {"rule": route.rule, "entryPoints": ["websecure"], "service": route.name}
-        if route.basic_auth:
-            router["middlewares"] = [CODELAB_AUTH]
+        router: dict[str, Any] = {"rule": route.rule, "entryPoints": [WEBSECURE], "service": route.name}
+        if settings.kind == "lab-host":
+            router |= {"ruleSyntax": "v3", "tls": {}}
         routers[route.name] = router
     tls_options: dict[str, Any] = {
         "minVersion": "VersionTLS12",
         "cipherSuites": MODERN_CIPHER_SUITES,
         "curvePreferences": ["X25519", "CurveP256", "CurveP384"],
         # Traefik's own certificate matches no name: strict SNI would refuse every client.
-        "sniStrict": tls != "default",
+        "sniStrict": settings.tls != "default",
     }
     config: dict[str, Any] = {
         "http": {
             "routers": routers,
-            "middlewares": middlewares,
+            "middlewares": {
+                SECURITY_HEADERS: {
+                    "headers": {
+                        "stsSeconds": HSTS_SECONDS,
+                        "stsIncludeSubdomains": True,
+                        "forceSTSHeader": True,
+                        "contentTypeNosniff": True,
+                        "frameDeny": True,
+                        "referrerPolicy": "strict-origin-when-cross-origin",
+                    }
+                }
+            },
             "services": {
                 route.name: {"loadBalancer": {"servers": [{"url": route.service_url}]}} for route in route_list
             },
         },
         "tls": {"options": {"default": tls_options}},
     }
-    if tls == "manual":
-        certificate = {"certFile": CERTIFICATE_PATH, "keyFile": PRIVATE_KEY_PATH}
+    if settings.tls == "manual":
+        certificate = {"certFile": MANUAL_CERTIFICATE_PATH, "keyFile": MANUAL_KEY_PATH}
         config["tls"]["certificates"] = [certificate]
         config["tls"]["stores"] = {"default": {"defaultCertificate": certificate}}
     return config
 
 
-def bcrypt_salt(random_chars: str) -> bytes:
-    """A bcrypt salt from 22 characters of the bcrypt alphabet (`./A-Za-z0-9`).
-
-    The 22nd character only carries 2 bits: it is mapped onto the four characters bcrypt accepts
-    there, so any random string of that alphabet (a `RandomPassword`, stable in state) works.
-    """
-    if len(random_chars) != 22:
-        raise ValueError("a bcrypt salt takes 22 characters")
-    last = ".Oeu"["./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".index(random_chars[21]) % 4]
-    return f"$2b${BCRYPT_COST:02d}${random_chars[:21]}{last}".encode()
+def environment(settings: ProxySettings) -> dict[str, str]:
+    """The proxy's environment: lego's settings of the DNS challenge (never a secret: the token is a file)."""
+    if settings.tls == "acme":
+        return {"CF_DNS_API_TOKEN_FILE": CLOUDFLARE_TOKEN_FILE}
+    if settings.tls == "httpreq":
+        assert settings.httpreq_endpoint is not None, "validated: httpreq has its endpoint"
+        return {"HTTPREQ_ENDPOINT": settings.httpreq_endpoint}
+    return {}
 
 
-def htpasswd(user: str, password: str, salt: bytes) -> str:
-    """One htpasswd line with a bcrypt hash; the same password and salt always give the same line."""
-    if ":" in user:
-        raise ValueError("an htpasswd user name cannot contain ':'")
-    return f"{user}:{bcrypt.hashpw(password.encode(), salt).decode()}\n"
-
-
-def proxy_files(
-    host: str, role: Role, dev_environment: bool, tls: TlsMode, acme_email: str | None = None
-) -> list[ProxyFile]:
+def proxy_files(settings: ProxySettings) -> list[ProxyFile]:
     """Every file of a server's Traefik; secret files hold the name of their value instead."""
-    route_list = routes(host, role, dev_environment)
     files = [
-        ProxyFile(STATIC_PATH, to_yaml(static_config(host, tls, acme_email))),
-        ProxyFile(DYNAMIC_PATH, to_yaml(dynamic_config(route_list, tls))),
+        ProxyFile(STATIC_PATH, to_yaml(static_config(settings))),
+        ProxyFile(DYNAMIC_PATH, to_yaml(dynamic_config(settings))),
     ]
-    if any(route.basic_auth for route in route_list):
-        files.append(ProxyFile(HTPASSWD_PATH, value="codelab-htpasswd", secret=True, mode=0o400))
-    if tls == "manual":
-        files.append(ProxyFile(CERTIFICATE_PATH, value="tls-certificate"))
-        files.append(ProxyFile(PRIVATE_KEY_PATH, value="tls-private-key", secret=True, mode=0o400))
-    if tls == "acme":
+    if settings.tls == "manual":
+        files.append(ProxyFile(MANUAL_CERTIFICATE_PATH, value="tls-certificate"))
+        files.append(ProxyFile(MANUAL_KEY_PATH, value="tls-private-key", secret=True, mode=0o400))
+    if settings.tls == "acme":
         files.append(ProxyFile(CLOUDFLARE_TOKEN_FILE, value="cloudflare-token", secret=True, mode=0o400))
     return files
 

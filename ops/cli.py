@@ -480,7 +480,7 @@ def parser() -> argparse.ArgumentParser:
 
     render = commands.add_parser(
         "render-proxy",
-        help="write a server's Traefik files (static, dynamic, htpasswd) for review or air-gapped installs",
+        help="write a server's Traefik files (static, dynamic, certificates) for review or air-gapped installs",
         description="Write the Traefik configuration the toolkit deploys on one server. Secrets are placeholders "
         "unless --show-secrets, which reads them from CONSTELLAB_* environment variables or `pulumi config get`.",
     )

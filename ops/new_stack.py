@@ -28,6 +28,7 @@ from constellab.settings import (
     SecretState,
     StackConfigError,
     read_stack_file,
+    required_members,
     required_secrets,
     validate,
 )
@@ -77,9 +78,6 @@ QUESTIONS = [
 TEMPLATE: dict[str, Any] = {
     "images": {
         "labManager": "constellab/lab-manager:2.4.1",
-        "front": "constellab/lab-front:2.4.1",
-        "glab": "constellab/glab:0.12.3",
-        "codelab": "constellab/codelab:0.12.3",
     },
     "network": {"mode": "create"},
     "hubs": [{"name": "hub", "placement": {"kind": "cloud", "instanceType": "m6i.large", "dataDiskGb": 200}}],
@@ -178,7 +176,8 @@ def _answer(question: Question, raw: str) -> Any:
 def _problems(platform: dict[str, Any], extra: dict[str, Any], source: str) -> list[tuple[str, str]]:
     """(path, message) of every problem, secrets assumed set (they are set after, as secrets)."""
     secrets = {secret.key: SecretState.SECRET for secret in required_secrets(platform)}
-    raw = RawStackConfig(values={PLATFORM_KEY: platform, **extra}, secrets=secrets)
+    members = {secret.key: frozenset(servers) for secret, servers in required_members(platform).items()}
+    raw = RawStackConfig(values={PLATFORM_KEY: platform, **extra}, secrets=secrets, secret_members=members)
     try:
         validate(raw, source)
     except StackConfigError as error:
@@ -284,7 +283,12 @@ def _end_prompt_line() -> None:
 def secret_commands(name: str, platform: dict[str, Any]) -> list[str]:
     """Create the stack in the backend, then set each secret it needs."""
     commands = [f"pulumi stack init {name}"]
-    commands += [f"pulumi config set --secret {secret.name} <value> -s {name}" for secret in required_secrets(platform)]
+    members = required_members(platform)
+    for secret in required_secrets(platform):
+        if secret.is_map:
+            commands += [f"{secret.set_command(server, '<value>')} -s {name}" for server in members[secret]]
+        else:
+            commands.append(f"{secret.set_command()} -s {name}")
     return commands
 
 

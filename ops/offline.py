@@ -28,13 +28,13 @@ from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from constellab import traefik
 from constellab.settings import (
     PLATFORM_KEY,
     SECRET_KEYS,
-    TLS_PRIVATE_KEYS,
+    SecretKey,
     StackSettings,
     load_stack_file,
+    required_members,
     stack_name_of,
 )
 
@@ -280,6 +280,11 @@ class Engine:
         return self.monitor.registrations
 
 
+def placeholder(secret: SecretKey, member: str | None = None) -> str:
+    """The stand-in value of a secret offline (secrets are never decrypted here)."""
+    return f"offline-placeholder-{secret.name}" + (f"-{member}" if member else "")
+
+
 def configure(stack_file: Path, settings: StackSettings | None = None) -> Engine:
     """Installs the mock engine and the stack's config, exactly as the CLI would hand it over.
 
@@ -293,21 +298,22 @@ def configure(stack_file: Path, settings: StackSettings | None = None) -> Engine
     runtime_settings.ROOT.set(None)
     # Source positions only serve the engine's diagnostics; capturing one per resource is ~40% of a mock run.
     runtime_resource._get_stack_trace = _no_stack_trace
-    # Offline, a hash's cost factor protects nothing (every secret is a placeholder): keep bcrypt cheap.
-    traefik.BCRYPT_COST = 4
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     _ensure_event_loop().set_default_executor(InlineExecutor())
-    config: dict[str, str] = {PLATFORM_KEY: json.dumps(settings.platform.model_dump(mode="json", by_alias=True))}
+    document = settings.platform.model_dump(mode="json", by_alias=True)
+    config: dict[str, str] = {PLATFORM_KEY: json.dumps(document)}
     if settings.aws_region:
         config["aws:region"] = settings.aws_region
     secret_keys = []
+    members = required_members(document)
     for secret in SECRET_KEYS:
-        if secret in settings.secret_keys:
-            config[secret.key] = f"offline-placeholder-{secret.name}"
-            secret_keys.append(secret.key)
-    if TLS_PRIVATE_KEYS in settings.secret_keys:
-        manual = [s.name for _, s in settings.platform.servers() if settings.platform.certificate_mode(s) == "manual"]
-        config[TLS_PRIVATE_KEYS.key] = json.dumps({name: f"offline-placeholder-key-{name}" for name in manual})
+        if secret not in settings.secret_keys:
+            continue
+        secret_keys.append(secret.key)
+        if secret.is_map:
+            config[secret.key] = json.dumps({name: placeholder(secret, name) for name in members[secret]})
+        else:
+            config[secret.key] = placeholder(secret)
     runtime_config.set_all_config(config, secret_keys)
     return Engine(stack=stack, settings=settings, mocks=mocks, monitor=monitor)
 

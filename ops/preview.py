@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from constellab.settings import StackSettings
 from ops.offline import OfflineRun, Registration, mask, reveal
 from policies.rules.common import short_type
 
@@ -53,6 +54,31 @@ def _resource(registration: Registration) -> dict[str, Any]:
     }
 
 
+def lab_manager_sets(settings: StackSettings) -> dict[str, dict[str, Any]]:
+    """Per hub and lab, what its lab manager runs itself, from the one description in `lab_host`."""
+    from constellab import lab_host, naming
+
+    platform = settings.platform
+    found: dict[str, dict[str, Any]] = {}
+    for server in platform.lab_hosts():
+        host = naming.server_host(server.name, platform.base_domain)
+        found[server.name] = {
+            "host": host,
+            "configuredBy": "stack" if server.configured_by_stack else "space",
+            "containers": [
+                {
+                    "name": container.name,
+                    "role": container.role,
+                    "networks": list(container.networks),
+                    "hosts": [f"{route.host}.{host}" for route in container.routes],
+                    "publishedPorts": list(container.published_ports),
+                }
+                for container in lab_host.lab_manager_containers(server.biota)
+            ],
+        }
+    return found
+
+
 def stack_document(run: OfflineRun) -> dict[str, Any]:
     """One stack's preview as data: resources with inputs and options, summary, outputs, policies."""
     from ops.guardrails import check_run
@@ -72,6 +98,7 @@ def stack_document(run: OfflineRun) -> dict[str, Any]:
         "outputs": outputs,
         "policies": [violation.as_dict() for violation in check_run(run)],
         "schedules": schedules,
+        "labManager": lab_manager_sets(run.settings),
     }
 
 
@@ -140,9 +167,11 @@ def _warm(paths: list[Path]) -> None:
     modules = ["pulumi_docker", "pulumi_random", "ops.guardrails"]
     if any(platform.uses_aws for platform in platforms):
         modules += ["components.hub", "components.space", "components.network", "components.cloud_server"]
-        modules += ["components.power", "components.bucket", "pulumi_command.remote"]
+        modules += ["components.power", "components.bucket", "components.backups", "pulumi_command.remote"]
         modules += [f"pulumi_aws.{name}" for name in ("ec2", "s3", "iam", "vpc", "ebs", "cloudwatch", "scheduler")]
         modules += ["pulumi_aws.ec2transitgateway"]
+    if any(server.configured_by_stack for platform in platforms for server in platform.lab_hosts()):
+        modules += ["components.lab_configuration", "pulumi_command.local"]
     if any(platform.dns.provider == "cloudflare" for platform in platforms):
         modules += ["components.dns"]
     for module in modules:
@@ -203,6 +232,13 @@ def render_text(document: dict[str, Any]) -> str:
         "Resources by type:",
     ]
     lines += [f"  {count:4d}  {kind}" for kind, count in sorted(summary["byType"].items(), key=lambda i: (-i[1], i[0]))]
+    if document.get("labManager"):
+        lines += ["", "Run by each lab manager (its own template; not declared by this program):"]
+        for server, managed in document["labManager"].items():
+            lines.append(f"  {server} ({managed['host']}, configured by the {managed['configuredBy']}):")
+            for container in managed["containers"]:
+                where = ", ".join(container["hosts"]) or "no route"
+                lines.append(f"    {container['name']:<17} {container['role']}: {where}")
     if document["schedules"]:
         lines += ["", "Scheduled labs (weekly running hours, saving against always-on):"]
         lines += [

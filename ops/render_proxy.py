@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import subprocess
 import tempfile
@@ -12,14 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from constellab import traefik
+from constellab import topology, traefik
 from constellab.config import ManualCertificates, PlatformConfig
-from constellab.naming import Server, role_of, server_host
+from constellab.naming import Server
 from ops.files import why_no_files_can_go_in
 
 # Where each secret value comes from with --show-secrets: the stack's secret key, or an environment variable.
 SECRET_SOURCES = {
-    "codelab-htpasswd": ("codelabPassword", "CONSTELLAB_CODELAB_PASSWORD"),
     "cloudflare-token": ("cloudflareApiToken", "CONSTELLAB_CLOUDFLARE_API_TOKEN"),
     "tls-private-key": ("tlsPrivateKeys.{server}", "CONSTELLAB_TLS_PRIVATE_KEY"),
 }
@@ -39,8 +37,8 @@ class RenderedFile:
 
 
 def relative_path(container_path: str) -> str:
-    """`/etc/traefik/dynamic/core.yml` -> `dynamic/core.yml`; `/run/secrets/x` -> `secrets/x`."""
-    for prefix, replacement in (("/etc/traefik/", ""), ("/run/secrets/", "secrets/")):
+    """`/etc/traefik/dynamic/core.yml` -> `dynamic/core.yml`; `/run/secrets/x` -> `secrets/x` (and `/certs/`)."""
+    for prefix, replacement in (("/etc/traefik/", ""), ("/run/secrets/", "secrets/"), ("/certs/", "certs/")):
         if container_path.startswith(prefix):
             return replacement + container_path[len(prefix) :]
     return container_path.lstrip("/")
@@ -57,13 +55,8 @@ def render(
     read_secret: Callable[[str, str], str] | None = None,
 ) -> list[RenderedFile]:
     """The server's Traefik files; secrets are placeholders unless `read_secret(key, env_var)` is given."""
-    mode = platform.certificate_mode(server)
-    role = role_of(server)
-    dev = role != "space" and getattr(server, "dev_environment", False)
     rendered = []
-    for proxy in traefik.proxy_files(
-        server_host(server.name, platform.base_domain), role, dev, mode, platform.acme_email
-    ):
+    for proxy in traefik.proxy_files(topology.proxy_settings(platform, server)):
         content = proxy.content
         if proxy.value == "tls-certificate":
             assert isinstance(server.certificates, ManualCertificates)
@@ -73,11 +66,7 @@ def render(
                 content = placeholder(proxy.value, server.name)
             else:
                 key, variable = SECRET_SOURCES[proxy.value]
-                value = read_secret(key.format(server=server.name), variable)
-                if proxy.value == "codelab-htpasswd":
-                    salt = traefik.bcrypt_salt("".join(secrets.choice("./0123456789abcdefABCDEF") for _ in range(22)))
-                    value = traefik.htpasswd(traefik.CODELAB_USER, value, salt)
-                content = value
+                content = read_secret(key.format(server=server.name), variable)
         rendered.append(RenderedFile(relative_path(proxy.path), content, proxy.secret))
     return rendered
 

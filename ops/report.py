@@ -41,10 +41,15 @@ def containers_of(document: dict[str, Any], server: str) -> list[str]:
     )
 
 
+PROXIES = ("reverse_proxy", "traefik")
+
+
 def mermaid(document: dict[str, Any]) -> str:
-    """Servers with their containers, DNS names and buckets."""
+    """Servers with the containers Pulumi declares, those their lab manager runs (dashed), DNS and buckets."""
     stack = document["stack"]
+    managed_sets = document.get("labManager", {})
     lines = ["flowchart LR", f'  subgraph {_id("stack", stack)}["{_label(stack)}"]']
+    managed_nodes: list[str] = []
     for name, server in sorted(servers_of(document).items()):
         host = server.get("host", name)
         node = _id(stack, name)
@@ -52,12 +57,23 @@ def mermaid(document: dict[str, Any]) -> str:
         containers = containers_of(document, name)
         for container in containers:
             lines.append(f'      {_id(node, container)}["{_label(container)}"]')
+        managed = managed_sets.get(name, {}).get("containers", [])
+        if managed:
+            inner = _id(node, "managed")
+            lines.append(f'      subgraph {inner}["run by the lab manager"]')
+            for container in managed:
+                managed_id = _id(node, "managed", container["name"])
+                managed_nodes.append(managed_id)
+                lines.append(f'        {managed_id}["{_label(container["name"])}"]')
+            lines.append("      end")
         lines.append("    end")
         dns = _id(node, "dns")
         lines.append(f'    {dns}(["{_label(host)}<br/>*.{_label(host)}"])')
-        entry = _id(node, "traefik") if "traefik" in containers else node
-        lines.append(f"    {dns} --> {entry}")
-        manager = _id(node, "lab-manager") if "lab-manager" in containers else node
+        proxy = next((c for c in containers if c in PROXIES), None)
+        lines.append(f"    {dns} --> {_id(node, proxy) if proxy else node}")
+        manager = _id(node, "lab_manager") if "lab_manager" in containers else node
+        if managed and "lab_manager" in containers:
+            lines.append(f"    {manager} -. runs .-> {_id(node, 'managed')}")
         for key, what in (("backupBucket", "backups"), ("dataLakeBucket", "data lake"), ("storage", "storage")):
             if server.get(key):
                 bucket = _id(node, key)
@@ -68,6 +84,9 @@ def mermaid(document: dict[str, Any]) -> str:
     if any(s.get("resultsLocation") for s in servers_of(document).values()):
         lines.append(f'    {_id(stack, "lake")}[("hub data lake")]')
     lines.append("  end")
+    if managed_nodes:
+        lines.append("  classDef managed stroke-dasharray: 4 3")
+        lines.append(f"  class {','.join(managed_nodes)} managed")
     return "\n".join(lines)
 
 

@@ -25,6 +25,16 @@ ALL_SECRETS = {
     "constellab:spaceApiKey": SecretState.SECRET,
     "constellab:communityApiKey": SecretState.SECRET,
     "constellab:codelabPassword": SecretState.SECRET,
+    "constellab:labManagerApiKeys": SecretState.SECRET,
+}
+SERVER_NAMES = frozenset({"space", "hub", "lab1", "lab2"})
+"""Every name the tests' platforms use: each secret map has a member for each."""
+STACK_CONFIGURATION = {
+    "mode": "stack",
+    "labId": "2b6f3a9c-1d4e-4f7a-9b8c-5e0d1a2c3f4b",
+    "frontVersion": "2.5.3",
+    "glabTag": "2.10.0",
+    "bricks": [{"name": "gws_core", "version": "0.18.4"}],
 }
 
 
@@ -40,7 +50,11 @@ def problems(
     values: dict[str, Any] = {PLATFORM_KEY: platform}
     if region:
         values["aws:region"] = region
-    raw = RawStackConfig(values=values, secrets=ALL_SECRETS if secrets is None else secrets)
+    raw = RawStackConfig(
+        values=values,
+        secrets=ALL_SECRETS if secrets is None else secrets,
+        secret_members={"constellab:labManagerApiKeys": SERVER_NAMES},
+    )
     with pytest.raises(StackConfigError) as caught:
         validate(raw, "test")
     return [str(issue) for issue in caught.value.issues]
@@ -69,9 +83,13 @@ INVALID_FIELDS = [
     ("adminCidrs", ["0.0.0.0/0"], "adminCidrs[0]: '0.0.0.0/0' opens SSH to the whole internet"),
     ("adminCidrs", ["203.0.113.7/24"], "adminCidrs[0]: '203.0.113.7/24' is not a network in CIDR notation"),
     ("sshPublicKeys", ["hello"], "sshPublicKeys[0]: not an OpenSSH public key"),
-    ("images.glab", "constellab/glab", "images.glab: 'constellab/glab' has no tag"),
-    ("images.front", "constellab/lab-front:latest", "images.front: 'constellab/lab-front:latest' uses the moving tag"),
+    ("images.labManager", "constellab/lab-manager", "images.labManager: 'constellab/lab-manager' has no tag"),
+    ("images.space", "constellab/space:latest", "images.space: 'constellab/space:latest' uses the moving tag"),
     ("images.traefik", "traefik:stable", "images.traefik: 'traefik:stable' uses the moving tag"),
+    ("images.glab", "constellab/glab:0.12.3", "images.glab: the lab manager runs glab at the tag the Space sets"),
+    ("images.front", "constellab/lab-front:2.4.1", "images.front: the lab manager runs the front at the version"),
+    ("images.database", "mariadb:11.4.8", "images.database: the lab manager runs the lab's databases"),
+    ("environmentProfile", "staging", "environmentProfile: input should be 'prod' or 'pre-prod'"),
     (
         "endpoints.spaceApiUrl",
         "http://api.example.com",
@@ -92,7 +110,57 @@ INVALID_FIELDS = [
     ("labs[1].placement.kind", "clod", "labs[1].placement.kind: 'clod' is not one of 'cloud', 'onPrem', 'local'"),
     ("labs[1].bricks", ["biota", "alphafold"], "labs[1].bricks[1]: input should be 'biota'"),
     ("labs[1].placement.instanceTyp", "t3.large", "labs[1].placement.instanceTyp: unknown field: remove it"),
-    ("labs[1].devEnvironment", "sometimes", "labs[1].devEnvironment: must be true or false, not 'sometimes'"),
+    ("labs[1].devEnvironment", False, "labs[1].devEnvironment: the lab manager always runs Codelab"),
+    (
+        "hubs[0].placement",
+        {"kind": "onPrem", "sshHost": "hub.acme.internal", "publicAddress": "198.51.100.7", "dataRoot": "/srv/x"},
+        "hubs[0].placement.dataRoot: the data root is /app on every lab host",
+    ),
+    ("labs[1].configuration", {"mode": "manual"}, "labs[1].configuration.mode: 'manual' is not one of"),
+    ("labs[1].configuration", {**STACK_CONFIGURATION, "labId": "a b"}, "labs[1].configuration.labId: 'a b' is not"),
+    (
+        "labs[1].configuration",
+        {**STACK_CONFIGURATION, "frontVersion": "latest"},
+        "labs[1].configuration.frontVersion: 'latest' is not a pinned version",
+    ),
+    (
+        "labs[1].configuration",
+        {**STACK_CONFIGURATION, "bricks": [{"name": "gws_omix", "version": "1.0.0"}]},
+        "labs[1].configuration.bricks: gws_core is always a brick of a lab",
+    ),
+    (
+        "labs[1].configuration",
+        {**STACK_CONFIGURATION, "bricks": [{"name": "gws_core", "version": "1"}, {"name": "gws_core", "version": "2"}]},
+        "labs[1].configuration.bricks[1].name: 'gws_core' is listed twice",
+    ),
+    (
+        "labs[1].configuration",
+        {
+            **STACK_CONFIGURATION,
+            "bricks": [{"name": "gws_core", "version": "1"}, {"name": "gws_biota", "version": "2"}],
+        },
+        "labs[1].configuration.biotaDatadirUrl: the gws_biota brick needs the URL",
+    ),
+    (
+        "labs[1].configuration",
+        {**STACK_CONFIGURATION, "variables": {"SMTP_PASSWORD": "x"}},
+        "labs[1].configuration.variables: 'SMTP_PASSWORD' looks like a secret",
+    ),
+    (
+        "labs[1].configuration",
+        {
+            **STACK_CONFIGURATION,
+            "git": [
+                {
+                    "source": "https://github.com",
+                    "packages": [{"name": "gws_x", "branch": "main", "commit": "latest", "version": "1.0.0"}],
+                }
+            ],
+        },
+        "labs[1].configuration.git[0].packages[0].commit: string should match pattern",
+    ),
+    ("labs[0].configuration", STACK_CONFIGURATION, "labs[0].bricks: with configuration.mode stack, list bricks"),
+    ("hubs[0].certificates", {"mode": "httpreq"}, "hubs[0].certificates.endpoint: required: add it"),
     ("labs[1].backup", {"dailyDays": 20, "weeklyDays": 10}, "labs[1].backup.weeklyDays: weeklyDays (10) is shorter"),
     ("labs[1].placement", ..., "labs[1].placement: required: add it"),
     ("labs[1].name", "hub", "labs[1].name: 'hub' is already the name of hubs[0]"),
@@ -154,14 +222,14 @@ def test_an_invalid_field_is_refused_with_its_path(path, value, expected):
 def test_every_problem_is_reported_at_once():
     platform = valid_platform()
     set_path(platform, "customer", "ACME")
-    set_path(platform, "images.glab", "glab:latest")
+    set_path(platform, "images.traefik", "traefik:latest")
     set_path(platform, "labs[1].placement.instanceType", "huge")
     set_path(platform, "labs[0].name", "hub")
     secrets = {k: v for k, v in ALL_SECRETS.items() if k != "constellab:cloudflareApiToken"}
     found = problems(platform, secrets={**secrets, "constellab:spaceApiKey": SecretState.PLAIN})
     assert [line.split(": ", 1)[0] for line in found] == [
         "customer",
-        "images.glab",
+        "images.traefik",
         "labs[1].placement.instanceType",
         "labs[0].name",
         "constellab:cloudflareApiToken",
@@ -173,7 +241,62 @@ def test_a_secret_stored_in_plain_text_is_refused_with_the_fix():
     found = problems(valid_platform(), secrets={**ALL_SECRETS, "constellab:codelabPassword": SecretState.PLAIN})
     assert found == [
         "constellab:codelabPassword: is stored in plain text: remove it and run "
-        "`pulumi config set --secret codelabPassword <value>` (password of Codelab's basic authentication)"
+        "`pulumi config set --secret codelabPassword <value>` "
+        "(Codelab's access token, handed to labs configured by the stack (codelabToken))"
+    ]
+
+
+def test_the_space_configures_a_lab_only_with_the_key_it_generated_for_it():
+    raw = RawStackConfig(
+        values={PLATFORM_KEY: valid_platform(), "aws:region": "eu-west-3"},
+        secrets=ALL_SECRETS,
+        secret_members={"constellab:labManagerApiKeys": frozenset({"hub", "lab2"})},
+    )
+    with pytest.raises(StackConfigError) as caught:
+        validate(raw, "test")
+    assert [str(issue) for issue in caught.value.issues] == [
+        "constellab:labManagerApiKeys.lab1: missing: the Space configures lab1, so its lab manager takes the API key "
+        "the Space generated for it: run `pulumi config set --secret --path 'labManagerApiKeys.lab1' <key>` "
+        "(or set lab1's configuration.mode to stack)"
+    ]
+
+
+def test_a_lab_the_stack_configures_needs_no_key_from_the_space_but_the_space_and_codelab_secrets():
+    platform = valid_platform()
+    platform["labs"][1]["configuration"] = STACK_CONFIGURATION
+    secrets = {
+        k: v for k, v in ALL_SECRETS.items() if k not in ("constellab:spaceApiKey", "constellab:codelabPassword")
+    }
+    raw = RawStackConfig(
+        values={PLATFORM_KEY: platform, "aws:region": "eu-west-3"},
+        secrets=secrets,
+        secret_members={"constellab:labManagerApiKeys": frozenset({"hub", "lab1"})},
+    )
+    with pytest.raises(StackConfigError) as caught:
+        validate(raw, "test")
+    assert [issue.path for issue in caught.value.issues] == ["constellab:spaceApiKey", "constellab:codelabPassword"]
+
+
+def test_openai_is_handed_to_a_lab_only_with_its_secret():
+    platform = valid_platform()
+    platform["labs"][1]["configuration"] = {**STACK_CONFIGURATION, "openai": True}
+    assert problems(platform) == [
+        "constellab:openaiApiKey: missing: run `pulumi config set --secret openaiApiKey <value>` "
+        "(OpenAI API key for labs with configuration.openai: true)"
+    ]
+
+
+def test_a_local_lab_must_be_configured_by_the_stack():
+    document = yaml.safe_load(stack_file("local").read_text())
+    platform = document["config"][PLATFORM_KEY]
+    del platform["labs"][0]["configuration"]
+    raw = RawStackConfig(values={PLATFORM_KEY: platform}, secrets=ALL_SECRETS, secret_members={
+        "constellab:labManagerApiKeys": frozenset({"lab"})})  # fmt: skip
+    with pytest.raises(StackConfigError) as caught:
+        validate(raw, "test")
+    assert [str(issue) for issue in caught.value.issues] == [
+        "labs[0].configuration.mode: the Space cannot reach a lab on this machine: set configuration.mode to stack "
+        "and declare the lab's configuration"
     ]
 
 
@@ -189,7 +312,11 @@ def test_cloudflare_token_is_not_required_with_customer_managed_dns():
     platform = valid_platform()
     platform["dns"] = {"provider": "none"}
     secrets = {k: v for k, v in ALL_SECRETS.items() if k != "constellab:cloudflareApiToken"}
-    raw = RawStackConfig(values={PLATFORM_KEY: platform, "aws:region": "eu-west-3"}, secrets=secrets)
+    raw = RawStackConfig(
+        values={PLATFORM_KEY: platform, "aws:region": "eu-west-3"},
+        secrets=secrets,
+        secret_members={"constellab:labManagerApiKeys": SERVER_NAMES},
+    )
     assert validate(raw, "test").platform.dns.provider == "none"
 
 
@@ -267,7 +394,7 @@ def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path):
     path.write_text(
         stack_file("local").read_text().replace("    customer: local\n", "    customer: a\n    customer: b\n")
     )
-    with pytest.raises(StackConfigError, match=r"line 7, column 5: 'customer' is given twice in this mapping"):
+    with pytest.raises(StackConfigError, match=r"line 8, column 5: 'customer' is given twice in this mapping"):
         load_stack_file(path)
 
 
@@ -302,7 +429,10 @@ def test_a_manual_certificate_needs_its_private_key_in_secret_config():
     raw = RawStackConfig(
         values={PLATFORM_KEY: config[PLATFORM_KEY], "aws:region": "eu-west-1"},
         secrets={**ALL_SECRETS, "constellab:tlsPrivateKeys": SecretState.SECRET},
-        secret_members={"constellab:tlsPrivateKeys": frozenset({"qc"})},
+        secret_members={
+            "constellab:tlsPrivateKeys": frozenset({"qc"}),
+            "constellab:labManagerApiKeys": frozenset({"hub"}),
+        },
     )
     with pytest.raises(StackConfigError) as caught:
         validate(raw, "test")
@@ -328,7 +458,10 @@ def test_an_on_prem_lab_cannot_be_scheduled():
     raw = RawStackConfig(
         values={PLATFORM_KEY: platform, "aws:region": "eu-west-1"},
         secrets={**ALL_SECRETS, "constellab:tlsPrivateKeys": SecretState.SECRET},
-        secret_members={"constellab:tlsPrivateKeys": frozenset({"hub"})},
+        secret_members={
+            "constellab:tlsPrivateKeys": frozenset({"hub"}),
+            "constellab:labManagerApiKeys": frozenset({"hub"}),
+        },
     )
     with pytest.raises(StackConfigError) as caught:
         validate(raw, "test")

@@ -50,7 +50,10 @@ def test_preview_prints_the_tree_counts_and_masked_outputs():
     out = result.stdout
     assert "Platform biolab" in out
     assert "├─ Network biolab-network" in out and "└─ DataLab biolab-analysis" in out
-    assert "ContainerSet biolab-analysis-host-containers  [docker:Container ×8" in out
+    assert "ContainerSet biolab-analysis-host-containers  [docker:Container ×2, docker:Network ×3" in out
+    assert "LabConfiguration biolab-analysis-host-configuration  [command:Command" in out
+    assert "Run by each lab manager (its own template; not declared by this program):" in out
+    assert "    glab              prod environment: glab.analysis.biolab.constellab.app" in out
     assert "docker:index/container:Container" in out
     assert "credentials: '[secret]'" in out
     assert "offline-placeholder" not in out and "mock-secret" not in out
@@ -74,28 +77,18 @@ def test_help_lists_the_commands():
 def test_render_proxy_writes_the_files_with_secret_placeholders(tmp_path, capsys):
     assert main(["render-proxy", "--stack", "pharma-onprem", "--server", "hub", "--out", str(tmp_path)]) == 0
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
-    assert written == [
-        "certs/server.crt",
-        "certs/server.key",
-        "dynamic/core.yml",
-        "secrets/codelab.htpasswd",
-        "traefik.yml",
-    ]
-    assert (tmp_path / "secrets/codelab.htpasswd").read_text().startswith("<secret codelab-htpasswd")
-    assert (tmp_path / "certs/server.crt").read_text().startswith("-----BEGIN CERTIFICATE-----")
-    assert "usersFile: /etc/traefik/secrets/codelab.htpasswd" in (tmp_path / "dynamic/core.yml").read_text()
+    assert written == ["certs/fullchain.pem", "certs/privkey.pem", "dynamic/core.yml", "traefik.yml"]
+    assert (tmp_path / "certs/privkey.pem").read_text().startswith("<secret tls-private-key")
+    assert (tmp_path / "certs/fullchain.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert "certFile: /certs/fullchain.pem" in (tmp_path / "dynamic/core.yml").read_text()
+    assert "defaultRuleSyntax: v2" in (tmp_path / "traefik.yml").read_text()
 
 
 def test_render_proxy_show_secrets_reads_them_from_the_environment(tmp_path, monkeypatch):
-    import bcrypt
-
-    monkeypatch.setenv("CONSTELLAB_CODELAB_PASSWORD", "s3cret")
     monkeypatch.setenv("CONSTELLAB_TLS_PRIVATE_KEY", "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n")
     args = ["render-proxy", "--stack", "pharma-onprem", "--server", "hub", "--out", str(tmp_path), "--show-secrets"]
     assert main(args) == 0
-    user, hashed = (tmp_path / "secrets/codelab.htpasswd").read_text().strip().split(":", 1)
-    assert user == "codelab" and bcrypt.checkpw(b"s3cret", hashed.encode())
-    key = tmp_path / "certs/server.key"
+    key = tmp_path / "certs/privkey.pem"
     assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
     assert oct(key.stat().st_mode & 0o777) == "0o600"
 

@@ -103,13 +103,30 @@ GOOD_INSTANCE = {
     "ebsOptimized": True,
     "tags": TAGS,
 }
-GOOD_CONTAINER = {"name": "glab", "image": "sha256:" + "a" * 64, "restart": "unless-stopped", "envs": ["LAB_MODE=prod"]}
+GOOD_CONTAINER = {"name": "space", "image": "sha256:" + "a" * 64, "restart": "unless-stopped", "envs": ["MODE=prod"]}
 TRAEFIK_STATIC = "api:\n  insecure: false\nproviders:\n  docker:\n    exposedByDefault: false\n"
+HARDENED_STATIC = "entryPoints:\n  websecure:\n    http:\n      middlewares: [security-headers@file]\n"
+TLS12 = "tls:\n  options:\n    default:\n      minVersion: VersionTLS12\n"
+LAB_NETWORKS = ("gencovery-network-manager", "gencovery-network-dev", "gencovery-network-prod")
+NETWORK = "docker:index/network:Network"
 
 
 def traefik(static: str) -> Registration:
     return res(CONTAINER, "lab-traefik", {**GOOD_CONTAINER, "name": "traefik",
                                           "uploads": [{"file": "/etc/traefik/traefik.yml", "content": static}]})  # fmt: skip
+
+
+def proxy(static: str, dynamic: str, name: str = "lab1-proxy") -> Registration:
+    uploads = [{"file": "/etc/traefik/traefik.yml", "content": static},
+               {"file": "/etc/traefik/dynamic/core.yml", "content": dynamic}]  # fmt: skip
+    return res(CONTAINER, name, {**GOOD_CONTAINER, "name": "reverse_proxy", "restart": "always", "uploads": uploads})
+
+
+def lab_host(networks: tuple[str, ...], server: str = "lab1") -> list[Registration]:
+    docker = res(DOCKER_PROVIDER, f"{server}-docker", {"host": f"ssh://admin@{server}.acme.example:22"})
+    manager = res(CONTAINER, f"{server}-manager", {**GOOD_CONTAINER, "name": "lab_manager", "restart": "always"},
+                  provider=docker)  # fmt: skip
+    return [docker, manager, *(res(NETWORK, f"{server}-{name}", {"name": name}, provider=docker) for name in networks)]
 
 
 def bucket_with(*kinds: str) -> list[Registration]:
@@ -263,21 +280,21 @@ CASES: list[tuple[str, list[Registration], list[str], list[Registration]]] = [
       "Fix: declare both records with the WildcardDns component"],
      [res(RECORD, "wild", {"name": "*.lab1.acme.example"}), res(RECORD, "host", {"name": "lab1.acme.example"})]),
     ("dns-every-server-has-dns",
-     [res(CONTAINER, "lab1-manager", {**GOOD_CONTAINER, "name": "lab-manager", "envs": ["VIRTUAL_HOST=lab-manager.lab1.acme.example"]}),
+     [res(CONTAINER, "lab1-manager", {**GOOD_CONTAINER, "name": "lab_manager", "envs": ["VIRTUAL_HOST=lab1.acme.example"]}),
       res(RECORD, "other", {"name": "x.acme.example"})],
      ["lab1-manager (docker:Container): server lab1.acme.example has no lab1.acme.example and no *.lab1.acme.example record. "
       "Fix: declare the server's <H> and *.<H> records (WildcardDns)"],
-     [res(CONTAINER, "lab1-manager", {**GOOD_CONTAINER, "name": "lab-manager", "envs": ["VIRTUAL_HOST=lab-manager.lab1.acme.example"]}),
+     [res(CONTAINER, "lab1-manager", {**GOOD_CONTAINER, "name": "lab_manager", "envs": ["VIRTUAL_HOST=lab1.acme.example"]}),
       res(RECORD, "host", {"name": "lab1.acme.example"}), res(RECORD, "wild", {"name": "*.lab1.acme.example"})]),
     ("docker-no-privileged",
      [res(CONTAINER, "c", {**GOOD_CONTAINER, "privileged": True})],
      ["c (docker:Container): runs privileged. Fix: drop privileged; grant the one capability it needs instead"],
      [res(CONTAINER, "c", {**GOOD_CONTAINER, "privileged": False})]),
-    ("docker-socket-only-lab-manager-and-traefik",
+    ("docker-socket-only-system-containers",
      [res(CONTAINER, "c", {**GOOD_CONTAINER, "volumes": [{"hostPath": "/var/run/docker.sock", "containerPath": "/s"}]})],
-     ["c (docker:Container): glab mounts the Docker socket (root on the host). "
-      "Fix: only the lab manager and Traefik may mount /var/run/docker.sock"],
-     [res(CONTAINER, "c", {**GOOD_CONTAINER, "name": "lab-manager",
+     ["c (docker:Container): space mounts the Docker socket (root on the host). "
+      "Fix: only lab_manager and reverse_proxy may mount /var/run/docker.sock"],
+     [res(CONTAINER, "c", {**GOOD_CONTAINER, "name": "lab_manager",
                           "volumes": [{"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock"}]})]),
     ("docker-images-pinned",
      [res(IMAGE, "img", {"name": "mariadb:latest"}), res(CONTAINER, "c", {**GOOD_CONTAINER, "image": "constellab/glab"})],
@@ -291,11 +308,24 @@ CASES: list[tuple[str, list[Registration], list[str], list[Registration]]] = [
      ["db (docker:Container): publishes database port 3306 on the host as 13306. "
       "Fix: remove the port: databases are reached over their Docker network only"],
      [res(CONTAINER, "proxy", {**GOOD_CONTAINER, "ports": [{"internal": 443, "external": 443}]})]),
-    ("docker-databases-separated",
-     [res(CONTAINER, "db", {**GOOD_CONTAINER, "name": "db-test", "networksAdvanced": [{"name": "dev"}, {"name": "prod"}]})],
-     ["db (docker:Container): the dev database db-test is on the prod network. Fix: attach it to the dev network only"],
-     [res(CONTAINER, "db", {**GOOD_CONTAINER, "name": "db-prod", "networksAdvanced": [{"name": "prod"}]}),
-      res(CONTAINER, "bio", {**GOOD_CONTAINER, "name": "db-biota", "networksAdvanced": [{"name": "prod"}, {"name": "dev"}]})]),
+    ("docker-dev-and-prod-separated",
+     [res(CONTAINER, "tool", {**GOOD_CONTAINER, "name": "adminer",
+                             "networksAdvanced": [{"name": "gencovery-network-dev"}, {"name": "gencovery-network-prod"}]})],
+     ["tool (docker:Container): adminer joins both the dev and the prod network. "
+      "Fix: attach it to one of them: only the reverse proxy serves both environments"],
+     [res(CONTAINER, "proxy", {**GOOD_CONTAINER, "name": "reverse_proxy",
+                              "networksAdvanced": [{"name": n} for n in LAB_NETWORKS]}),
+      res(CONTAINER, "tool", {**GOOD_CONTAINER, "name": "adminer", "networksAdvanced": [{"name": "gencovery-network-dev"}]})]),
+    ("docker-no-lab-manager-names",
+     [res(CONTAINER, "c", {**GOOD_CONTAINER, "name": "glab"})],
+     ["c (docker:Container): is named glab, a container the lab manager creates itself (its compose would collide). "
+      "Fix: leave the lab's containers to the lab manager; declare only lab_manager and reverse_proxy"],
+     [res(CONTAINER, "c", {**GOOD_CONTAINER, "name": "lab_manager", "restart": "always"})]),
+    ("docker-lab-host-networks",
+     lab_host(LAB_NETWORKS[:2]) + lab_host(LAB_NETWORKS, server="lab2"),
+     ["lab1-manager (docker:Container): its host has no network gencovery-network-prod, which the lab manager's compose "
+      "files name as external. Fix: declare the three gencovery-network-* networks on the same Docker host"],
+     lab_host(LAB_NETWORKS)),
     ("docker-no-plain-credentials",
      [res(CONTAINER, "c", {**GOOD_CONTAINER, "envs": ["GWS_CORE_DB_PASSWORD=gencovery", "AWS_KEY=AKIAABCDEFGHIJKLMNOP"]})],
      ["c (docker:Container): environment variable GWS_CORE_DB_PASSWORD holds a short or well-known password. "
@@ -305,26 +335,38 @@ CASES: list[tuple[str, list[Registration], list[str], list[Registration]]] = [
      [res(CONTAINER, "c", {**GOOD_CONTAINER, "envs": ["GWS_CORE_DB_PASSWORD=Zq8rT2mW9xLp4vNc7bKd3hYf",
                                                      "MARIADB_PASSWORD_FILE=/run/secrets/db_password"]})]),
     ("docker-restart-policy",
-     [res(CONTAINER, "c", {**GOOD_CONTAINER, "restart": "no"})],
-     ["c (docker:Container): restart policy is 'no'. Fix: set restart to \"unless-stopped\""],
-     [res(CONTAINER, "c", GOOD_CONTAINER)]),
+     [res(CONTAINER, "c", {**GOOD_CONTAINER, "restart": "no"}),
+      res(CONTAINER, "m", {**GOOD_CONTAINER, "name": "lab_manager", "restart": "unless-stopped"})],
+     ["c (docker:Container): restart policy is 'no'. Fix: set restart to \"unless-stopped\"",
+      "m (docker:Container): restart policy is 'unless-stopped'. Fix: set restart to \"always\""],
+     [res(CONTAINER, "c", GOOD_CONTAINER), res(CONTAINER, "m", {**GOOD_CONTAINER, "name": "lab_manager", "restart": "always"})]),
     ("traefik-api-not-insecure",
      [traefik("api:\n  insecure: true\n")],
      ["lab-traefik (docker:Container): the API and dashboard answer without authentication. Fix: set api.insecure to false"],
      [traefik(TRAEFIK_STATIC)]),
+    ("traefik-hardening-reaches-every-router",
+     [proxy(TRAEFIK_STATIC, TLS12), proxy(HARDENED_STATIC, TLS12.replace("TLS12", "TLS11"), name="lab2-proxy")],
+     ["lab1-proxy (docker:Container): the websecure entry point applies no security headers. Fix: keep HSTS and the "
+      "security headers on the entry point and TLS 1.2+ in the default TLS options: the lab manager's routers get no other",
+      "lab2-proxy (docker:Container): the default TLS options allow VersionTLS11. Fix: keep HSTS and the "
+      "security headers on the entry point and TLS 1.2+ in the default TLS options: the lab manager's routers get no other"],
+     [proxy(HARDENED_STATIC, TLS12)]),
     ("traefik-docker-not-exposed-by-default",
      [traefik("providers:\n  docker: {}\n")],
      ["lab-traefik (docker:Container): every container is routed unless labelled otherwise. "
       "Fix: set providers.docker.exposedByDefault to false"],
      [traefik(TRAEFIK_STATIC)]),
     ("stack-every-server-backs-up",
-     [res(CONTAINER, "lab1-manager", {**GOOD_CONTAINER, "name": "lab-manager", "envs": ["VIRTUAL_HOST=x"]},
-          provider=res(DOCKER_PROVIDER, "lab1-docker", {"host": "ssh://admin@203.0.113.1:22"}))],
-     ["lab1-manager (docker:Container): this server's lab manager has no backup bucket. "
-      "Fix: give the lab or hub its backup bucket (BACKUP_S3_BUCKET)"],
+     [res(CONTAINER, "lab1-manager", {**GOOD_CONTAINER, "name": "lab_manager", "envs": ["VIRTUAL_HOST=lab1.acme.example"]},
+          provider=res(DOCKER_PROVIDER, "lab1-docker", {"host": "ssh://admin@203.0.113.1:22"})),
+      res(BUCKET, "lab2-backups", {"bucketPrefix": "acme-lab2-backups-", "tags": {**TAGS, "constellab:server": "lab2"}})],
+     ["lab1-manager (docker:Container): server lab1 has no backup bucket for its lab manager. "
+      "Fix: give the lab or hub its backups (the LabBackups component)"],
      [local := res(DOCKER_PROVIDER, "local-docker", {"host": "unix:///var/run/docker.sock"}),
-      res(CONTAINER, "local-manager", {**GOOD_CONTAINER, "name": "lab-manager", "envs": []}, provider=local),
-      res(CONTAINER, "lab1-manager", {**GOOD_CONTAINER, "name": "lab-manager", "envs": ["BACKUP_S3_BUCKET=b"]})]),
+      res(CONTAINER, "local-manager", {**GOOD_CONTAINER, "name": "lab_manager", "envs": ["VIRTUAL_HOST=lab.localhost"]},
+          provider=local),
+      res(CONTAINER, "lab1-manager", {**GOOD_CONTAINER, "name": "lab_manager", "envs": ["VIRTUAL_HOST=lab1.acme.example"]}),
+      res(BUCKET, "lab1-backups", {"bucketPrefix": "acme-lab1-backups-", "tags": TAGS})]),
     ("stack-stateful-resources-protected",
      [res(BUCKET, "data-bucket", {"tags": TAGS})],
      ["data-bucket (aws:Bucket): holds data but is not protected. Fix: declare it with protect=True and retain_on_delete=True"],

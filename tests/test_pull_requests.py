@@ -50,9 +50,12 @@ def test_the_json_preview_follows_its_documented_schema(preview_json):
     instance = next(r for r in acme["resources"] if r["name"] == "acme-lab1-host-server-instance")
     assert instance["options"]["ignoreChanges"] == ["ami"]
     assert any(urn.endswith("acme-lab1-host-server-sg") for urn in instance["options"]["dependsOn"])
-    container = next(r for r in acme["resources"] if r["name"] == "acme-lab1-host-containers-glab")
+    container = next(r for r in acme["resources"] if r["name"] == "acme-lab1-host-containers-lab-manager")
     assert container["options"]["provider"].endswith("::acme-lab1-host-docker")
     assert container["inputs"]["envs"] == "[secret]", "secret inputs are masked"
+    managed = acme["labManager"]["lab1"]
+    assert managed["configuredBy"] == "space" and managed["host"] == "lab1.acme.constellab.app"
+    assert {c["name"] for c in managed["containers"]} >= {"front", "glab", "codelab", "gws_biota_db"}
     assert acme["schedules"] == {
         "lab1": {"weeklyRunningHours": 55.0, "savingPercent": 67.3},
         "lab2": {"weeklyRunningHours": 0.0, "savingPercent": 100.0},
@@ -78,7 +81,12 @@ def test_the_mermaid_diagram_shows_servers_containers_dns_and_buckets():
     diagram = result.stdout
     assert diagram.startswith("flowchart LR")
     assert 'subgraph biolab_hybrid_analysis["analysis · lab · analysis.biolab.constellab.app"]' in diagram
-    assert 'biolab_hybrid_hub_db_biota["db-biota"]' in diagram
+    assert 'biolab_hybrid_hub_reverse_proxy["reverse_proxy"]' in diagram
+    # What the lab manager runs is drawn from the one description of its set, marked as its own.
+    assert 'subgraph biolab_hybrid_hub_managed["run by the lab manager"]' in diagram
+    assert 'biolab_hybrid_hub_managed_gws_biota_db["gws_biota_db"]' in diagram, "the hub has the Biota brick"
+    assert "biolab_hybrid_analysis_managed_gws_biota_db" not in diagram
+    assert "class " in diagram and "biolab_hybrid_hub_managed_glab" in diagram.split("class ", 1)[1]
     assert '(["hub.biolab.constellab.app<br/>*.hub.biolab.constellab.app"])' in diagram
     assert "biolab_hybrid_analysis_lab_manager --> biolab_hybrid_analysis_backupBucket" in diagram
 
@@ -211,7 +219,7 @@ def test_against_a_git_ref_reports_added_changed_replaced_and_dangerous(tmp_path
     jsonschema.validate(report, SCHEMA)
     changes = report["diff"]["stacks"][0]
     dangerous = {(d["name"], d["action"]) for d in changes["dangerous"]}
-    assert ("acme-lab2-backups-bucket", "remove") in dangerous
+    assert ("acme-lab2-backups-bucket-bucket", "remove") in dangerous
     assert ("acme-lab2-host-server-data", "remove") in dangerous
     assert ("acme-lab1-host-server-data", "replace") in dangerous
     changed = {c["name"]: c for c in changes["changed"]}
@@ -224,7 +232,7 @@ def test_against_a_git_ref_reports_added_changed_replaced_and_dangerous(tmp_path
         "preview", "--stack", "acme-cloud", "--against", "HEAD~1", "--format", "markdown", cwd=tmp_path
     ).stdout
     assert comment.index("### ⚠️ Dangerous changes") < comment.index("### acme-cloud")
-    assert "`acme-lab2-backups-bucket` (aws:Bucket) — remove: this bucket is removed" in comment
+    assert "`acme-lab2-backups-bucket-bucket` (aws:Bucket) — remove: this bucket is removed" in comment
 
 
 @pytest.mark.slow

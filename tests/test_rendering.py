@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
 import yaml
 
-from constellab import cloud_init, iam, naming, topology, traefik
+from constellab import cloud_init, host_setup, iam, lab_host, naming, topology, traefik
 from constellab.settings import load_stack_file
-from tests.conftest import stack_file, tool
+from tests.conftest import STACK_NAMES, stack_file, tool
 
 VOLUME = "vol-0123456789abcdef0"
 
@@ -25,7 +26,7 @@ def user_data() -> str:
         server_name=lab.name,
         volume_id=VOLUME,
         ssh_public_keys=list(platform.ssh_public_keys),
-        manager_subnet=topology.MANAGER_SUBNET,
+        manager_subnet="172.30.253.0/24",
     )
 
 
@@ -44,67 +45,153 @@ def test_bucket_prefixes_fit_aws_limits_and_stay_readable():
     assert naming.bucket_prefix("acme", "lab1", "data") == "acme-lab1-data-"
 
 
-def test_a_lab_without_dev_environment_runs_no_codelab_and_no_dev_databases():
-    platform = acme()
-    specs = topology.containers_for(platform, platform.labs[1])
-    roles = {spec.role for spec in specs}
-    assert roles == {"traefik", "lab-manager", "front", "glab", "db-prod"}
-    assert all("dev" not in spec.networks for spec in specs)
+@pytest.mark.parametrize("stack", STACK_NAMES)
+def test_every_lab_host_declares_the_two_system_containers_and_the_three_networks(stack):
+    platform = load_stack_file(stack_file(stack)).platform
+    for server in platform.lab_hosts():
+        server_set = topology.server_set(platform, server)
+        assert [network.name for network in server_set.networks] == [
+            "gencovery-network-manager",
+            "gencovery-network-dev",
+            "gencovery-network-prod",
+        ]
+        assert [spec.name for spec in server_set.containers] == ["lab_manager", "reverse_proxy"]
+        assert not {spec.name for spec in server_set.containers} & lab_host.LAB_MANAGER_NAMES
 
 
-def test_every_generated_secret_is_a_password_or_key():
+def test_the_lab_manager_gets_upstreams_mounts_environment_and_route():
     platform = acme()
-    names = topology.generated_secret_names(topology.containers_for(platform, platform.labs[0]))
-    assert "lab-manager-api-key" in names
-    assert {"db-prod-password", "db-prod-root-password", "db-biota-password", "db-test-password"} <= set(names)
-    assert not set(names) & topology.CONFIGURED_SECRETS
+    lab1 = platform.labs[0]
+    manager, proxy = topology.server_set(platform, lab1).containers
+    host = "lab1.acme.constellab.app"
+    assert manager.env == {
+        "VOLUME_PATH": "/app",
+        "LOG_PATH": "/app/lab_manager/logs",
+        "VIRTUAL_HOST": host,
+        "LAB_MANAGER_API_KEY": topology.Ref("lab-manager-api-key"),
+        "ENVIRONMENT_PROFILE": "prod",
+        "AUTO_START_LAB": "true",
+    }
+    assert {(m.host_path, m.container_path, m.read_only) for m in manager.mounts} == {
+        ("/var/run/docker.sock", "/var/run/docker.sock", False),
+        ("/app", "/app", False),
+    }
+    assert manager.networks == ("gencovery-network-manager",) and manager.restart == "always"
+    router = "traefik.http.routers.lab-manager-router"
+    assert manager.labels[f"{router}.rule"] == f"Host(`lab-manager.{host}`)"
+    assert manager.labels["traefik.http.services.lab-manager-service.loadbalancer.server.port"] == "3080"
+    assert manager.labels[f"{router}.tls.certresolver"] == "myresolver"
+    assert manager.labels[f"{router}.tls.domains[0].main"] == f"*.{host}"
+    assert proxy.networks == lab_host.NETWORKS and proxy.restart == "always"
+    assert {(p.internal, p.external) for p in proxy.ports} == {(80, 80), (443, 443)}
+    assert ("/srv/letsencrypt", "/letsencrypt", False) in {
+        (m.host_path, m.container_path, m.read_only) for m in proxy.mounts
+    }
+
+
+def test_a_lab_without_a_certificate_resolver_asks_for_no_wildcard():
+    platform = load_stack_file(stack_file("pharma-onprem")).platform
+    manager = topology.server_set(platform, platform.hubs[0]).containers[0]
+    assert not [label for label in manager.labels if ".tls.certresolver" in label or ".tls.domains" in label]
+    assert manager.labels["traefik.http.routers.lab-manager-router.tls"] == "true"
+
+
+def test_the_lab_managers_key_is_generated_only_for_labs_the_stack_configures():
+    platform = load_stack_file(stack_file("biolab-hybrid")).platform
+    by_space, by_stack = platform.hubs[0], platform.labs[0]
+    assert topology.generated_secret_names(topology.server_set(platform, by_space).containers) == []
+    assert topology.generated_secret_names(topology.server_set(platform, by_stack).containers) == [
+        "lab-manager-api-key"
+    ]
 
 
 SENSITIVE_SUFFIXES = ("PASSWORD", "API_KEY", "SECRET_ACCESS_KEY", "TOKEN")
 
 
-@pytest.mark.parametrize("stack", ["acme-cloud", "biolab-hybrid", "pharma-onprem", "local"])
+@pytest.mark.parametrize("stack", STACK_NAMES)
 def test_every_password_key_and_token_a_container_gets_is_a_secret_reference(stack):
     platform = load_stack_file(stack_file(stack)).platform
     sensitive = 0
     for _, server in platform.servers():
-        for spec in topology.containers_for(platform, server):
+        for spec in topology.server_set(platform, server).containers:
             for key, value in spec.env.items():
                 if key.endswith(SENSITIVE_SUFFIXES):
                     assert isinstance(value, topology.Ref) and value.secret, f"{server.name}/{spec.role}: {key}"
                     sensitive += 1
             for file in spec.files:
-                if file.path.startswith("/run/secrets/"):
+                if file.path.startswith(("/run/secrets/", "/certs/privkey")):
                     assert isinstance(file.content, topology.Ref) and file.content.secret, file.path
                     assert file.mode == 0o400, file.path
                     sensitive += 1
-    assert sensitive >= 10  # every server has database passwords and a lab manager key at least
+    assert sensitive >= len(platform.lab_hosts())  # every lab manager's key at least
 
 
-def test_traefik_static_config_redirects_to_https_and_uses_a_wildcard_certificate():
-    config = traefik.static_config("lab1.acme.example", "acme", "ops@acme.example")
+def lab_proxy(tls: traefik.TlsMode, **extra) -> traefik.ProxySettings:
+    return traefik.ProxySettings(kind="lab-host", host="lab1.acme.example", tls=tls, **extra)
+
+
+@pytest.mark.parametrize("tls", ["acme", "httpreq", "manual", "default"])
+def test_every_lab_proxy_has_the_resolver_the_lab_managers_labels_name(tls):
+    settings = lab_proxy(tls, httpreq_endpoint="https://api.example/dns-challenge")
+    config = traefik.static_config(settings)
+    acme_resolver = config["certificatesResolvers"]["myresolver"]["acme"]
+    assert acme_resolver["storage"] == "/letsencrypt/acme.json"
+    challenge = {"acme": "cloudflare", "httpreq": "httpreq"}.get(tls)
+    assert acme_resolver.get("dnsChallenge", {}).get("provider") == challenge
+    assert config["core"] == {"defaultRuleSyntax": "v2"}
+    assert config["providers"]["docker"] == {"exposedByDefault": False}
+    assert config["api"] == {"dashboard": False, "insecure": False}
     redirect = config["entryPoints"]["web"]["http"]["redirections"]["entryPoint"]
     assert redirect == {"to": "websecure", "scheme": "https", "permanent": True}
-    tls = config["entryPoints"]["websecure"]["http"]["tls"]
-    assert tls["domains"] == [{"main": "lab1.acme.example", "sans": ["*.lab1.acme.example"]}]
-    acme_resolver = config["certificatesResolvers"][tls["certResolver"]]["acme"]
-    assert acme_resolver["dnsChallenge"]["provider"] == "cloudflare"
-    assert config["api"]["insecure"] is False
-    assert config["providers"]["docker"]["exposedByDefault"] is False
+    assert config["entryPoints"]["websecure"]["http"]["middlewares"] == ["security-headers@file"]
 
 
-def test_traefik_without_acme_uses_its_default_certificate():
-    config = traefik.static_config("lab.localhost", "default")
-    assert "certificatesResolvers" not in config
-    assert config["entryPoints"]["websecure"]["http"]["tls"] == {}
+def test_the_dns_challenge_settings_reach_the_proxy_environment():
+    assert traefik.environment(lab_proxy("acme")) == {"CF_DNS_API_TOKEN_FILE": "/run/secrets/cf_dns_api_token"}
+    endpoint = "https://api.example/dns-challenge"
+    assert traefik.environment(lab_proxy("httpreq", httpreq_endpoint=endpoint)) == {"HTTPREQ_ENDPOINT": endpoint}
+    assert traefik.environment(lab_proxy("manual")) == {}
 
 
-def test_app_routes_use_traefik_v3_regular_expressions():
-    rules = {route.name: route.rule for route in traefik.routes("lab1.acme.example", "lab", True)}
-    assert rules["glab-apps"] == r"HostRegexp(`^app-[a-z0-9-]+\.lab1\.acme\.example$`)"
-    assert rules["codelab-apps"] == r"HostRegexp(`^appdev-[a-z0-9-]+\.lab1\.acme\.example$`)"
-    codelab = next(route for route in traefik.routes("lab1.acme.example", "lab", True) if route.name == "codelab")
-    assert codelab.basic_auth and codelab.service_url == "http://codelab:8080"
+def test_uploads_are_never_cut_by_a_timeout():
+    config = traefik.static_config(lab_proxy("acme"))
+    responding = config["entryPoints"]["websecure"]["transport"]["respondingTimeouts"]
+    assert (responding["readTimeout"], responding["writeTimeout"]) == ("0s", "0s")
+    assert config["serversTransport"]["forwardingTimeouts"]["responseHeaderTimeout"] == "0s"
+
+
+def test_the_app_hosts_of_newer_lab_managers_are_routed_in_v3_syntax():
+    routers = traefik.dynamic_config(lab_proxy("manual"))["http"]["routers"]
+    assert routers["glab-apps"]["rule"] == r"HostRegexp(`^app-[a-zA-Z0-9-]+\.lab1\.acme\.example$`)"
+    assert routers["codelab-apps"]["rule"] == r"HostRegexp(`^appdev-[a-zA-Z0-9-]+\.lab1\.acme\.example$`)"
+    assert {router["ruleSyntax"] for router in routers.values()} == {"v3"}
+
+
+def test_the_space_proxy_requests_its_own_certificate_and_has_no_docker_provider():
+    config = traefik.static_config(traefik.ProxySettings(kind="space", host="space.acme.example", tls="acme"))
+    assert config["entryPoints"]["websecure"]["http"]["tls"] == {
+        "certResolver": "myresolver",
+        "domains": [{"main": "space.acme.example"}],
+    }
+    assert "docker" not in config["providers"] and "core" not in config
+
+
+def test_the_lab_manager_set_is_described_once_with_its_names_networks_and_hosts():
+    names = [container.name for container in lab_host.lab_manager_containers(biota=True)]
+    assert names == [
+        "front",
+        "glab",
+        "codelab",
+        "gws_core_prod_db",
+        "gws_core_dev_db",
+        "test_gws_dev_db",
+        "gws_biota_db",
+    ]
+    assert "gws_biota_db" not in {container.name for container in lab_host.lab_manager_containers(biota=False)}
+    codelab = next(c for c in lab_host.LAB_MANAGER_SET if c.name == "codelab")
+    assert codelab.networks == ("gencovery-network-dev",) and codelab.published_ports == (2222,)
+    first = codelab.routes[0]
+    assert (first.host, first.port, first.basic_auth) == ("codelab", 8080, True)
 
 
 def test_lab_policy_scopes_listing_to_its_prefix():
@@ -124,25 +211,43 @@ def test_security_group_rules_never_open_admin_ports_to_the_world():
     assert {rule.port for rule in rules} == {22, 80, 443, 2222}
 
 
-def test_user_data_mounts_the_data_volume_before_docker_starts():
+def test_user_data_mounts_the_data_volume_then_prepares_the_host():
     document = yaml.safe_load(user_data())
     commands = [" ".join(command) for command in document["runcmd"]]
     mount = next(i for i, c in enumerate(commands) if "constellab-mount-data" in c)
-    install = next(i for i, c in enumerate(commands) if "docker.io" in c)
-    assert mount < install
+    prepare = next(i for i, c in enumerate(commands) if host_setup.PREPARE_SCRIPT_PATH in c)
+    assert mount < prepare
+    assert "docker.io" not in document["packages"], "the docker group must get GID 999 before Docker's package"
     files = {f["path"]: f["content"] for f in document["write_files"]}
     script = files["/usr/local/sbin/constellab-mount-data"]
     assert 'volume_id="vol0123456789abcdef0"' in script
     assert "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$volume_id" in script
     assert 'if ! blkid "$device"' in script, "an existing filesystem is never formatted again"
-    assert "mkdir -p /app/docker" in script
+    assert "/app/letsencrypt /srv/letsencrypt none bind" in script, "the ACME store outlives the instance"
     units = files["/etc/systemd/system/docker.service.d/10-constellab-data.conf"]
     assert "RequiresMountsFor=/app" in units, "Docker never starts on an unmounted /app"
     guard = files["/etc/systemd/system/constellab-imds-guard.service"]
-    assert f"! -s {topology.MANAGER_SUBNET} -j DROP" in guard
-    daemon = yaml.safe_load(files["/etc/docker/daemon.json"])
-    assert daemon["data-root"] == "/app/docker"
-    assert daemon["log-opts"] == {"max-size": "1m", "max-file": "3"}
+    assert "! -s 172.30.253.0/24 -j DROP" in guard
+    assert files[host_setup.PREPARE_SCRIPT_PATH] == host_setup.prepare_script()
+
+
+def test_the_preparation_gives_docker_gid_999_then_writes_daemon_json_then_installs_docker():
+    script = host_setup.prepare_script()
+    group = script.index("groupadd -g 999 docker")
+    daemon = script.index("cat > /etc/docker/daemon.json")
+    install = script.index("apt-get install -y -q docker.io docker-compose")
+    assert group < daemon < install
+    written = script[daemon:].split("<<'JSON'\n", 1)[1].split("JSON\n", 1)[0]
+    assert json.loads(written) == {
+        "log-driver": "json-file",
+        "log-opts": {"max-size": "1m", "max-file": "3"},
+        "data-root": "/app/docker",
+    }
+    for folder, owner in (("/app", '"$login_user:$group"'), ("/app/dev", '"$login_user:$group"'),
+                          ("/app/dev/etc-ssh", "-R root:root"), ("/app/docker", "-R root:root")):  # fmt: skip
+        assert f"mkdir -p {folder}\n" in script and f"chown {owner} {folder}\n" in script
+    assert 'ufw allow "$ssh_port/tcp"' in script and "ufw allow 443/tcp" in script
+    assert "unattended-upgrades" in script
 
 
 def cloud_init_schema(tmp_path, document: str) -> subprocess.CompletedProcess[str]:

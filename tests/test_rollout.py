@@ -200,10 +200,10 @@ def test_new_stack_writes_a_valid_file_without_secrets_and_adds_it_to_a_wave(sta
     path = stacks_copy / "Pulumi.zeta-prod.yaml"
     text = path.read_text()
     assert "secure" not in text and "constellab:codelabPassword" not in text
-    with pytest.raises(Exception, match="constellab:spaceApiKey: missing"):
+    with pytest.raises(Exception, match=r"constellab:labManagerApiKeys\.hub: missing"):
         load_stack_file(path)  # the file itself is valid once its secrets are set:
-    keys = ("spaceApiKey", "communityApiKey", "codelabPassword", "cloudflareApiToken")
-    secrets = {f"constellab:{key}": {"secure": "v1:x"} for key in keys}
+    secrets: dict[str, object] = {"constellab:cloudflareApiToken": {"secure": "v1:x"}}
+    secrets["constellab:labManagerApiKeys"] = {server: {"secure": "v1:x"} for server in ("hub", "lab1")}
     finished = yaml.safe_load(text)
     finished["config"].update(secrets)
     path.write_text(yaml.safe_dump(finished))
@@ -213,6 +213,7 @@ def test_new_stack_writes_a_valid_file_without_secrets_and_adds_it_to_a_wave(sta
     commands = new_stack.secret_commands(name, document["config"]["constellab:platform"])
     assert commands[0] == "pulumi stack init zeta-prod"
     assert "pulumi config set --secret cloudflareApiToken <value> -s zeta-prod" in commands
+    assert "pulumi config set --secret --path 'labManagerApiKeys.lab1' <value> -s zeta-prod" in commands
 
 
 def test_new_stack_asks_for_what_has_no_default_and_re_asks_a_bad_answer(stacks_copy):

@@ -124,7 +124,7 @@ class RunningTraefik:
 
 def local_paths(text: str, folder: Path) -> str:
     """Moves the container's paths into `folder`."""
-    for container_path in ("/etc/traefik", traefik.ACME_DIR, "/run/secrets"):
+    for container_path in ("/etc/traefik", traefik.ACME_DIR, "/run/secrets", "/certs"):
         text = text.replace(container_path, str(folder) + container_path)
     return text
 
@@ -139,10 +139,11 @@ def run_traefik(
     static["entryPoints"]["web"]["address"] = f"127.0.0.1:{web}"
     static["entryPoints"]["websecure"]["address"] = f"127.0.0.1:{websecure}"
     static["entryPoints"]["traefik"]["address"] = f"127.0.0.1:{ping}"
-    del static["providers"]["docker"]
+    static["providers"].pop("docker", None)
     for resolver in static.get("certificatesResolvers", {}).values():
         resolver["acme"]["caServer"] = f"https://127.0.0.1:{free_port()}/directory"
-        resolver["acme"]["dnsChallenge"]["resolvers"] = [f"127.0.0.1:{free_port()}"]
+        if "dnsChallenge" in resolver["acme"]:
+            resolver["acme"]["dnsChallenge"]["resolvers"] = [f"127.0.0.1:{free_port()}"]
     with backends(backend_urls or set()) as mapping:
         for path, content in files.items():
             if path == traefik.STATIC_PATH:
@@ -157,7 +158,11 @@ def run_traefik(
         static_path = folder / "traefik.yml"
         static_path.write_text(local_paths(yaml.safe_dump(static), folder))
         log_path = folder / "traefik.log"
-        env = {"CF_DNS_API_TOKEN_FILE": local_paths(traefik.CLOUDFLARE_TOKEN_FILE, folder), "PATH": "/usr/bin:/bin"}
+        env = {
+            "CF_DNS_API_TOKEN_FILE": local_paths(traefik.CLOUDFLARE_TOKEN_FILE, folder),
+            "HTTPREQ_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+            "PATH": "/usr/bin:/bin",
+        }
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [binary, f"--configFile={static_path}"], stdout=log, stderr=subprocess.STDOUT, env=env

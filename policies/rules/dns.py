@@ -46,15 +46,10 @@ def host_and_wildcard(args: StackValidationArgs, report_violation: ReportViolati
 
 
 def _server_host(container: PolicyResource) -> str | None:
-    """The server's host `<H>`, from its lab manager's or space's VIRTUAL_HOST."""
+    """The server's host `<H>`: the VIRTUAL_HOST of its lab manager (or of the space's application)."""
     env = dict(str(e).partition("=")[::2] for e in as_list(container.props.get("envs")))
     host = env.get("VIRTUAL_HOST", "")
-    name = container.props.get("name")
-    if name == "lab-manager" and host.startswith("lab-manager."):
-        return host[len("lab-manager.") :]
-    if name == "space" and host:
-        return host
-    return None
+    return host if container.props.get("name") in ("lab_manager", "space") and host else None
 
 
 def every_server_has_dns(args: StackValidationArgs, report_violation: ReportViolation) -> None:

@@ -1,5 +1,6 @@
-"""Docker: no privileged containers, the socket only where needed, pinned images, no published or
-shared databases, no plain credentials in environments, restart policies."""
+"""Docker: no privileged containers, the socket only where needed, pinned images, no published database,
+dev and prod kept apart, no plain credentials in environments, restart policies, and the lab-host contract
+(no container named like the lab manager's own, the three networks it names)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,22 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from .common import Rule, as_list, report
+from .common import Rule, as_list, of_type, report
 
 CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 SOCKET = "/var/run/docker.sock"
-SOCKET_USERS = ("lab-manager", "traefik")
+# The two system containers of a lab host (constellab/lab_host.py; the pack cannot import the program).
+SOCKET_USERS = ("lab_manager", "reverse_proxy")
+LAB_MANAGER = "lab_manager"
+NETWORK = "docker:index/network:Network"
+LAB_HOST_NETWORKS = ("gencovery-network-manager", "gencovery-network-dev", "gencovery-network-prod")
+# What the lab manager's `docker compose up` creates, by container_name (its src/assets/docker-compose.yml).
+LAB_MANAGER_NAMES = frozenset(
+    {"front", "glab", "codelab", "gws_core_prod_db", "gws_core_dev_db", "test_gws_dev_db", "gws_biota_db"}
+)
 DATABASE_PORTS = {3306, 5432, 1433, 1521, 27017, 6379, 9200}
 CREDENTIAL_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|ACCESS_KEY", re.IGNORECASE)
 KEY_SHAPES = (
@@ -57,7 +66,7 @@ def socket_only_where_needed(args: ResourceValidationArgs, report_violation: Rep
             args.name,
             args.resource_type,
             f"{_name(args)} mounts the Docker socket (root on the host)",
-            "only the lab manager and Traefik may mount /var/run/docker.sock",
+            "only lab_manager and reverse_proxy may mount /var/run/docker.sock",
         )
 
 
@@ -109,30 +118,56 @@ def no_database_port_published(args: ResourceValidationArgs, report_violation: R
             )
 
 
-def _environment_of(name: str) -> str | None:
-    if not name.startswith("db-"):
-        return None
-    if "prod" in name:
-        return "prod"
-    if "dev" in name or "test" in name:
-        return "dev"
-    return None
+def _networks(props: Mapping[str, Any]) -> set[str]:
+    return {str(n.get("name")) for n in as_list(props.get("networksAdvanced")) if isinstance(n, dict)}
 
 
-def databases_separated(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != CONTAINER:
+def dev_and_prod_separated(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != CONTAINER or _name(args) == "reverse_proxy":
         return
-    environment = _environment_of(_name(args))
-    networks = {str(n.get("name")) for n in as_list(args.props.get("networksAdvanced")) if isinstance(n, dict)}
-    forbidden = {"prod": "dev", "dev": "prod"}.get(environment or "")
-    if forbidden and forbidden in networks:
+    if {"gencovery-network-dev", "gencovery-network-prod"} <= _networks(args.props):
         report(
             report_violation,
             args.name,
             args.resource_type,
-            f"the {environment} database {_name(args)} is on the {forbidden} network",
-            f"attach it to the {environment} network only",
+            f"{_name(args)} joins both the dev and the prod network",
+            "attach it to one of them: only the reverse proxy serves both environments",
         )
+
+
+def no_lab_manager_names(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type == CONTAINER and _name(args) in LAB_MANAGER_NAMES:
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            f"is named {_name(args)}, a container the lab manager creates itself (its compose would collide)",
+            "leave the lab's containers to the lab manager; declare only lab_manager and reverse_proxy",
+        )
+
+
+def lab_host_networks(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    networks: dict[str, set[str]] = {}
+    for network in of_type(args.resources, NETWORK):
+        networks.setdefault(_provider_of(network), set()).add(str(network.props.get("name")))
+    for manager in of_type(args.resources, CONTAINER):
+        if manager.props.get("name") != LAB_MANAGER:
+            continue
+        missing = [name for name in LAB_HOST_NETWORKS if name not in networks.get(_provider_of(manager), set())]
+        if missing:
+            report(
+                report_violation,
+                manager.name,
+                manager.resource_type,
+                f"its host has no network {', '.join(missing)}, which the lab manager's compose files name as external",
+                "declare the three gencovery-network-* networks on the same Docker host",
+                manager.urn,
+            )
+
+
+def _provider_of(resource: Any) -> str:
+    provider = getattr(resource, "provider", None)
+    return str(getattr(provider, "urn", "")) if provider is not None else ""
 
 
 def _plain_credential(key: str, value: str) -> str | None:
@@ -164,12 +199,20 @@ def no_plain_credentials_in_environment(args: ResourceValidationArgs, report_vio
 
 
 def restart_policy_set(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type == CONTAINER and args.props.get("restart") not in ("always", "unless-stopped", "on-failure"):
+    if args.resource_type != CONTAINER:
+        return
+    restart = args.props.get("restart")
+    if _name(args) in SOCKET_USERS and restart != "always":
+        # lab-configurer's system compose: both come back whatever stopped them.
+        report(
+            report_violation, args.name, args.resource_type, f"restart policy is {restart!r}", 'set restart to "always"'
+        )
+    elif restart not in ("always", "unless-stopped", "on-failure"):
         report(
             report_violation,
             args.name,
             args.resource_type,
-            f"restart policy is {args.props.get('restart')!r}",
+            f"restart policy is {restart!r}",
             'set restart to "unless-stopped"',
         )
 
@@ -177,8 +220,8 @@ def restart_policy_set(args: ResourceValidationArgs, report_violation: ReportVio
 RULES = [
     Rule("docker-no-privileged", "No container runs privileged", "mandatory", no_privileged),
     Rule(
-        "docker-socket-only-lab-manager-and-traefik",
-        "Only the lab manager and Traefik mount the Docker socket",
+        "docker-socket-only-system-containers",
+        "Only lab_manager and reverse_proxy mount the Docker socket",
         "mandatory",
         socket_only_where_needed,
     ),
@@ -190,7 +233,23 @@ RULES = [
         no_database_port_published,
     ),
     Rule(
-        "docker-databases-separated", "Prod and dev databases never share a network", "mandatory", databases_separated
+        "docker-dev-and-prod-separated",
+        "No container but the reverse proxy joins both the dev and the prod network",
+        "mandatory",
+        dev_and_prod_separated,
+    ),
+    Rule(
+        "docker-no-lab-manager-names",
+        "No declared container takes a name the lab manager creates",
+        "mandatory",
+        no_lab_manager_names,
+    ),
+    Rule(
+        "docker-lab-host-networks",
+        "Every lab host has the three gencovery-network-* networks",
+        "mandatory",
+        lab_host_networks,
+        scope="stack",
     ),
     Rule(
         "docker-no-plain-credentials",

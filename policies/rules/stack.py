@@ -16,18 +16,30 @@ def _local(container) -> bool:  # type: ignore[no-untyped-def]
     return host.startswith("unix://")
 
 
+def _backup_buckets(args: StackValidationArgs) -> set[str]:
+    """Servers (by name) with a backup bucket: tagged with the server, named `<customer>-<server>-backups-`."""
+    found = set()
+    for bucket in of_type(args.resources, "aws:s3/bucket:Bucket"):
+        tags = bucket.props.get("tags") or {}
+        if str(bucket.props.get("bucketPrefix", "")).endswith("-backups-") and tags.get("constellab:server"):
+            found.add(str(tags["constellab:server"]))
+    return found
+
+
 def every_server_backs_up(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    backed_up = _backup_buckets(args)
     for manager in of_type(args.resources, CONTAINER):
-        if manager.props.get("name") != "lab-manager" or _local(manager):
+        if manager.props.get("name") != "lab_manager" or _local(manager):
             continue
         env = dict(str(e).partition("=")[::2] for e in as_list(manager.props.get("envs")))
-        if not env.get("BACKUP_S3_BUCKET"):
+        server = env.get("VIRTUAL_HOST", "").split(".", 1)[0]
+        if server not in backed_up:
             report(
                 report_violation,
                 manager.name,
                 manager.resource_type,
-                "this server's lab manager has no backup bucket",
-                "give the lab or hub its backup bucket (BACKUP_S3_BUCKET)",
+                f"server {server or '?'} has no backup bucket for its lab manager",
+                "give the lab or hub its backups (the LabBackups component)",
                 manager.urn,
             )
 

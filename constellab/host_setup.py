@@ -1,0 +1,158 @@
+"""The preparation of a lab host, as Constellab's lab-configurer does it, as one idempotent shell script.
+
+lab-configurer prepares a server by hand (`utils/prepare_server.sh`, `utils/ensure_docker_gid.sh`,
+`utils/init.sh`, `utils/docker/daemon.json`). The same steps run here from one script, safe to run again:
+cloud-init runs it on a new cloud server, and `pulumi up` runs it over SSH on an on-prem server, which
+may already run Docker:
+
+1. the `docker` group gets GID 999 before the engine is installed (a group already at 999 moves to a
+   free system GID, and files keep their group: unlike upstream's script, which only looks at GID 998
+   and only fixes Docker's folders, this also works on Debian, where `systemd-journal` holds 999);
+2. `/etc/docker/daemon.json` (json-file logs 1m x 3, data root `/app/docker`) is written when absent
+   (an existing one is kept, as upstream does, with a warning when it differs);
+3. Docker Engine and Compose are installed from the distribution when Docker is missing;
+4. the login user joins the `docker` group;
+5. `/app`, `/app/dev` (owned by the login user), `/app/dev/etc-ssh`, `/app/docker` (root);
+6. unattended security upgrades;
+7. the firewall (ufw): incoming denied but SSH, 80 and 443; an active ufw is kept, with 80 and 443 allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from constellab import lab_host
+
+PREPARE_SCRIPT_PATH = "/usr/local/sbin/constellab-prepare-host"
+DAEMON_JSON = json.dumps(lab_host.DOCKER_DAEMON, indent=2) + "\n"
+AUTO_UPGRADES = 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n'
+READY_MARKER = "constellab-prepare: ready"
+
+_SCRIPT = r"""#!/bin/sh
+# Prepares a Constellab lab host as lab-configurer does; safe to run again. Usage: <login user> <ssh port>
+set -eu
+login_user="$1"
+ssh_port="${2:-22}"
+log() { echo "constellab-prepare: $*"; }
+warn() { echo "constellab-prepare: warning: $*" >&2; }
+have() { command -v "$1" >/dev/null 2>&1; }
+getent passwd "$login_user" >/dev/null || { echo "constellab-prepare: no user $login_user on this host" >&2; exit 1; }
+
+regroup() {  # files of GID $1 get GID $2, on the filesystems a system keeps files on
+  for fs in / /run /var /var/log /home __DATA_ROOT__; do
+    [ -d "$fs" ] && find "$fs" -xdev -gid "$1" -exec chgrp -h "$2" {} + 2>/dev/null || true
+  done
+}
+
+# 1. The docker group at GID __GID__, before the engine is installed.
+current=$(getent group docker | cut -d: -f3 || true)
+if [ "$current" != "__GID__" ]; then
+  holder=$(getent group __GID__ | cut -d: -f1 || true)
+  if [ -n "$holder" ]; then
+    free=""
+    for gid in $(seq 998 -1 100); do
+      if ! getent group "$gid" >/dev/null; then free=$gid; break; fi
+    done
+    [ -n "$free" ] || { echo "constellab-prepare: no free system GID for group $holder" >&2; exit 1; }
+    log "moving group $holder from GID __GID__ to $free"
+    groupmod -g "$free" "$holder"
+    regroup __GID__ "$free"
+  fi
+  if [ -z "$current" ]; then
+    groupadd -g __GID__ docker
+  else
+    log "moving group docker from GID $current to __GID__"
+    groupmod -g __GID__ docker
+    regroup "$current" __GID__
+    restart_docker=yes
+  fi
+fi
+
+# 2. The engine's settings: capped json-file logs, data root on the data disk.
+mkdir -p /etc/docker
+if [ ! -e /etc/docker/daemon.json ]; then
+  cat > /etc/docker/daemon.json <<'JSON'
+__DAEMON_JSON__JSON
+  chmod 0644 /etc/docker/daemon.json
+  log "wrote /etc/docker/daemon.json"
+elif ! grep -q '"data-root": *"__DATA_ROOT__/docker"' /etc/docker/daemon.json; then
+  warn "/etc/docker/daemon.json is kept as it is, but its data-root is not __DATA_ROOT__/docker"
+fi
+
+# 3. Docker Engine with Compose, when Docker is missing.
+if ! have dockerd; then
+  have apt-get || { echo "constellab-prepare: Docker is missing: install Docker Engine 24+ with Compose" >&2; exit 1; }
+  log "installing Docker Engine and Compose"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io docker-compose
+fi
+
+# 4. The login user drives Docker.
+usermod -aG docker "$login_user"
+
+# 5. The data folders and their owners (lab-configurer's init.sh).
+group=$(id -gn "$login_user")
+__FOLDERS__
+# 6. Unattended security upgrades.
+if have apt-get; then
+  if ! dpkg -s unattended-upgrades >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q unattended-upgrades
+  fi
+  cat > /etc/apt/apt.conf.d/20auto-upgrades <<'APT'
+__AUTO_UPGRADES__APT
+fi
+
+# 7. The firewall: incoming denied but SSH and the web; an active one is kept.
+if ! have ufw && have apt-get; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q ufw; fi
+if have ufw; then
+  if ufw status | grep -q "Status: active"; then
+    log "ufw is active: kept, with 80 and 443 allowed"
+  else
+    ufw default deny incoming
+    ufw default allow outgoing
+    ufw allow "$ssh_port/tcp"
+  fi
+  ufw allow 80/tcp
+  ufw allow 443/tcp
+  ufw --force enable
+else
+  warn "no ufw on this host: limit incoming traffic to SSH, 80 and 443 with your firewall"
+fi
+
+systemctl enable docker >/dev/null 2>&1 || true
+if [ "${restart_docker:-no}" = yes ]; then systemctl restart docker; else systemctl start docker; fi
+docker version --format 'constellab-prepare: docker {{.Server.Version}}'
+echo "__READY__"
+"""
+
+
+def _folders() -> str:
+    lines = []
+    for folder, user_owned in lab_host.HOST_FOLDERS:
+        quoted = shlex.quote(folder)
+        lines.append(f"mkdir -p {quoted}")
+        # As init.sh: only a folder with the wrong owner is changed. Root's folders are changed with
+        # what is in them; Docker's data root is never walked when it already belongs to root.
+        if user_owned:
+            lines.append(f'[ "$(stat -c %U {quoted})" = "$login_user" ] || chown "$login_user:$group" {quoted}')
+        else:
+            lines.append(f'[ "$(stat -c %U {quoted})" = root ] || chown -R root:root {quoted}')
+    return "\n".join(lines) + "\n"
+
+
+def prepare_script() -> str:
+    """The preparation script (POSIX sh, run as root with the login user and the SSH port as arguments)."""
+    return (
+        _SCRIPT.replace("__GID__", str(lab_host.DOCKER_GID))
+        .replace("__DATA_ROOT__", lab_host.DATA_ROOT)
+        .replace("__DAEMON_JSON__", DAEMON_JSON)
+        .replace("__AUTO_UPGRADES__", AUTO_UPGRADES)
+        .replace("__FOLDERS__", _folders())
+        .replace("__READY__", READY_MARKER)
+    )
+
+
+def remote_command(login_user: str, ssh_port: int) -> str:
+    """The command that runs the script, read from standard input, as root on a host reached over SSH."""
+    return f"sudo -n sh -s -- {shlex.quote(login_user)} {ssh_port}"
