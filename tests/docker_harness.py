@@ -23,6 +23,7 @@ Images are built with `docker import` from a rootfs tarball (no builder, no regi
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.metadata
 import io
@@ -33,7 +34,8 @@ import socket
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -428,6 +430,21 @@ def _copy_files(spec: ContainerSpec, values: Mapping[str, str]) -> None:
             target.write_text(resolve(file.content, values))
             target.chmod(file.mode)
         docker("cp", f"{root}/.", f"{spec.name}:/")
+
+
+ENGINE_LOCK = Path(tempfile.gettempdir()) / "constellab-lab-host-live.lock"
+"""Held while a host is up: the containers' names and ports 80 and 443 are the engine's, one host at a time."""
+
+
+@contextmanager
+def exclusive_engine() -> Iterator[None]:
+    """Waits until no other test process has a lab host up on this engine, then keeps it for the caller."""
+    with ENGINE_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def up(server_set: ServerSet, values: Mapping[str, str], substitutions: Substitutions) -> Deployment:

@@ -15,6 +15,7 @@ import json
 import socket
 import ssl
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -34,7 +35,8 @@ from tests import docker_harness as harness
 from tests.conftest import missing
 from tests.traefik_harness import Response, http_get, https_get, self_signed
 
-pytestmark = pytest.mark.slow
+# One worker runs them all (./run test distributes by group): the engine holds one lab host at a time.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docker-engine")]
 
 SERVER = "hub1"
 BASE_DOMAIN = "acme.example"
@@ -139,7 +141,7 @@ def wait_until_routed() -> None:
 
 
 @pytest.fixture(scope="module", params=sorted(harness.STANDIN_LABELS))
-def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> LiveHost:
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHost]:
     """The hub's host with one generation of the lab manager's labels; removed after the module's tests."""
     if not harness.docker_ready():
         missing("no Docker engine answers `docker version` (CI's .ci/run starts one)")
@@ -158,10 +160,13 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     substitutions = harness.lab_host_substitutions(tmp_path_factory.mktemp(f"host-{generation}"))
     standin_image = harness.standin_image()
     standins = harness.standins(generation, HOST, harness.htpasswd(CODELAB_USER, PASSWORD), standin_image)
-    deployment = harness.up(ServerSet(system.networks, system.containers + standins), values, substitutions)
-    request.addfinalizer(lambda: harness.down(deployment))
-    wait_until_routed()
-    return LiveHost(generation, system, values, substitutions, standin_image)
+    with harness.exclusive_engine():
+        deployment = harness.up(ServerSet(system.networks, system.containers + standins), values, substitutions)
+        try:
+            wait_until_routed()
+            yield LiveHost(generation, system, values, substitutions, standin_image)
+        finally:
+            harness.down(deployment)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -225,7 +225,7 @@ def test_against_a_git_ref_reports_added_changed_replaced_and_dangerous(tmp_path
     changed = {c["name"]: c for c in changes["changed"]}
     assert changed["acme-network-public"]["replaceBecause"] == ["availabilityZone"]
     assert changed["acme-lab1-host-server-instance"]["replace"] is False
-    lifecycle = changed["acme-hub-backups-lifecycle"]
+    lifecycle = changed["acme-hub-backups-bucket-lifecycle"]
     assert [c["input"] for c in lifecycle["changes"]] == ["rules"] and not lifecycle["replace"]
 
     comment = ops(
