@@ -124,6 +124,11 @@ def customer(index: int) -> dict:
         )
         labs.append({"name": f"lab{lab}", "hub": "hub", "placement": placement})
     platform["labs"] = labs
+    # The Space configures them all: each hub and lab has the key it generated (placeholders here).
+    secure = {"secure": "v1:c2VjcmV0LW5vbmNl:cGxhY2Vob2xkZXI="}
+    document["config"]["constellab:labManagerApiKeys"] = {
+        server["name"]: secure for server in [*platform["hubs"], *labs]
+    }
     if shape == 2:
         platform["dns"] = {"provider": "none"}
         document["config"].pop("constellab:cloudflareApiToken", None)
