@@ -1,18 +1,19 @@
-"""LabBackups: a hub's or lab's backup bucket, and what the Space needs to register it as a backup target."""
+"""LabBackups: a hub's or lab's backup buckets, and what the Space needs to register them as backup targets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 
-from components.bucket import BACKUP_PREFIXES, SecureBucket, backup_bucket_args
+from components.bucket import SecureBucket, SecureBucketArgs
 from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
-from constellab import iam
+from constellab import iam, naming
 from constellab.config import BackupRetention
 
-FREQUENCIES = {"daily/": "DAILY", "weekly/": "WEEKLY"}
-"""The lab manager's backup frequencies, by the prefix of the bucket that keeps them."""
+Frequency = Literal["DAILY", "WEEKLY"]
+FREQUENCIES: tuple[Frequency, ...] = ("DAILY", "WEEKLY")
 
 
 @dataclass(frozen=True)
@@ -26,55 +27,71 @@ class LabBackupsArgs:
     tags: dict[str, str]
 
 
-def backup_target(bucket: str, region: str, retention: BackupRetention) -> dict[str, object]:
-    """What the Space registers for the lab manager's backups (its `BucketConfig`: endpoint, region,
-    bucket, and per frequency the prefix); the credentials are a separate, secret output."""
-    days = {"daily/": retention.daily_days, "weekly/": retention.weekly_days}
+def retention_days(retention: BackupRetention, frequency: Frequency) -> int:
+    return retention.daily_days if frequency == "DAILY" else retention.weekly_days
+
+
+def backup_target(buckets: dict[Frequency, str], region: str, retention: BackupRetention) -> dict[str, object]:
+    """What the Space registers for the lab manager's backups: per frequency, a bucket (the lab manager's
+    `BucketConfig`: endpoint, region, bucket); the credentials are a separate, secret output."""
     return {
         "endpoint": iam.s3_endpoint(region),
         "region": region,
-        "bucket": bucket,
         "targets": [
-            {"frequency": FREQUENCIES[prefix], "prefix": prefix, "retentionDays": days[prefix]}
-            for prefix in BACKUP_PREFIXES
+            {
+                "frequency": frequency,
+                "bucket": buckets[frequency],
+                "retentionDays": retention_days(retention, frequency),
+            }
+            for frequency in FREQUENCIES
         ],
     }
 
 
 class LabBackups(pulumi.ComponentResource):
-    """The backup bucket (`daily/` and `weekly/`, each with its retention) and an access key that may only
-    sync those prefixes: the lab manager backs up with `rclone sync` and the keys the Space hands it.
+    """One bucket per backup frequency and an access key that may only sync them.
 
-    `target` is the bucket's description; `credentials` (secret) is the access key.
+    The lab manager backs up with `rclone sync` into `<s3Prefix>/data` and `<s3Prefix>/db` of each
+    target bucket (its `backup.service.ts`): a mirror, where every run overwrites and deletes. So a
+    bucket's history is its object versions, and the retention is how long a previous version is kept
+    (`dailyDays`, `weeklyDays`); current objects never expire, or a file unchanged for longer than the
+    retention would vanish from the backup. Both frequencies in one bucket would mirror to the same keys.
     """
 
     def __init__(self, name: str, args: LabBackupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:backups:LabBackups", name, None, opts)
-        # The bucket was the hub's or lab's own child, named like this component: the alias keeps it (and
-        # its data) in place rather than replacing a protected bucket.
-        previous = pulumi.Alias(name=name, parent=opts.parent if opts is not None else None)
-        self.bucket = SecureBucket(
-            f"{name}-bucket",
-            backup_bucket_args(
-                args.customer, args.server_name, args.retention.daily_days, args.retention.weekly_days, args.tags
-            ),
-            opts=pulumi.ResourceOptions(parent=self, aliases=[previous]),
-        )
+        self.buckets: dict[Frequency, SecureBucket] = {}
+        for frequency in FREQUENCIES:
+            label = frequency.lower()
+            # The daily bucket takes over the single backup bucket earlier versions declared (the hub's or
+            # lab's own child, named like this component), with its data, instead of replacing it.
+            aliases = [pulumi.Alias(name=name, parent=opts.parent if opts is not None else None)]
+            self.buckets[frequency] = SecureBucket(
+                f"{name}-{label}",
+                SecureBucketArgs(
+                    bucket_prefix=naming.bucket_prefix(args.customer, args.server_name, f"backup-{label}"),
+                    tags=args.tags,
+                    noncurrent_version_days=retention_days(args.retention, frequency),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, aliases=aliases if frequency == "DAILY" else None),
+            )
         identity = ServerIdentity(
             f"{name}-identity",
             ServerIdentityArgs(
                 kind="access-key",
+                # The Space chooses the prefix (its s3Prefix): the key reaches these two buckets, nothing else.
                 grants=[
-                    BucketGrant(self.bucket.arn, prefix, "sync", f"backup-{prefix.rstrip('/')}")
-                    for prefix in BACKUP_PREFIXES
+                    BucketGrant(bucket.arn, "", "sync", f"backup-{frequency.lower()}")
+                    for frequency, bucket in self.buckets.items()
                 ],
                 tags=args.tags,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         assert identity.access_key_id is not None and identity.secret_access_key is not None
-        self.target: pulumi.Output[dict[str, object]] = self.bucket.name.apply(
-            lambda bucket: backup_target(bucket, args.region, args.retention)
+        names = [self.buckets[frequency].name for frequency in FREQUENCIES]
+        self.target: pulumi.Output[dict[str, object]] = pulumi.Output.all(*names).apply(
+            lambda found: backup_target(dict(zip(FREQUENCIES, found, strict=True)), args.region, args.retention)
         )
         self.credentials = pulumi.Output.secret(
             {"accessKeyId": identity.access_key_id, "secretAccessKey": identity.secret_access_key}

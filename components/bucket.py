@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from constellab import iam, naming
-
-
-@dataclass(frozen=True)
-class PrefixExpiration:
-    """Objects under `prefix` expire after `days` (the backups' daily and weekly retention)."""
-
-    prefix: str
-    days: int
+from constellab import iam
 
 
 @dataclass(frozen=True)
@@ -25,7 +17,6 @@ class SecureBucketArgs:
     bucket_prefix: str
     """Readable start of the bucket's name; AWS appends a unique suffix."""
     tags: dict[str, str]
-    expirations: list[PrefixExpiration] = field(default_factory=list)
     noncurrent_version_days: int = 30
     """How long an overwritten or deleted object's previous version is kept."""
     abort_incomplete_upload_days: int = 7
@@ -96,15 +87,6 @@ class SecureBucket(pulumi.ComponentResource):
                 ),
             )
         ]
-        rules += [
-            aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id=f"expire-{expiration.prefix.rstrip('/')}-after-{expiration.days}-days",
-                status="Enabled",
-                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=expiration.prefix),
-                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=expiration.days),
-            )
-            for expiration in args.expirations
-        ]
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=bucket_id,
@@ -122,19 +104,3 @@ class SecureBucket(pulumi.ComponentResource):
         self.name = self.bucket.bucket
         self.arn = self.bucket.arn
         self.register_outputs({"name": self.name, "arn": self.arn})
-
-
-BACKUP_PREFIXES = ("daily/", "weekly/")
-
-
-def backup_bucket_args(
-    customer: str, server_name: str, daily_days: int, weekly_days: int, tags: dict[str, str]
-) -> SecureBucketArgs:
-    """The lab manager's backup bucket: `daily/` and `weekly/` prefixes, each with its retention."""
-    return SecureBucketArgs(
-        bucket_prefix=naming.bucket_prefix(customer, server_name, "backups"),
-        tags=tags,
-        expirations=[PrefixExpiration("daily/", daily_days), PrefixExpiration("weekly/", weekly_days)],
-        # Backups are replaced, not edited: an old version is only kept long enough to undo a mistake.
-        noncurrent_version_days=7,
-    )

@@ -6,18 +6,12 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-from pulumi_command import remote
 
+from components.host_preparation import HostPreparation, HostPreparationArgs
 from constellab import cloud_init, iam, naming
 from constellab.config import CloudPlacement
 
 DATA_DEVICE = "/dev/sdf"
-# cloud-init exits 2 for recoverable warnings (degraded), 1 for errors; then Docker must answer.
-READY_SCRIPT = (
-    "cloud-init status --wait >/dev/null; status=$?; "
-    'if [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then cloud-init status --long >&2; exit "$status"; fi; '
-    "docker version --format '{{.Server.Version}}'"
-)
 ROOT_DISK_GB = 30
 
 
@@ -108,13 +102,10 @@ class CloudServer(pulumi.ComponentResource):
             ],
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        user_data = data_volume.id.apply(
-            lambda volume_id: cloud_init.render_user_data(
-                server_name=args.server_name,
-                volume_id=volume_id,
-                ssh_public_keys=args.ssh_public_keys,
-                manager_subnet=args.manager_subnet,
-            )
+        # The user data depends on nothing that changes: the data volume's id reaches the instance as a tag,
+        # which its mount script reads from the metadata service.
+        user_data = cloud_init.render_user_data(
+            server_name=args.server_name, ssh_public_keys=args.ssh_public_keys, manager_subnet=args.manager_subnet
         )
         instance = aws.ec2.Instance(
             f"{name}-instance",
@@ -130,6 +121,7 @@ class CloudServer(pulumi.ComponentResource):
                 # Two hops: the lab manager reaches the instance role from inside a container; the
                 # user data's firewall rule keeps every other container away from it.
                 http_put_response_hop_limit=2,
+                instance_metadata_tags="enabled",
             ),
             root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
                 encrypted=True,
@@ -140,9 +132,11 @@ class CloudServer(pulumi.ComponentResource):
             ),
             ebs_optimized=True,
             monitoring=True,
-            tags=tags,
-            # A newer Debian image must not replace a running server: new images apply to new servers.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami"]),
+            tags={**tags, cloud_init.DATA_VOLUME_TAG: data_volume.id},
+            # A newer Debian image must not replace a running server: new images apply to new servers. The
+            # user data is read at an instance's first boot only: a change would stop and start the server
+            # for nothing, so the preparation reaches running servers over SSH instead (below).
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami", "userData"]),
         )
         attachment = aws.ec2.VolumeAttachment(
             f"{name}-data-attachment",
@@ -158,22 +152,25 @@ class CloudServer(pulumi.ComponentResource):
             f"{name}-eip-association", allocation_id=address.allocation_id, instance_id=instance.id, opts=child
         )
 
-        # Docker over SSH fails until cloud-init has mounted /app and installed the engine.
-        docker_ready = remote.Command(
-            f"{name}-docker-ready",
-            connection=remote.ConnectionArgs(
-                host=address.public_ip, user=cloud_init.ADMIN_USER, dial_error_limit=60, per_dial_timeout=10
+        # Docker over SSH fails until the host is prepared: cloud-init's first boot, then the same
+        # preparation over SSH, which brings every later change of it to the running server.
+        prepared = HostPreparation(
+            f"{name}-preparation",
+            HostPreparationArgs(
+                ssh_host=address.public_ip,
+                ssh_user=cloud_init.ADMIN_USER,
+                after_cloud_init=True,
+                triggers=[instance.id],
+                after=[association, attachment],
             ),
-            create=READY_SCRIPT,
-            triggers=[instance.id],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[association, attachment]),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
         self.public_ip = address.public_ip
         self.instance_id = instance.id
         self.instance_arn = instance.arn
         self.data_volume_id = data_volume.id
-        self.docker_host = pulumi.Output.all(address.public_ip, docker_ready.stdout).apply(
+        self.docker_host = pulumi.Output.all(address.public_ip, prepared.ready).apply(
             lambda values: f"ssh://{cloud_init.ADMIN_USER}@{values[0]}:22"
         )
         self.register_outputs(

@@ -106,7 +106,12 @@ class ContainerSet(pulumi.ComponentResource):
                 labels=[docker.ContainerLabelArgs(label=key, value=value) for key, value in sorted(spec.labels.items())]
                 or None,
                 command=list(spec.command) or None,
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    aliases=[pulumi.Alias(name=f"{name}-{role}") for role in spec.previous_roles] or None,
+                    # A replacement cannot bind the host ports the old container holds: it goes first.
+                    delete_before_replace=bool(spec.ports),
+                ),
             )
         self.register_outputs({"networks": sorted(networks), "containers": sorted(self.containers)})
 

@@ -15,7 +15,7 @@ from components.containers import ContainerSet, ContainerSetArgs
 from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
 from components.lab_configuration import LabConfiguration, LabConfigurationArgs, LabManagerAccess
 from components.power import PowerControl, PowerControlArgs
-from constellab import naming, topology
+from constellab import lab_host, naming, topology
 from constellab.cloud_init import ADMIN_USER
 from constellab.config import (
     CloudPlacement,
@@ -143,7 +143,10 @@ class ServerHost(pulumi.ComponentResource):
             prepared = HostPreparation(
                 f"{name}-preparation",
                 HostPreparationArgs(
-                    ssh_host=placement.ssh_host, ssh_user=placement.ssh_user, ssh_port=placement.ssh_port
+                    ssh_host=placement.ssh_host,
+                    ssh_user=placement.ssh_user,
+                    ssh_port=placement.ssh_port,
+                    firewall=placement.firewall,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -160,12 +163,19 @@ class ServerHost(pulumi.ComponentResource):
             docker_host = placement.docker_host
             access = LabManagerAccess("direct", "127.0.0.1", 443)
 
-        if platform.certificate_mode(server) == "manual":
+        certificate_mode = platform.certificate_mode(server)
+        if certificate_mode == "manual":
             assert isinstance(server.certificates, ManualCertificates)
             values["tls-certificate"] = server.certificates.certificate_chain
             values["tls-private-key"] = values[f"tls-private-key:{server.name}"]
         if not isinstance(server, Space) and not server.configured_by_stack:
             values["lab-manager-api-key"] = values[f"lab-manager-api-key:{server.name}"]
+
+        # A running lab's power state comes first: un-parking starts the instance before Docker is reached.
+        power: PowerControl | None = None
+        if power_args is not None and power_args.state == "running":
+            power = PowerControl(f"{name}-power", power_args, opts=pulumi.ResourceOptions(parent=self))
+        starts_first = [power] if power is not None and power.holds_state else []
 
         provider = docker.Provider(
             f"{name}-docker",
@@ -177,7 +187,7 @@ class ServerHost(pulumi.ComponentResource):
                 if isinstance(placement, OnPremPlacement)
                 else None
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=starts_first),
         )
         server_set = topology.server_set(
             platform, server, manager_subnet=MANAGER_SUBNET if isinstance(placement, CloudPlacement) else None
@@ -205,19 +215,30 @@ class ServerHost(pulumi.ComponentResource):
                     community_api_key=values["community-api-key"],
                     codelab_token=values["codelab-token"],
                     openai_api_key=values.get("openai-api-key"),
-                    after=[containers],
+                    verify="pem"
+                    if certificate_mode == "manual"
+                    else "none"
+                    if certificate_mode == "default"
+                    else "system",
+                    trusted_chain=server.certificates.certificate_chain
+                    if isinstance(server.certificates, ManualCertificates)
+                    else None,
+                    lab_manager=containers.containers[lab_host.LAB_MANAGER].id,
+                    after=[containers, *starts_first],
                     parked=server.state == "stopped",
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             deployed.append(configured)
 
-        if power_args is not None:
+        if power_args is not None and power is None:
+            # Parked: stopped once its containers and configuration are deployed.
             power = PowerControl(
                 f"{name}-power",
                 dataclasses.replace(power_args, after=deployed),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        if power is not None:
             outputs |= power.outputs
             if not isinstance(server, Space):
                 outputs["state"] = server.state

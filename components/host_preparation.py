@@ -1,8 +1,8 @@
-"""HostPreparation: an on-prem server prepared over SSH as lab-configurer prepares a lab host."""
+"""HostPreparation: a lab host prepared over SSH as lab-configurer prepares one, again whenever that changes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_command import remote
@@ -14,35 +14,49 @@ from constellab import host_setup
 class HostPreparationArgs:
     """Arguments of `HostPreparation`."""
 
-    ssh_host: str
+    ssh_host: pulumi.Input[str]
     ssh_user: str
-    ssh_port: int
+    ssh_port: int = 22
+    firewall: host_setup.Firewall = "ufw"
+    after_cloud_init: bool = False
+    """A cloud server: wait for its first boot (cloud-init, which prepared it once already) before running."""
+    triggers: list[pulumi.Input[str]] = field(default_factory=list)
+    """Run again when one changes: a cloud server's instance id (a replaced instance is a new host)."""
+    after: list[pulumi.Resource] = field(default_factory=list)
+    """What must exist first (a cloud server's address and data volume)."""
 
 
 class HostPreparation(pulumi.ComponentResource):
-    """Runs `host_setup.prepare_script()` as root (`sudo -n`) over SSH; again whenever the script changes
-    (it is the command's standard input, so a new script is an update).
+    """Runs `host_setup.prepare_script()` as root (`sudo -n`) over SSH.
 
-    The script is idempotent and keeps what the host already has (a running Docker, its daemon.json, an
-    active ufw). `ready` resolves once it has finished, so the Docker provider waits for it.
+    The script is the command's standard input, so a new script is an update: what changes reaches a
+    running server, without a restart. It keeps what a host already has (a running Docker, its data,
+    an active ufw). `ready` (the engine's version) resolves once it has finished, so the Docker
+    provider waits for it.
     """
 
     ready: pulumi.Output[str]
 
     def __init__(self, name: str, args: HostPreparationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:host_preparation:HostPreparation", name, None, opts)
-        script = host_setup.prepare_script()
-        command = host_setup.remote_command(args.ssh_user, args.ssh_port)
+        command = host_setup.remote_command(
+            args.ssh_user, args.ssh_port, args.firewall, after_cloud_init=args.after_cloud_init
+        )
         prepared = remote.Command(
             f"{name}-prepare",
             connection=remote.ConnectionArgs(
-                host=args.ssh_host, port=args.ssh_port, user=args.ssh_user, dial_error_limit=10, per_dial_timeout=15
+                host=args.ssh_host,
+                port=args.ssh_port,
+                user=args.ssh_user,
+                # A new cloud server takes a while before sshd answers.
+                dial_error_limit=60 if args.after_cloud_init else 10,
+                per_dial_timeout=10 if args.after_cloud_init else 15,
             ),
-            # The script travels on standard input, so the command line stays short and readable.
             create=command,
             update=command,
-            stdin=script,
-            opts=pulumi.ResourceOptions(parent=self),
+            stdin=host_setup.prepare_script(),
+            triggers=list(args.triggers) or None,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
         )
         self.ready = prepared.stdout
         self.register_outputs({"ready": self.ready})

@@ -65,7 +65,10 @@ class DataHub(pulumi.ComponentResource):
                 LabBackupsArgs(args.platform.customer, hub.name, args.region, hub.backup, tags),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            extra |= {"backupBucket": backups.bucket.name, "backupTarget": backups.target}
+            extra |= {
+                "backupBuckets": {frequency: bucket.name for frequency, bucket in backups.buckets.items()},
+                "backupTarget": backups.target,
+            }
             credentials["backup"] = backups.credentials
         self.host = ServerHost(
             f"{name}-host",

@@ -65,7 +65,10 @@ class DataLab(pulumi.ComponentResource):
                 LabBackupsArgs(args.platform.customer, lab.name, args.region, lab.backup, tags),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            extra |= {"backupBucket": backups.bucket.name, "backupTarget": backups.target}
+            extra |= {
+                "backupBuckets": {frequency: bucket.name for frequency, bucket in backups.buckets.items()},
+                "backupTarget": backups.target,
+            }
             credentials["backup"] = backups.credentials
         if args.hub_lake is not None:
             prefix = lab_results_prefix(lab.name)

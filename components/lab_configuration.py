@@ -13,9 +13,10 @@ from pulumi_command import local
 from constellab import lab_config
 from constellab.config import Endpoints, StackConfiguration
 
-CLIENT_COMMAND = "python3 -m constellab.lab_manager_client"
-"""Runs in the project's folder (where `pulumi up` runs the program); the client needs only the standard
-library. Its whole input, secrets included, is the command's standard input."""
+CLIENT_COMMAND = ".venv/bin/python -m constellab.lab_manager_client"
+"""Runs in the project's folder, where the engine starts the program and its plugins, with the project's
+own interpreter (`Pulumi.yaml`: `virtualenv: .venv`). Its whole input, secrets included, is the command's
+standard input."""
 HEALTH_TIMEOUT_SECONDS = 900
 """A first deployment waits for the proxy and its wildcard certificate as well as the lab manager."""
 UP_TIMEOUT_SECONDS = 1800
@@ -48,6 +49,13 @@ class LabConfigurationArgs:
     community_api_key: pulumi.Input[str]
     codelab_token: pulumi.Input[str]
     openai_api_key: pulumi.Input[str] | None = None
+    verify: Literal["system", "pem", "none"] = "system"
+    """How the lab manager's certificate is checked: Let's Encrypt's (system), the site's chain, or not at all
+    (Traefik's own certificate, on this machine's loopback only)."""
+    trusted_chain: str | None = None
+    """The site's certificate chain, for `verify: pem`."""
+    lab_manager: pulumi.Input[str] | None = None
+    """The lab_manager container's id: a new container (a new host, an upgraded lab manager) is configured again."""
     after: list[pulumi.Resource] = field(default_factory=list)
     """What must be deployed first: the lab manager and its proxy (the server's containers)."""
     parked: bool = False
@@ -91,6 +99,7 @@ def client_document(
         "apiKey": secrets["apiKey"],
         "config": lab_config.config_body(args.configuration, args.server_name),
         "init": init,
+        "tls": {"verify": args.verify, "ca": args.trusted_chain} if args.verify == "pem" else {"verify": args.verify},
         "healthTimeoutSeconds": HEALTH_TIMEOUT_SECONDS,
         "upTimeoutSeconds": UP_TIMEOUT_SECONDS,
     }
@@ -150,6 +159,7 @@ class LabConfiguration(pulumi.ComponentResource):
             # The client prints progress only; its output never holds a secret.
             logging=local.Logging.STDOUT_AND_STDERR,
             add_previous_output_in_env=False,
+            triggers=[args.lab_manager] if args.lab_manager is not None else None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
         )
         self.register_outputs({"status": self.applied.stdout})

@@ -29,7 +29,8 @@ class PowerControlArgs:
     idle_stop: IdleStop | None = None
     state: Literal["running", "stopped"] = "running"
     after: list[pulumi.Resource] | None = None
-    """Resources deployed before the power state is applied (the server's containers)."""
+    """Resources deployed before a lab is parked (its containers and configuration); a running lab's state
+    comes first instead, so that what follows finds it running."""
 
 
 class PowerControl(pulumi.ComponentResource):
@@ -68,6 +69,7 @@ class PowerControl(pulumi.ComponentResource):
                 opts=child,
             )
             self.outputs = outputs
+            self.holds_state = False
             self.register_outputs({})
             return
 
@@ -140,13 +142,15 @@ class PowerControl(pulumi.ComponentResource):
 
         # The power state is declared when it is the lab's whole policy: parked, or running with no schedule
         # or idle stop. A lab that a schedule or an idle alarm stops must not be restarted by `pulumi up`.
-        if parked or (args.schedule is None and args.idle_stop is None):
+        self.holds_state = parked or (args.schedule is None and args.idle_stop is None)
+        """Whether this component declares the instance's state (so a running lab is started by it)."""
+        if self.holds_state:
             aws.ec2transitgateway.InstanceState(
                 f"{name}-power-state",
                 instance_id=args.instance_id,
                 state=args.state,
-                # Containers deploy first: a lab parked in the same update is stopped after, not during.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=args.after or []),
+                # A lab parked in the same update is stopped after its containers and configuration deploy.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=(args.after or []) if parked else []),
             )
         self.outputs = outputs
         self.register_outputs(outputs)

@@ -13,6 +13,8 @@ from constellab import host_setup, lab_host, yaml_io
 from constellab.naming import DATA_ROOT
 
 CLOUD_DATA_ROOT = DATA_ROOT
+DATA_VOLUME_TAG = "constellab-data-volume"
+"""Instance tag holding the data volume's id; the metadata service shows it (`instance_metadata_tags`)."""
 ADMIN_USER = "admin"
 """The default user of Debian's cloud images (uid 1000); Pulumi reaches Docker over SSH as this user."""
 ACME_ON_VOLUME = f"{DATA_ROOT}/letsencrypt"
@@ -22,15 +24,18 @@ ACME_ON_VOLUME = f"{DATA_ROOT}/letsencrypt"
 _MOUNT_SCRIPT = """#!/bin/sh
 # Waits for the data volume, formats it only if it is blank, mounts it at {root} for good.
 set -eu
-volume_id="{volume_serial}"
+# The volume's id is the instance's tag {tag} (instance metadata tags): the user data never changes with it.
+token=$(curl -sf -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" http://169.254.169.254/latest/api/token)
+volume_id=$(curl -sf -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/tags/instance/{tag})
+volume_serial=$(echo "$volume_id" | tr -d -)
 device=""
 for attempt in $(seq 1 180); do
-  for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$volume_id" /dev/xvdf /dev/sdf; do
+  for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$volume_serial" /dev/xvdf /dev/sdf; do
     if [ -b "$candidate" ]; then device="$candidate"; break 2; fi
   done
   sleep 5
 done
-if [ -z "$device" ]; then echo "constellab: data volume {volume_id} never appeared" >&2; exit 1; fi
+if [ -z "$device" ]; then echo "constellab: data volume $volume_id never appeared" >&2; exit 1; fi
 if ! blkid "$device" >/dev/null 2>&1; then mkfs.ext4 -q -L constellab-data "$device"; fi
 uuid=$(blkid -s UUID -o value "$device")
 mkdir -p {root}
@@ -72,18 +77,15 @@ def imds_guard_rule(manager_subnet: str) -> str:
     return f"DOCKER-USER -d {IMDS_ADDRESS} ! -s {manager_subnet} -j DROP"
 
 
-def render_user_data(*, server_name: str, volume_id: str, ssh_public_keys: list[str], manager_subnet: str) -> str:
-    """The `#cloud-config` document for a cloud server whose data volume is `volume_id`.
+def render_user_data(*, server_name: str, ssh_public_keys: list[str], manager_subnet: str) -> str:
+    """The `#cloud-config` document of a cloud server's first boot.
 
-    It depends only on the server's identity, never on its container set: user data changes stop and
-    start an instance, and cloud-init would not run again anyway.
+    It depends only on the server's identity, never on its container set nor its data volume (found by
+    the instance tag `DATA_VOLUME_TAG`): cloud-init runs it once per instance, and the preparation
+    reaches running servers over SSH afterwards.
     """
     mount_script = _MOUNT_SCRIPT.format(
-        root=CLOUD_DATA_ROOT,
-        volume_id=volume_id,
-        volume_serial=volume_id.replace("-", ""),
-        acme_volume=ACME_ON_VOLUME,
-        acme_host=lab_host.ACME_HOST_DIR,
+        root=CLOUD_DATA_ROOT, tag=DATA_VOLUME_TAG, acme_volume=ACME_ON_VOLUME, acme_host=lab_host.ACME_HOST_DIR
     )
     rule = imds_guard_rule(manager_subnet)
     guard = _IMDS_GUARD.format(rule_check=f"iptables -C {rule}", rule_insert=f"iptables -I {rule}")
@@ -120,7 +122,7 @@ def render_user_data(*, server_name: str, volume_id: str, ssh_public_keys: list[
         ],
         "runcmd": [
             ["/usr/local/sbin/constellab-mount-data"],
-            [host_setup.PREPARE_SCRIPT_PATH, ADMIN_USER, "22"],
+            [host_setup.PREPARE_SCRIPT_PATH, ADMIN_USER, "22", "ufw"],
             ["systemctl", "enable", "--now", "constellab-imds-guard"],
         ],
     }

@@ -147,6 +147,9 @@ class OnPremPlacement(Model):
     ssh_port: Annotated[int, Field(ge=1, le=65535)] = 22
     public_address: IPv4
     """The address the DNS records point at (the site's public or VPN address)."""
+    firewall: Literal["ufw", "none"] = "ufw"
+    """`ufw`, as lab-configurer: incoming denied but SSH, 80 and 443 (an active ufw is kept, with the web
+    allowed). `none` leaves the host's firewall to the site, for servers that run other services."""
 
 
 class LocalPlacement(Model):
@@ -557,6 +560,15 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
     ]
     for path in local:
         server = next(server for server_path, server in servers if server_path == path)
+        docker_host = _get(server, "placement", "dockerHost")
+        if isinstance(docker_host, str) and not docker_host.startswith("unix://"):
+            issues.append(
+                ConfigIssue(
+                    path=f"{path}.placement.dockerHost",
+                    message="a local lab runs on this machine's Docker (its lab manager is configured through "
+                    "127.0.0.1:443): use its socket, unix:///var/run/docker.sock, or place the lab onPrem",
+                )
+            )
         if _get(server, "configuration", "mode") in ("space", None):
             issues.append(
                 ConfigIssue(

@@ -21,19 +21,27 @@ from __future__ import annotations
 
 import json
 import shlex
+from typing import Literal
 
 from constellab import lab_host
 
 PREPARE_SCRIPT_PATH = "/usr/local/sbin/constellab-prepare-host"
 DAEMON_JSON = json.dumps(lab_host.DOCKER_DAEMON, indent=2) + "\n"
+LOGS_ONLY_DAEMON_JSON = (
+    json.dumps({k: v for k, v in lab_host.DOCKER_DAEMON.items() if k != "data-root"}, indent=2) + "\n"
+)
+"""For a host whose Docker already keeps containers elsewhere: moving its data root would hide them."""
 AUTO_UPGRADES = 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n'
 READY_MARKER = "constellab-prepare: ready"
 
 _SCRIPT = r"""#!/bin/sh
-# Prepares a Constellab lab host as lab-configurer does; safe to run again. Usage: <login user> <ssh port>
+# Prepares a Constellab lab host as lab-configurer does; safe to run again.
+# Usage: <login user> <ssh port> <firewall: ufw|none> [the port this SSH session came in on]
 set -eu
 login_user="$1"
 ssh_port="${2:-22}"
+firewall="${3:-ufw}"
+session_port="${4:-}"
 log() { echo "constellab-prepare: $*"; }
 warn() { echo "constellab-prepare: warning: $*" >&2; }
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -72,20 +80,34 @@ fi
 # 2. The engine's settings: capped json-file logs, data root on the data disk.
 mkdir -p /etc/docker
 if [ ! -e /etc/docker/daemon.json ]; then
-  cat > /etc/docker/daemon.json <<'JSON'
+  root=""
+  if have docker && docker info >/dev/null 2>&1; then root=$(docker info --format '{{.DockerRootDir}}'); fi
+  if [ -n "$root" ] && [ "$root" != "__DATA_ROOT__/docker" ] && [ -n "$(ls -A "$root/containers" 2>/dev/null)" ]; then
+    cat > /etc/docker/daemon.json <<'JSON'
+__LOGS_ONLY_JSON__JSON
+    warn "Docker keeps containers in $root: its data root stays there (moving it would hide them)"
+    warn "daemon.json caps the logs only"
+  else
+    cat > /etc/docker/daemon.json <<'JSON'
 __DAEMON_JSON__JSON
+  fi
   chmod 0644 /etc/docker/daemon.json
   log "wrote /etc/docker/daemon.json"
+  restart_docker=yes
 elif ! grep -q '"data-root": *"__DATA_ROOT__/docker"' /etc/docker/daemon.json; then
   warn "/etc/docker/daemon.json is kept as it is, but its data-root is not __DATA_ROOT__/docker"
 fi
 
 # 3. Docker Engine with Compose, when Docker is missing.
 if ! have dockerd; then
-  have apt-get || { echo "constellab-prepare: Docker is missing: install Docker Engine 24+ with Compose" >&2; exit 1; }
+  if ! have apt-get; then
+    echo "constellab-prepare: Docker is missing: install Docker Engine 20.10+ with Compose" >&2
+    exit 1
+  fi
   log "installing Docker Engine and Compose"
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io docker-compose
+  # Standard input is this script (sh -s): no child may read it.
+  apt-get update -q </dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io docker-compose </dev/null
 fi
 
 # 4. The login user drives Docker.
@@ -97,33 +119,39 @@ __FOLDERS__
 # 6. Unattended security upgrades.
 if have apt-get; then
   if ! dpkg -s unattended-upgrades >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q unattended-upgrades
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q unattended-upgrades </dev/null
   fi
   cat > /etc/apt/apt.conf.d/20auto-upgrades <<'APT'
 __AUTO_UPGRADES__APT
 fi
 
-# 7. The firewall: incoming denied but SSH and the web; an active one is kept.
-if ! have ufw && have apt-get; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q ufw; fi
-if have ufw; then
-  if ufw status | grep -q "Status: active"; then
-    log "ufw is active: kept, with 80 and 443 allowed"
-  else
-    ufw default deny incoming
-    ufw default allow outgoing
-    ufw allow "$ssh_port/tcp"
-  fi
-  ufw allow 80/tcp
-  ufw allow 443/tcp
-  ufw --force enable
+# 7. The firewall: incoming denied but SSH and the web; an active one is kept, with the web allowed.
+if [ "$firewall" = none ]; then
+  log "firewall left to the site (firewall: none): allow only SSH, 80 and 443 in"
 else
-  warn "no ufw on this host: limit incoming traffic to SSH, 80 and 443 with your firewall"
+  if ! have ufw && have apt-get; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q ufw </dev/null; fi
+  if have ufw; then
+    if ufw status | grep -q "Status: active"; then
+      log "ufw is active: kept, with 80 and 443 allowed"
+    else
+      ufw default deny incoming
+      ufw default allow outgoing
+      # The port sshd listens on may differ from the one reached through NAT: allow both, never lock out.
+      for port in "$ssh_port" $session_port; do ufw allow "$port/tcp"; done
+    fi
+    ufw allow 80/tcp
+    ufw allow 443/tcp
+    ufw --force enable
+    log "ufw: incoming denied but SSH ($ssh_port${session_port:+, $session_port}), 80 and 443"
+  else
+    warn "no ufw on this host: limit incoming traffic to SSH, 80 and 443 with your firewall"
+  fi
 fi
 
 systemctl enable docker >/dev/null 2>&1 || true
 if [ "${restart_docker:-no}" = yes ]; then systemctl restart docker; else systemctl start docker; fi
-docker version --format 'constellab-prepare: docker {{.Server.Version}}'
 echo "__READY__"
+docker version --format '{{.Server.Version}}'
 """
 
 
@@ -147,12 +175,33 @@ def prepare_script() -> str:
         _SCRIPT.replace("__GID__", str(lab_host.DOCKER_GID))
         .replace("__DATA_ROOT__", lab_host.DATA_ROOT)
         .replace("__DAEMON_JSON__", DAEMON_JSON)
+        .replace("__LOGS_ONLY_JSON__", LOGS_ONLY_DAEMON_JSON)
         .replace("__AUTO_UPGRADES__", AUTO_UPGRADES)
         .replace("__FOLDERS__", _folders())
         .replace("__READY__", READY_MARKER)
     )
 
 
-def remote_command(login_user: str, ssh_port: int) -> str:
-    """The command that runs the script, read from standard input, as root on a host reached over SSH."""
-    return f"sudo -n sh -s -- {shlex.quote(login_user)} {ssh_port}"
+Firewall = Literal["ufw", "none"]
+
+
+def remote_command(
+    login_user: str, ssh_port: int, firewall: Firewall = "ufw", *, after_cloud_init: bool = False
+) -> str:
+    """The command that runs the script, read from standard input, as root on a host reached over SSH.
+
+    The SSH session's own port (from `SSH_CONNECTION`, before sudo drops it) is allowed through the
+    firewall too. On a cloud server, cloud-init has prepared the host once already (its first boot):
+    the command waits for it to finish, then runs the script again, so what changed since reaches the
+    running server. Its last line is the engine's version, read as root: the check passes in a session
+    opened before the login user joined the docker group.
+    """
+    run = f'sudo -n sh -s -- {shlex.quote(login_user)} {ssh_port} {firewall} "${{SSH_CONNECTION##* }}"'
+    if not after_cloud_init:
+        return run
+    # cloud-init exits 2 for recoverable warnings (degraded), 1 for errors.
+    wait = (
+        "cloud-init status --wait >/dev/null; status=$?; "
+        'if [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then cloud-init status --long >&2; exit "$status"; fi'
+    )
+    return f"{wait}; {run}"

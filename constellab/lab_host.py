@@ -124,6 +124,7 @@ def system_set(platform: PlatformConfig, server: Hub | Lab, *, manager_subnet: s
         files=proxy_files(settings),
         ports=(Port(80, 80), Port(443, 443)),
         restart="always",
+        previous_roles=("traefik",),
     )
     networks = tuple(NetworkSpec(name, subnet=manager_subnet if name == NETWORK_MANAGER else None) for name in NETWORKS)
     return ServerSet(networks=networks, containers=(lab_manager, reverse_proxy))

@@ -15,10 +15,12 @@ The lab manager is reached at `https://lab-manager.<host>` (Traefik routes it by
 directly at an address (the machine itself), or through an SSH local port forward started with the system
 `ssh` (`CONSTELLAB_SSH` names another binary; the tests use a fake).
 
-TLS certificates are NOT verified, on purpose: every connection is either to loopback on the machine itself
-or inside an SSH tunnel that has already authenticated the host, and on a first deployment Traefik still
-serves its default certificate until Let's Encrypt has issued the wildcard one. The connection is still
-TLS 1.2 or later, with the lab manager's name as SNI.
+The lab manager's certificate is verified, with its name (`tls`): against the system's trust store
+(Let's Encrypt's wildcard, `system`), or against the site's own chain (`pem`, manual certificates), so
+the secrets are safe even where the tunnel cannot authenticate the host (a replaced cloud instance has
+new host keys). Only Traefik's own self-signed certificate (`none`) goes unverified: the `local` lab on
+this machine's loopback. On a first deployment the wildcard certificate takes a minute or two to be
+issued, and Traefik refuses the handshake meanwhile (strict SNI): the health wait keeps trying.
 
 Only the standard library is imported: this module runs in whatever Python runs the Pulumi program.
 """
@@ -39,7 +41,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, TextIO
+from typing import IO, Any, Literal, TextIO
 
 DEFAULT_HEALTH_TIMEOUT_SECONDS = 600.0
 """How long the lab manager may take to answer /health-check: the proxy or its certificate may still be starting."""
@@ -50,6 +52,8 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 """Timeout of one HTTP request (connect, send, answer)."""
 TUNNEL_TIMEOUT_SECONDS = 60.0
 """How long `ssh` may take to open its local port."""
+SETTLE_SECONDS = 30.0
+"""A lab that stays UP this long after init-all, without showing the init's progress, counts as up."""
 SSH_ENV = "CONSTELLAB_SSH"
 """Environment variable naming the ssh binary (default `ssh`)."""
 
@@ -90,6 +94,7 @@ class SshTransport:
 
 
 Transport = DirectTransport | SshTransport
+Verify = Literal["system", "pem", "none"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,11 @@ class LabManagerRequest:
     health_timeout_seconds: float = DEFAULT_HEALTH_TIMEOUT_SECONDS
     up_timeout_seconds: float = DEFAULT_UP_TIMEOUT_SECONDS
     poll_seconds: float = DEFAULT_POLL_SECONDS
+    settle_seconds: float = SETTLE_SECONDS
+    verify: Verify = "system"
+    """How the lab manager's certificate is checked: `system` trust store, `pem` (`ca`), or `none`."""
+    ca: str | None = field(default=None, repr=False)
+    """PEM certificates trusted for `verify: pem` (the site's chain)."""
 
     @property
     def manager_host(self) -> str:
@@ -137,6 +147,8 @@ class LabStatus:
     task_name: str | None = None
     task_status: str | None = None
     task_info: str | None = None
+    needs_restart: bool | None = None
+    """`needsRestart`: set by `PUT /lab/config`, cleared when init-all has applied it (newer lab managers)."""
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> LabStatus:
@@ -151,7 +163,14 @@ class LabStatus:
             if isinstance(task, Mapping)
             else (None, None, None)
         )
-        return cls(status or "?", info, _text(value.get("labStatus")), *task_fields)
+        needs_restart = value.get("needsRestart")
+        return cls(
+            status or "?",
+            info,
+            _text(value.get("labStatus")),
+            *task_fields,
+            needs_restart=needs_restart if isinstance(needs_restart, bool) else None,
+        )
 
     @property
     def is_up(self) -> bool:
@@ -217,11 +236,13 @@ def parse_request(document: Any) -> LabManagerRequest:
 
     Keys: `lab`, `host`, `transport` (`{kind: direct, address, port=443}` or
     `{kind: ssh, destination, port=22, options=[], remotePort=443}`), `apiKey`, `config`, `init`,
-    `healthTimeoutSeconds=600`, `upTimeoutSeconds=1800`, `pollSeconds=5`. Unknown keys are refused.
+    `tls` (`{verify: system}`, `{verify: pem, ca: "<PEM>"}` or `{verify: none}`; default `system`),
+    `healthTimeoutSeconds=600`, `upTimeoutSeconds=1800`, `pollSeconds=5`, `settleSeconds=30`. Unknown keys
+    are refused.
     """
     if not isinstance(document, Mapping):
         raise InvalidRequestError("the document must be a JSON object")
-    _known(document, "", {"lab", "host", "transport", "apiKey", "config", "init", *_DURATIONS})
+    _known(document, "", {"lab", "host", "transport", "apiKey", "config", "init", "tls", *_DURATIONS})
     lab = _required(document, "lab")
     if not isinstance(lab, str) or not _ONE_LINE.fullmatch(lab):
         raise InvalidRequestError("lab must be a non-empty one-line string")
@@ -239,6 +260,7 @@ def parse_request(document: Any) -> LabManagerRequest:
             raise InvalidRequestError(f"{key} must be a JSON object")
         bodies[key] = value
     durations = {key: _duration(document, key, default) for key, default in _DURATIONS.items()}
+    verify, ca = _tls(document.get("tls", {"verify": "system"}))
     return LabManagerRequest(
         lab=lab,
         host=host,
@@ -249,13 +271,34 @@ def parse_request(document: Any) -> LabManagerRequest:
         health_timeout_seconds=durations["healthTimeoutSeconds"],
         up_timeout_seconds=durations["upTimeoutSeconds"],
         poll_seconds=durations["pollSeconds"],
+        settle_seconds=durations["settleSeconds"],
+        verify=verify,
+        ca=ca,
     )
+
+
+def _tls(value: Any) -> tuple[Verify, str | None]:
+    if not isinstance(value, Mapping):
+        raise InvalidRequestError('tls must be an object such as {"verify": "system"}')
+    _known(value, "tls.", {"verify", "ca"})
+    verify = value.get("verify")
+    if verify in ("system", "none"):
+        if "ca" in value:
+            raise InvalidRequestError(f"tls.ca is only used with tls.verify 'pem', not {verify!r}")
+        return verify, None
+    if verify == "pem":
+        ca = value.get("ca")
+        if not isinstance(ca, str) or "-----BEGIN CERTIFICATE-----" not in ca:
+            raise InvalidRequestError("tls.ca must be PEM certificates when tls.verify is 'pem'")
+        return "pem", ca
+    raise InvalidRequestError("tls.verify must be 'system', 'pem' or 'none'")
 
 
 _DURATIONS = {
     "healthTimeoutSeconds": DEFAULT_HEALTH_TIMEOUT_SECONDS,
     "upTimeoutSeconds": DEFAULT_UP_TIMEOUT_SECONDS,
     "pollSeconds": DEFAULT_POLL_SECONDS,
+    "settleSeconds": SETTLE_SECONDS,
 }
 
 
@@ -302,7 +345,9 @@ def _transport(value: Any) -> Transport:
 
 def _duration(document: Mapping[str, Any], key: str, default: float) -> float:
     value = document.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    # Only the settle period may be zero (a lab manager known to report progress).
+    least_ok = 0 if key == "settleSeconds" else math.ulp(0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < least_ok:
         raise InvalidRequestError(f"{key} must be a positive number of seconds")
     return float(value)
 
@@ -354,11 +399,18 @@ class _Connection(http.client.HTTPSConnection):
         self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_name)
 
 
-def _tls_context() -> ssl.SSLContext:
-    # No verification, on purpose: see the module docstring (loopback or an authenticated SSH tunnel only).
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+def _tls_context(verify: Verify, ca: str | None) -> ssl.SSLContext:
+    """TLS 1.2+; the certificate checked with the lab manager's name, but for `none` (see the module doc)."""
+    if verify == "none":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif verify == "pem":
+        context = ssl.create_default_context(cadata=ca)
+        # The site's own chain is the trust anchor, its server certificate included.
+        context.verify_flags |= getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0x80000)
+    else:
+        context = ssl.create_default_context()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 
@@ -374,7 +426,7 @@ class _Session:
         self.clock = clock
         self.sleep = sleep
         self.secrets = request.secrets()
-        self.context = _tls_context()
+        self.context = _tls_context(request.verify, request.ca)
         self.endpoint = _Endpoint("127.0.0.1", 0)
         self.task_running_seen = False
         """A task was seen running since init-all: only its failure, not an earlier run's, ends the wait."""
@@ -449,7 +501,7 @@ class _Session:
             if not self.pause(deadline):
                 raise self.fail(
                     f"the lab manager at {self.request.base_url} did not answer /health-check "
-                    f"within {_seconds(timeout)} s (last: {last})"
+                    f"within {_seconds(timeout)} s (last: {last}){_hint(last)}"
                 )
 
     def call(self, method: str, path: str, body: Mapping[str, Any]) -> None:
@@ -469,16 +521,29 @@ class _Session:
         return self.fail(f"{method} {url} failed: {answer.describe()}")
 
     def wait_up(self) -> None:
+        """Until the lab is up with *this* configuration.
+
+        init-all answers at once and works in the background, so a lab that was already running still
+        reports UP at first. Up counts only once this init shows: its task running, or the lab not up
+        for a while, or else once the lab has stayed up for `SETTLE_SECONDS` (the init's own start
+        alone takes 10 s); and never while the lab manager says the configuration awaits a restart.
+        """
         timeout = self.request.up_timeout_seconds
-        deadline = self.clock() + timeout
+        started = self.clock()
+        deadline = started + timeout
         last = "no status yet"
+        progressed = False
         while True:
             seen = self.poll_status(deadline)
             if isinstance(seen, LabStatus):
-                if seen.is_up:
+                progressed |= not seen.is_up or seen.task_status == "RUNNING"
+                settled = self.clock() - started >= self.request.settle_seconds
+                if seen.is_up and seen.needs_restart is not True and (progressed or settled):
                     self.say(seen.describe(details=False))
                     return
-                seen = seen.describe()
+                seen = seen.describe() + (
+                    ", configuration not applied yet (needsRestart)" if seen.needs_restart else ""
+                )
             if seen != last:
                 self.say(seen)
                 last = seen
@@ -617,6 +682,18 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _hint(last: str) -> str:
+    """What to look at, for the failures a first deployment meets."""
+    if last.startswith("TLS error"):
+        return (
+            ": no valid certificate for the lab manager yet, check the reverse_proxy's logs "
+            "(the DNS-01 challenge: its token or endpoint) and that the DNS records point at the server"
+        )
+    if "did not open" in last or "connection refused" in last:
+        return ": is the server running (a stopped lab: `./run ops lab start`) and its proxy up?"
+    return ""
 
 
 def _in_words(error: BaseException) -> str:

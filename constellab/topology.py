@@ -85,6 +85,8 @@ class ContainerSpec:
     command: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
     restart: str = "unless-stopped"
+    previous_roles: tuple[str, ...] = ()
+    """Roles the same container had in earlier versions of the toolkit (kept as aliases, not re-created)."""
 
     @property
     def refs(self) -> set[Ref]:

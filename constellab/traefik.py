@@ -195,7 +195,8 @@ def dynamic_config(settings: ProxySettings) -> dict[str, Any]:
                         "stsIncludeSubdomains": True,
                         "forceSTSHeader": True,
                         "contentTypeNosniff": True,
-                        "frameDeny": True,
+                        # No frame-deny: the front embeds its apps (app-<x>.<H>), Codelab its own views, and
+                        # the Space the lab's pages; a header on every router would break them.
                         "referrerPolicy": "strict-origin-when-cross-origin",
                     }
                 }

@@ -70,7 +70,10 @@ def lab_manager_sets(settings: StackSettings) -> dict[str, dict[str, Any]]:
                     "name": container.name,
                     "role": container.role,
                     "networks": list(container.networks),
-                    "hosts": [f"{route.host}.{host}" for route in container.routes],
+                    "routes": [
+                        {"host": f"{route.host}.{host}", "port": route.port, "basicAuth": route.basic_auth}
+                        for route in container.routes
+                    ],
                     "publishedPorts": list(container.published_ports),
                 }
                 for container in lab_host.lab_manager_containers(server.biota)
@@ -237,8 +240,12 @@ def render_text(document: dict[str, Any]) -> str:
         for server, managed in document["labManager"].items():
             lines.append(f"  {server} ({managed['host']}, configured by the {managed['configuredBy']}):")
             for container in managed["containers"]:
-                where = ", ".join(container["hosts"]) or "no route"
-                lines.append(f"    {container['name']:<17} {container['role']}: {where}")
+                routes = [f"{r['host']} → :{r['port']}" + (" (basic auth)" if r["basicAuth"] else "")
+                          for r in container["routes"]]  # fmt: skip
+                published = [f"publishes {port}" for port in container["publishedPorts"]]
+                networks = ", ".join(network.removeprefix("gencovery-network-") for network in container["networks"])
+                where = "; ".join([", ".join(routes) or "no route", *published])
+                lines.append(f"    {container['name']:<17} {container['role']} [{networks}]: {where}")
     if document["schedules"]:
         lines += ["", "Scheduled labs (weekly running hours, saving against always-on):"]
         lines += [

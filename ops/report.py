@@ -64,7 +64,8 @@ def mermaid(document: dict[str, Any]) -> str:
             for container in managed:
                 managed_id = _id(node, "managed", container["name"])
                 managed_nodes.append(managed_id)
-                lines.append(f'        {managed_id}["{_label(container["name"])}"]')
+                networks = ", ".join(n.removeprefix("gencovery-network-") for n in container["networks"])
+                lines.append(f'        {managed_id}["{_label(container["name"])}<br/>{_label(networks)}"]')
             lines.append("      end")
         lines.append("    end")
         dns = _id(node, "dns")
@@ -74,11 +75,16 @@ def mermaid(document: dict[str, Any]) -> str:
         manager = _id(node, "lab_manager") if "lab_manager" in containers else node
         if managed and "lab_manager" in containers:
             lines.append(f"    {manager} -. runs .-> {_id(node, 'managed')}")
-        for key, what in (("backupBucket", "backups"), ("dataLakeBucket", "data lake"), ("storage", "storage")):
+        backups = server.get("backupBuckets")
+        for frequency, name_of_bucket in sorted(backups.items()) if isinstance(backups, dict) else []:
+            bucket = _id(node, "backup", frequency)
+            lines.append(f'    {bucket}[("{frequency.lower()} backups: {_label(str(name_of_bucket))}")]')
+            lines.append(f"    {manager} --> {bucket}")
+        for key, what in (("dataLakeBucket", "data lake"), ("storage", "storage")):
             if server.get(key):
                 bucket = _id(node, key)
                 lines.append(f'    {bucket}[("{what}: {_label(str(server[key]))}")]')
-                lines.append(f"    {manager if key == 'backupBucket' else node} --> {bucket}")
+                lines.append(f"    {node} --> {bucket}")
         if server.get("resultsLocation"):
             lines.append(f'    {node} -. "results: {_label(str(server["resultsLocation"]))}" .-> {_id(stack, "lake")}')
     if any(s.get("resultsLocation") for s in servers_of(document).values()):

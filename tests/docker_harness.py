@@ -52,6 +52,9 @@ STANDIN_REPOSITORY = "constellab-test/standin"
 BUSYBOX = Path("/bin/busybox")
 """Debian's static busybox (package busybox-static)."""
 PROBE = "constellab-test-probe"
+TEST_LABEL = "constellab.test"
+"""On everything the harness creates: a container or network with the contract's names but without it is
+someone's real lab host (README, "Try a lab locally"), which the tests must never remove."""
 """Name of the throw-away container `probe` runs (removed with the leftovers of an interrupted run)."""
 
 MOVED_HOST_ROOTS = (lab_host.DATA_ROOT, lab_host.ACME_HOST_DIR)
@@ -386,6 +389,7 @@ def create_arguments(spec: ContainerSpec, values: Mapping[str, str], substitutio
         arguments += ["-p", f"{port.external}:{port.internal}"]
     for key, value in spec.labels.items():
         arguments += ["--label", f"{key}={value}"]
+    arguments += ["--label", f"{TEST_LABEL}=lab-host-live"]
     for extra_host in substitutions.extra_hosts.get(spec.name, ()):
         arguments += ["--add-host", extra_host]
     arguments.append(substitutions.images.get(spec.name, spec.image))
@@ -393,12 +397,29 @@ def create_arguments(spec: ContainerSpec, values: Mapping[str, str], substitutio
     return arguments
 
 
+def _ours(kind: str, name: str) -> bool | None:
+    """Whether an existing container or network is the harness's (None: there is none of that name)."""
+    found = docker(kind, "inspect", "--format", "{{json .Labels}}" if kind == "network" else "{{json .Config.Labels}}",
+                   name, check=False)  # fmt: skip
+    if found.returncode != 0:
+        return None
+    return TEST_LABEL in (json.loads(found.stdout.strip() or "null") or {})
+
+
 def remove_leftovers(server_set: ServerSet) -> None:
-    """Removes containers and networks with the set's names, left by an earlier interrupted run."""
+    """Removes containers and networks with the set's names left by an earlier interrupted run, and refuses
+    to touch any that the harness did not create."""
     names = [spec.name for spec in server_set.containers] + [PROBE]
+    kinds = [("container", name) for name in names] + [("network", n.name) for n in server_set.networks]
+    for kind, name in kinds:
+        if _ours(kind, name) is False:
+            pytest.fail(
+                f"a {kind} named {name} runs on this Docker engine and is not the tests' (a lab host on this "
+                "machine?): the live tests need its name; stop it, or run them on another engine"
+            )
     docker("rm", "--force", "--volumes", *names, check=False)
     for network in server_set.networks:
-        if docker("network", "inspect", network.name, check=False).returncode == 0:
+        if _ours("network", network.name):
             docker("network", "rm", network.name)
 
 
@@ -458,7 +479,8 @@ def up(server_set: ServerSet, values: Mapping[str, str], substitutions: Substitu
     try:
         for network in server_set.networks:
             subnet = ["--subnet", network.subnet] if network.subnet else []
-            docker("network", "create", "--driver", "bridge", *subnet, network.name)
+            docker("network", "create", "--driver", "bridge", "--label", f"{TEST_LABEL}=lab-host-live", *subnet,
+                   network.name)  # fmt: skip
             deployment.networks.append(network.name)
         for spec in server_set.containers:
             for mount in spec.mounts:
@@ -506,7 +528,8 @@ def logs(name: str) -> str:
 def probe(network: str, image: str, *command: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """Runs `command` in a throw-away container on `network` (removed afterwards)."""
     docker("rm", "--force", PROBE, check=False)
-    return docker("run", "--rm", "--name", PROBE, "--network", network, image, *command, check=False, timeout=timeout)
+    return docker("run", "--rm", "--name", PROBE, "--label", f"{TEST_LABEL}=probe", "--network", network, image,
+                  *command, check=False, timeout=timeout)  # fmt: skip
 
 
 def ip_address(container: str, network: str) -> str:

@@ -110,7 +110,7 @@ def test_committed_uncommitted_and_untracked_changes_all_count(repo: Path):
 FILES = [
     RenderedFile("traefik.yml", "static\n", secret=False),
     RenderedFile("dynamic/core.yml", "dynamic\n", secret=False),
-    RenderedFile("secrets/codelab.htpasswd", "codelab:s3cret\n", secret=True),
+    RenderedFile("certs/privkey.pem", "-----BEGIN PRIVATE KEY-----\n", secret=True),
 ]
 
 
@@ -153,11 +153,11 @@ def test_files_are_written_with_their_final_modes_and_replace_earlier_ones(tmp_p
     written = render_proxy.write(FILES, tmp_path)
     assert written == [tmp_path / file.relative_path for file in FILES]
     assert everything_under(tmp_path) == [
-        "dynamic", "dynamic/core.yml", "secrets", "secrets/codelab.htpasswd", "traefik.yml"
+        "certs", "certs/privkey.pem", "dynamic", "dynamic/core.yml", "traefik.yml"
     ]  # fmt: skip
     assert (tmp_path / "traefik.yml").read_text() == "static\n"
     assert stat.S_IMODE((tmp_path / "traefik.yml").stat().st_mode) == 0o644
-    assert stat.S_IMODE((tmp_path / "secrets/codelab.htpasswd").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "certs/privkey.pem").stat().st_mode) == 0o600
 
 
 def test_a_secret_is_never_on_disk_readable_by_others_even_when_setting_its_mode_fails(

@@ -286,6 +286,16 @@ def test_openai_is_handed_to_a_lab_only_with_its_secret():
     ]
 
 
+def test_a_local_lab_uses_this_machines_docker_socket():
+    document = yaml.safe_load(stack_file("local").read_text())
+    platform = document["config"][PLATFORM_KEY]
+    platform["labs"][0]["placement"]["dockerHost"] = "tcp://10.0.0.5:2375"
+    raw = RawStackConfig(values={PLATFORM_KEY: platform}, secrets=ALL_SECRETS)
+    with pytest.raises(StackConfigError) as caught:
+        validate(raw, "test")
+    assert [issue.path for issue in caught.value.issues] == ["labs[0].placement.dockerHost"]
+
+
 def test_a_local_lab_must_be_configured_by_the_stack():
     document = yaml.safe_load(stack_file("local").read_text())
     platform = document["config"][PLATFORM_KEY]

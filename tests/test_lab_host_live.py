@@ -266,7 +266,7 @@ def test_routers_we_did_not_write_carry_our_security_headers(live: LiveHost, hos
     assert response.status == 200
     assert response.headers.get("strict-transport-security") == f"max-age={traefik.HSTS_SECONDS}; includeSubDomains"
     assert response.headers.get("x-content-type-options") == "nosniff"
-    assert response.headers.get("x-frame-options") == "DENY"
+    assert "x-frame-options" not in response.headers, "the lab's pages embed each other (apps in the front)"
     assert response.headers.get("referrer-policy") == "strict-origin-when-cross-origin"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import pulumi
@@ -185,7 +186,8 @@ def test_an_on_prem_host_is_prepared_over_ssh_before_docker_is_reached(engine_fo
         qc = prepared["pharma-qc-host-preparation-prepare"]
         connection = reveal(qc.inputs["connection"])
         assert connection["host"] == "10.20.0.11" and int(connection["port"]) == 2200
-        assert qc.inputs["create"] == qc.inputs["update"] == "sudo -n sh -s -- ops 2200"
+        # The session's own port is allowed too (sshd may listen elsewhere behind NAT): never a lockout.
+        assert qc.inputs["create"] == qc.inputs["update"] == 'sudo -n sh -s -- ops 2200 ufw "${SSH_CONNECTION##* }"'
         assert qc.inputs["stdin"] == host_setup.prepare_script()
         provider = next(
             p for p in of_type(registrations, "pulumi:providers:docker") if p.name == "pharma-qc-host-docker"
@@ -209,7 +211,9 @@ def test_a_lab_the_stack_configures_is_handed_to_its_lab_manager_with_every_secr
     def check(registrations):
         document, command = client_input(registrations, "pharma-qc")
         assert is_secret(command.inputs["stdin"])
-        assert command.inputs["create"] == command.inputs["update"] == "python3 -m constellab.lab_manager_client"
+        assert (
+            command.inputs["create"] == command.inputs["update"] == ".venv/bin/python -m constellab.lab_manager_client"
+        )
         assert command.inputs["logging"] == "stdoutAndStderr"
         assert document["config"] == lab_config.config_body(qc.configuration, "qc")
         # Only the machine running `pulumi up` reaches this site: through an SSH tunnel, as Docker is.
@@ -221,7 +225,9 @@ def test_a_lab_the_stack_configures_is_handed_to_its_lab_manager_with_every_secr
         assert init["space"]["apiKey"] == placeholder(program_secret("spaceApiKey"))
         assert init["lab"]["codelabToken"] == placeholder(program_secret("codelabPassword"))
         passwords = {
-            r.name: r for r in of_type(registrations, "random:index/randomPassword:RandomPassword") if "-db-" in r.name
+            r.name: r
+            for r in of_type(registrations, "random:index/randomPassword:RandomPassword")
+            if "-db-" in r.name and r.name.startswith("pharma-qc-")
         }
         assert set(passwords) == {"pharma-qc-host-configuration-prod-db-password",
                                   "pharma-qc-host-configuration-dev-db-password"}  # fmt: skip
@@ -269,11 +275,11 @@ def test_each_lab_exports_its_backup_target_and_a_secret_key_for_the_space(engin
         registrations, servers, credentials_secret, credentials = args
         backups = {r.name: r.outputs["bucket"] for r in of_type(registrations, "aws:s3/bucket:Bucket")}
         target = servers["lab1"]["backupTarget"]
-        assert target["bucket"] == backups["acme-lab1-backups-bucket-bucket"]
         assert (target["region"], target["endpoint"]) == ("eu-west-3", "https://s3.eu-west-3.amazonaws.com")
-        assert [(t["frequency"], t["prefix"]) for t in target["targets"]] == [
-            ("DAILY", "daily/"),
-            ("WEEKLY", "weekly/"),
+        lab1 = engine.settings.platform.labs[0]
+        assert [(t["frequency"], t["bucket"], t["retentionDays"]) for t in target["targets"]] == [
+            ("DAILY", backups["acme-lab1-backups-daily-bucket"], lab1.backup.daily_days),
+            ("WEEKLY", backups["acme-lab1-backups-weekly-bucket"], lab1.backup.weekly_days),
         ]
         assert credentials_secret
         keys = {r.name: r for r in of_type(registrations, "aws:iam/accessKey:AccessKey")}
@@ -286,3 +292,84 @@ def test_each_lab_exports_its_backup_target_and_a_secret_key_for_the_space(engin
         platform.credentials,
     )
     return outputs.apply(check)
+
+
+def unparked(settings):
+    """acme-cloud with lab2 un-parked and unscheduled: its power state is the whole policy, `running`."""
+    platform = settings.platform
+    labs = list(platform.labs)
+    labs[1] = labs[1].model_copy(update={"state": "running", "schedule": None, "idle_stop": None})
+    return dataclasses.replace(settings, platform=platform.model_copy(update={"labs": tuple(labs)}))
+
+
+@pulumi.runtime.test
+def test_an_unparked_lab_is_started_before_docker_is_reached_and_its_lab_configured(engine_for):
+    from constellab.settings import load_stack_file
+    from ops.offline import configure
+    from tests.conftest import stack_file
+
+    settings = unparked(load_stack_file(stack_file("acme-cloud")))
+    engine = configure(stack_file("acme-cloud"), settings)
+
+    def check(registrations):
+        state = next(
+            r for r in of_type(registrations, "aws:ec2transitgateway/instanceState:InstanceState") if "-lab2-" in r.name
+        )
+        assert state.inputs["state"] == "running"
+        provider = next(
+            p for p in of_type(registrations, "pulumi:providers:docker") if p.name == "acme-lab2-host-docker"
+        )
+        assert state.urn in provider.dependencies, "the instance runs before Docker is reached"
+        containers = {c.urn for c in containers_of(registrations, "lab2").values()}
+        assert not containers & set(state.dependencies), "starting waits for nothing the stop waits for"
+
+    program.build(engine.stack, engine.settings)
+    return quiescent().apply(lambda _: check(list(engine.registrations)))
+
+
+@pulumi.runtime.test
+def test_a_cloud_server_is_prepared_again_over_ssh_and_its_user_data_never_restarts_it(engine_for):
+    engine = engine_for("acme-cloud")
+
+    def check(registrations):
+        instance = next(r for r in of_type(registrations, "aws:ec2/instance:Instance") if "-lab1-" in r.name)
+        volume = next(r for r in of_type(registrations, "aws:ebs/volume:Volume") if "-lab1-" in r.name)
+        assert "userData" in instance.ignore_changes, "a new script reaches the server over SSH, not by a restart"
+        assert instance.inputs["tags"]["constellab-data-volume"] == volume.id
+        assert instance.inputs["metadataOptions"]["instanceMetadataTags"] == "enabled"
+        prepare = next(
+            r for r in of_type(registrations, REMOTE_COMMAND) if r.name == "acme-lab1-host-server-preparation-prepare"
+        )
+        assert prepare.inputs["create"].startswith("cloud-init status --wait")
+        assert "sudo -n sh -s -- admin 22 ufw" in prepare.inputs["create"]
+        assert prepare.inputs["stdin"] == host_setup.prepare_script()
+        assert prepare.inputs["triggers"] == [instance.id], "a replaced instance is prepared again"
+
+    return declared(engine).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_client_checks_the_certificate_the_site_was_given(engine_for):
+    engine = engine_for("pharma-onprem")
+
+    def check(registrations):
+        hub, command = client_input(registrations, "pharma-hub")
+        chain = engine.settings.platform.hubs[0].certificates.certificate_chain
+        assert hub["tls"] == {"verify": "pem", "ca": chain}, "the hub's manual certificate is its trust anchor"
+        qc, _ = client_input(registrations, "pharma-qc")
+        assert qc["tls"] == {"verify": "none"}, "qc serves Traefik's own certificate: nothing to check it against"
+        assert command.inputs["triggers"] == [containers_of(registrations, "hub")["lab_manager"].id]
+
+    return declared(engine).apply(check)
+
+
+@pulumi.runtime.test
+def test_a_cloud_lab_with_a_lets_encrypt_certificate_is_checked_against_the_system_store(engine_for):
+    engine = engine_for("biolab-hybrid")
+
+    def check(registrations):
+        analysis, _ = client_input(registrations, "biolab-analysis")
+        assert analysis["tls"] == {"verify": "system"}
+        assert analysis["transport"]["destination"].startswith("admin@203.0.113.")
+
+    return declared(engine).apply(check)

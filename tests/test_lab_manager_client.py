@@ -1,9 +1,12 @@
 """The lab manager client against a local HTTPS lab manager that speaks its API's contract exactly.
 
-The fake lab manager listens on loopback with a self-signed certificate (the client verifies none, on
-purpose), routes by Host header as Traefik does, refuses a wrong `Authorization: api-key <KEY>` with the
-newest error body, records every request, and plays a script of /lab/status answers after init-all.
-The SSH transport runs a fake `ssh` that really forwards the `-L` port it is given.
+The fake lab manager listens on loopback with a self-signed certificate for `<H>` and `*.<H>` (the
+client verifies it, as it verifies a site's manual certificate), routes by Host header as Traefik does,
+refuses a wrong `Authorization: api-key <KEY>` with the newest error body, checks the bodies as the lab
+manager does (its `checkInitConfig`), records every request, and plays a script of /lab/status answers
+after init-all, the old lab's status first when told to. The bodies are the toolkit's own
+(`constellab.lab_config`) for a lab the stack configures. The SSH transport runs a fake `ssh` that
+really forwards the `-L` port it is given.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from constellab import lab_config
 from constellab import lab_manager_client as client
 from tests.traefik_harness import free_port, self_signed
 
@@ -37,18 +41,41 @@ API_KEY = "lmk-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 PASSWORD = "Tr0ub4dor-and-3-horses"
 NEW_PASSWORD = "correct-horse-battery-staple-7"
 
-CONFIG: dict[str, Any] = {
-    "labName": "lab1",
-    "host": HOST,
-    "bricks": [
-        {"name": "gws_core", "version": "0.12.3"},
-        {"name": "gws_academy", "version": "0.5.1"},
-    ],
-    "dbs": [{"name": "db-prod"}, {"name": "db-dev"}],
-}
-INIT: dict[str, Any] = {
-    "user": {"email": "admin@acme.example.com", "firstname": "Ada", "lastname": "Admin", "password": PASSWORD},
-    "space": {"apiUrl": "https://api.acme.constellab.space"},
+CONFIGURATION = lab_config.StackConfiguration.model_validate(
+    {
+        "mode": "stack",
+        "labId": "2b6f3a9c-1d4e-4f7a-9b8c-5e0d1a2c3f4b",
+        "frontVersion": "2.5.3",
+        "glabTag": "2.10.0",
+        "bricks": [{"name": "gws_core", "version": "0.18.4"}, {"name": "gws_academy", "version": "0.5.1"}],
+    }
+)
+CONFIG: dict[str, Any] = lab_config.config_body(CONFIGURATION, "lab1")
+
+
+def init_body(prod_password: str = PASSWORD) -> dict[str, Any]:
+    return lab_config.init_body(
+        CONFIGURATION,
+        "lab1",
+        space_api_url="https://api.acme.constellab.space",
+        space_front_url="https://acme.constellab.space",
+        space_api_key="space-key-5c1d9e",
+        community_api_url="https://api.constellab.community",
+        community_front_url="https://constellab.community",
+        community_api_key="community-key-8a2f7b",
+        codelab_token="codelab-token-4e6d",
+        prod_db_password=prod_password,
+        dev_db_password="dev-db-password-0b9c",
+        openai_api_key=None,
+    )
+
+
+INIT: dict[str, Any] = init_body()
+MISSING_FIELDS = {
+    "status": 400,
+    "code": "BadRequestException",
+    "detail": "The provided configuration is missing some required fields",
+    "instanceId": "lab-manager-1a2b",
 }
 
 STOPPED = {"containersStatus": {"status": "STOP"}, "labStatus": "STOPPED"}
@@ -89,6 +116,10 @@ class FakeLabManager:
     """Answers to the first /health-check requests (status, body) before the real `true`."""
     status_script: list[dict[str, Any]] = field(default_factory=lambda: [STARTING, UP_STARTING, UP_RUNNING])
     """/lab/status answers after each init-all; the last one repeats."""
+    stale_polls: int = 0
+    """How many /lab/status answers after init-all still show the lab as it was (the work runs in the background)."""
+    before: dict[str, Any] = field(default_factory=lambda: STOPPED)
+    """The lab's status before this init-all."""
     forced: dict[str, tuple[int, Any]] = field(default_factory=dict)
     """`METHOD /path` -> (status, JSON body) answered instead of the normal behaviour (after the key check)."""
     dropped: set[str] = field(default_factory=set)
@@ -125,21 +156,37 @@ class FakeLabManager:
             if call in self.forced:
                 return self.forced[call]
             if call == "PUT /lab/config":
-                if headers.get("Content-Type") != "application/json" or not isinstance(body, dict):
-                    return 400, {"statusCode": 400, "message": ["config must be an object"], "error": "Bad Request"}
+                # Stored as sent (config.json); what the lab manager then reads from it.
+                environment = body.get("environment") if isinstance(body, dict) else None
+                if (
+                    headers.get("Content-Type") != "application/json"
+                    or not isinstance(environment, dict)
+                    or not isinstance(environment.get("bricks"), list)
+                    or not all(isinstance(body.get(key), str) for key in ("front_version", "glab_tag"))
+                ):
+                    return 400, {**MISSING_FIELDS, "detail": "The config file is not valid"}
                 return 200, ""
             if call == "POST /lab/init-all":
-                if headers.get("Content-Type") != "application/json" or not isinstance(body, dict):
-                    return 400, {"statusCode": 400, "message": ["init must be an object"], "error": "Bad Request"}
+                # lab.service.ts checkInitConfig: the newest shape's required fields.
+                db = body.get("db") if isinstance(body, dict) else None
+                if (
+                    headers.get("Content-Type") != "application/json"
+                    or not isinstance(body, dict)
+                    or not all(body.get(key) for key in ("space", "community", "lab", "backup"))
+                    or not (isinstance(db, dict) and db.get("gwsCoreProdPassword") and db.get("gwsCoreDevPassword"))
+                ):
+                    return 400, MISSING_FIELDS
                 self.initialised = True
                 self._status_index = 0
                 return 201, ""
             if call == "GET /lab/status":
                 if not self.initialised:
-                    return 200, STOPPED
-                answer = self.status_script[min(self._status_index, len(self.status_script) - 1)]
+                    return 200, self.before
                 self._status_index += 1
-                return 200, answer
+                if self._status_index <= self.stale_polls:
+                    return 200, self.before
+                index = min(self._status_index - self.stale_polls - 1, len(self.status_script) - 1)
+                return 200, self.status_script[index]
             return 404, {"statusCode": 404, "message": f"Cannot {method} {path}", "error": "Not Found"}
 
 
@@ -192,6 +239,7 @@ class _Server(ThreadingHTTPServer):
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("certificate")
     cert, key = self_signed(HOST)  # HOST and *.HOST: covers lab-manager.HOST
+    TRUSTED["certificate"] = cert
     (folder / "cert.pem").write_text(cert)
     (folder / "key.pem").write_text(key)
     return folder / "cert.pem", folder / "key.pem"
@@ -217,6 +265,10 @@ def manager(certificate: tuple[Path, Path]) -> Iterator[FakeLabManager]:
         server.server_close()
 
 
+TRUSTED: dict[str, str] = {}
+"""The fake's certificate, as a site's manual chain is handed to the client (`tls.verify: pem`)."""
+
+
 def document(port: int, **changes: Any) -> dict[str, Any]:
     """A request for lab1 reaching the fake at 127.0.0.1:`port`, with short timeouts."""
     base: dict[str, Any] = {
@@ -226,9 +278,11 @@ def document(port: int, **changes: Any) -> dict[str, Any]:
         "apiKey": API_KEY,
         "config": copy.deepcopy(CONFIG),
         "init": copy.deepcopy(INIT),
+        "tls": {"verify": "pem", "ca": TRUSTED["certificate"]},
         "healthTimeoutSeconds": 2,
         "upTimeoutSeconds": 2,
         "pollSeconds": 0.05,
+        "settleSeconds": 0.5,
     }
     return base | changes
 
@@ -249,7 +303,7 @@ def assert_one_line_failure(err: str) -> str:
 
 def assert_no_secret(*texts: str) -> None:
     for text in texts:
-        for secret in (API_KEY, PASSWORD, NEW_PASSWORD):
+        for secret in (API_KEY, PASSWORD, NEW_PASSWORD, "space-key-5c1d9e", "codelab-token-4e6d"):
             assert secret not in text
 
 
@@ -305,29 +359,30 @@ def test_the_client_imports_only_the_standard_library() -> None:
 
 def test_a_changed_brick_version_sends_the_new_config(manager: FakeLabManager, capsys) -> None:
     assert run_main(document(manager.port), capsys)[0] == 0
-    changed = copy.deepcopy(CONFIG)
-    changed["bricks"][1]["version"] = "0.6.0"
+    bricks = [{"name": "gws_core", "version": "0.18.4"}, {"name": "gws_academy", "version": "0.6.0"}]
+    changed = lab_config.config_body(CONFIGURATION.model_copy(update={"bricks": tuple(
+        lab_config.Brick.model_validate(brick) for brick in bricks)}), "lab1")  # fmt: skip
 
     assert run_main(document(manager.port, config=changed), capsys)[0] == 0
 
     first, second = (r.body for r in manager.of("PUT /lab/config"))
     assert first == CONFIG
     assert second == changed
-    assert [b for b in second["bricks"] if b not in first["bricks"]] == [{"name": "gws_academy", "version": "0.6.0"}]
+    new = [b for b in second["environment"]["bricks"] if b not in first["environment"]["bricks"]]
+    assert new == [{"name": "gws_academy", "version": "0.6.0"}]
     assert manager.calls().count("POST /lab/init-all") == 2
 
 
 def test_a_changed_password_is_sent_in_the_new_init_body(manager: FakeLabManager, capsys) -> None:
     assert run_main(document(manager.port), capsys)[0] == 0
-    changed = copy.deepcopy(INIT)
-    changed["user"]["password"] = NEW_PASSWORD
+    changed = init_body(prod_password=NEW_PASSWORD)
 
     code, out, err = run_main(document(manager.port, init=changed), capsys)
 
     assert code == 0
     first, second = (r.body for r in manager.of("POST /lab/init-all"))
-    assert first["user"]["password"] == PASSWORD
-    assert second["user"]["password"] == NEW_PASSWORD
+    assert first["db"]["gwsCoreProdPassword"] == first["gwsCoreProdPassword"] == PASSWORD
+    assert second["db"]["gwsCoreProdPassword"] == second["gwsCoreProdPassword"] == NEW_PASSWORD
     assert manager.of("PUT /lab/config")[1].body == CONFIG
     assert_no_secret(out, err)
 
@@ -353,7 +408,8 @@ def test_an_unreachable_lab_manager_fails_after_the_health_timeout(capsys) -> No
     assert code == 1
     assert 1 <= elapsed < 5
     assert assert_one_line_failure(err) == (
-        f"lab lab1: the lab manager at {BASE} did not answer /health-check within 1 s (last: connection refused)"
+        f"lab lab1: the lab manager at {BASE} did not answer /health-check within 1 s (last: connection refused): "
+        "is the server running (a stopped lab: `./run ops lab start`) and its proxy up?"
     )
 
 
@@ -400,19 +456,78 @@ def test_a_refused_key_fails_at_put_and_sends_no_init(manager: FakeLabManager, c
     assert "another-key-entirely" not in out + err
 
 
-def test_a_rejected_init_body_fails_with_the_server_messages(manager: FakeLabManager, capsys) -> None:
-    messages = ["user.email must be an email", f"user.password '{PASSWORD}' is too common"]
+def test_an_init_body_the_lab_manager_finds_incomplete_fails_with_its_message(manager: FakeLabManager, capsys):
+    incomplete = copy.deepcopy(INIT)
+    del incomplete["db"]  # the older flat fields alone: the newest lab manager refuses them
+
+    code, out, err = run_main(document(manager.port, init=incomplete), capsys)
+
+    assert code == 1
+    assert assert_one_line_failure(err) == (
+        f"lab lab1: POST {BASE}/lab/init-all failed: HTTP 400: "
+        "The provided configuration is missing some required fields"
+    )
+    assert "GET /lab/status" not in manager.calls()
+    assert_no_secret(out, err)
+
+
+def test_a_server_message_that_echoes_a_secret_is_redacted(manager: FakeLabManager, capsys) -> None:
+    messages = [f"db.gwsCoreProdPassword '{PASSWORD}' is too common"]
     manager.forced = {"POST /lab/init-all": (400, {"statusCode": 400, "message": messages, "error": "Bad Request"})}
 
     code, out, err = run_main(document(manager.port), capsys)
 
     assert code == 1
-    assert assert_one_line_failure(err) == (
-        f"lab lab1: POST {BASE}/lab/init-all failed: HTTP 400: user.email must be an email; "
-        "user.password '***' is too common"
-    )
-    assert "GET /lab/status" not in manager.calls()
+    assert assert_one_line_failure(err).endswith("HTTP 400: db.gwsCoreProdPassword '***' is too common")
     assert_no_secret(out, err)
+
+
+def test_the_old_status_just_after_init_all_is_not_taken_for_the_new_lab(manager: FakeLabManager, capsys) -> None:
+    # A brick changed on a running lab: init-all answers at once, and the status still shows the old lab.
+    manager.before, manager.stale_polls = UP_RUNNING, 3
+    manager.status_script = [STARTING, UP_RUNNING]
+
+    code, _out, _ = run_main(document(manager.port), capsys)
+
+    assert code == 0
+    assert manager.calls().count("GET /lab/status") == 3 + 2, "waited for this init's progress, then UP"
+
+
+def test_a_configuration_the_lab_manager_has_not_applied_yet_is_waited_for(manager: FakeLabManager, capsys) -> None:
+    pending = {**UP_RUNNING, "needsRestart": True}
+    manager.status_script = [STARTING, pending, pending, {**UP_RUNNING, "needsRestart": False}]
+
+    code, out, _ = run_main(document(manager.port), capsys)
+
+    assert code == 0
+    assert manager.calls().count("GET /lab/status") == 4
+    assert "configuration not applied yet (needsRestart)" in out
+
+
+def test_a_lab_manager_that_shows_no_progress_is_up_once_it_stays_up(manager: FakeLabManager, capsys) -> None:
+    manager.before, manager.stale_polls, manager.status_script = UP_RUNNING, 1000, [UP_RUNNING]
+    started = time.monotonic()
+
+    code, _, _ = run_main(document(manager.port, settleSeconds=0.4), capsys)
+
+    assert code == 0 and time.monotonic() - started >= 0.4
+
+
+def test_a_certificate_that_is_not_the_sites_is_refused(manager: FakeLabManager, capsys) -> None:
+    other, _ = self_signed(HOST)  # same names, another key: what a man in the middle would present
+
+    code, _out, err = run_main(
+        document(manager.port, healthTimeoutSeconds=0.5, tls={"verify": "pem", "ca": other}), capsys
+    )
+
+    assert code == 1
+    assert "(last: TLS error: certificate verify failed)" in assert_one_line_failure(err)
+    assert "PUT /lab/config" not in manager.calls()
+
+
+def test_traefiks_own_certificate_is_accepted_only_when_verification_is_off(manager: FakeLabManager, capsys) -> None:
+    assert run_main(document(manager.port, tls={"verify": "none"}), capsys)[0] == 0
+    assert run_main(document(manager.port, healthTimeoutSeconds=0.3, tls={"verify": "system"}), capsys)[0] == 1
 
 
 def test_a_dropped_connection_at_put_is_not_sent(manager: FakeLabManager, capsys) -> None:
@@ -720,6 +835,8 @@ def test_a_fake_clock_bounds_the_health_wait_without_waiting() -> None:
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    with pytest.raises(client.LabManagerError, match=r"within 600 s \(last: connection refused\)$"):
+    with pytest.raises(
+        client.LabManagerError, match=r"within 600 s \(last: connection refused\): is the server running"
+    ):
         client.apply(request, out=io.StringIO(), clock=lambda: now[0], sleep=sleep)
     assert now[0] == 600

@@ -53,7 +53,8 @@ def test_preview_prints_the_tree_counts_and_masked_outputs():
     assert "ContainerSet biolab-analysis-host-containers  [docker:Container ×2, docker:Network ×3" in out
     assert "LabConfiguration biolab-analysis-host-configuration  [command:Command" in out
     assert "Run by each lab manager (its own template; not declared by this program):" in out
-    assert "    glab              prod environment: glab.analysis.biolab.constellab.app" in out
+    assert "    glab              prod environment [prod]: glab.analysis.biolab.constellab.app → :3000" in out
+    assert "codelab.analysis.biolab.constellab.app → :8080 (basic auth)" in out and "publishes 2222" in out
     assert "docker:index/container:Container" in out
     assert "credentials: '[secret]'" in out
     assert "offline-placeholder" not in out and "mock-secret" not in out

@@ -359,14 +359,14 @@ CASES: list[tuple[str, list[Registration], list[str], list[Registration]]] = [
     ("stack-every-server-backs-up",
      [res(CONTAINER, "lab1-manager", {**GOOD_CONTAINER, "name": "lab_manager", "envs": ["VIRTUAL_HOST=lab1.acme.example"]},
           provider=res(DOCKER_PROVIDER, "lab1-docker", {"host": "ssh://admin@203.0.113.1:22"})),
-      res(BUCKET, "lab2-backups", {"bucketPrefix": "acme-lab2-backups-", "tags": {**TAGS, "constellab:server": "lab2"}})],
+      res(BUCKET, "lab2-backups", {"bucketPrefix": "acme-lab2-backup-daily-", "tags": {**TAGS, "constellab:server": "lab2"}})],
      ["lab1-manager (docker:Container): server lab1 has no backup bucket for its lab manager. "
       "Fix: give the lab or hub its backups (the LabBackups component)"],
      [local := res(DOCKER_PROVIDER, "local-docker", {"host": "unix:///var/run/docker.sock"}),
       res(CONTAINER, "local-manager", {**GOOD_CONTAINER, "name": "lab_manager", "envs": ["VIRTUAL_HOST=lab.localhost"]},
           provider=local),
       res(CONTAINER, "lab1-manager", {**GOOD_CONTAINER, "name": "lab_manager", "envs": ["VIRTUAL_HOST=lab1.acme.example"]}),
-      res(BUCKET, "lab1-backups", {"bucketPrefix": "acme-lab1-backups-", "tags": TAGS})]),
+      res(BUCKET, "lab1-backups", {"bucketPrefix": "acme-lab1-backup-daily-", "tags": TAGS})]),
     ("stack-stateful-resources-protected",
      [res(BUCKET, "data-bucket", {"tags": TAGS})],
      ["data-bucket (aws:Bucket): holds data but is not protected. Fix: declare it with protect=True and retain_on_delete=True"],
@@ -469,3 +469,14 @@ def test_ops_check_prints_violations_by_resource_and_fails_on_mandatory(tmp_path
         "  acme-hub-host-server-instance (aws:ec2/instance:Instance)\n    [mandatory] ec2-allowed-instance-types:"
         in out
     )
+
+
+def test_the_packs_copy_of_the_lab_host_contract_matches_the_programs():
+    """The pack runs without the program (its own virtualenv): its names are copies, kept equal here."""
+    from constellab import lab_host
+    from policies.rules import docker
+
+    assert docker.LAB_MANAGER_NAMES == lab_host.LAB_MANAGER_NAMES
+    assert docker.LAB_HOST_NETWORKS == lab_host.NETWORKS
+    assert set(docker.SOCKET_USERS) == set(lab_host.SYSTEM_CONTAINERS)
+    assert docker.LAB_MANAGER == lab_host.LAB_MANAGER

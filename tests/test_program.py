@@ -43,7 +43,8 @@ def test_stateful_resources_are_protected_and_retained_on_delete(engine_for, sta
 
     def check(registrations):
         stateful = of_type(registrations, "aws:s3/bucket:Bucket") + of_type(registrations, "aws:ebs/volume:Volume")
-        assert len(stateful) == {"acme-cloud": 5 + 4, "biolab-hybrid": 3 + 1}[stack]
+        # A space storage bucket, a hub data lake, two backup buckets per hub or lab; a data volume per cloud server.
+        assert len(stateful) == {"acme-cloud": 2 + 2 * 3 + 4, "biolab-hybrid": 1 + 2 * 2 + 1}[stack]
         passwords = of_type(registrations, "random:index/randomPassword:RandomPassword")
         # The space's database (two passwords), and the prod and dev databases of a lab the stack configures.
         database_passwords = [r for r in passwords if "-db-" in r.name]
@@ -92,22 +93,20 @@ def test_buckets_are_private_versioned_encrypted_tls_only_with_lifecycle(engine_
 
 
 @pulumi.runtime.test
-def test_backup_bucket_expires_daily_and_weekly_prefixes_as_configured(engine_for):
+def test_each_backup_bucket_keeps_previous_versions_for_its_frequencys_retention(engine_for):
     engine = engine_for("acme-cloud")
 
     def check(registrations):
-        lifecycle = next(
-            r
+        lifecycles = {
+            r.name: r.inputs["rules"]
             for r in of_type(registrations, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
-            if r.name == "acme-hub-backups-bucket-lifecycle"
-        )
-        expirations = {
-            rule["filter"]["prefix"]: rule["expiration"]["days"]
-            for rule in lifecycle.inputs["rules"]
-            if "expiration" in rule
         }
         hub = engine.settings.platform.hubs[0]
-        assert expirations == {"daily/": hub.backup.daily_days, "weekly/": hub.backup.weekly_days}
+        for frequency, days in (("daily", hub.backup.daily_days), ("weekly", hub.backup.weekly_days)):
+            rules = lifecycles[f"acme-hub-backups-{frequency}-lifecycle"]
+            # The lab manager mirrors with rclone sync: history is in versions, current objects never expire.
+            assert [rule["noncurrentVersionExpiration"]["noncurrentDays"] for rule in rules] == [days]
+            assert not [rule for rule in rules if "expiration" in rule]
 
     return declared(engine).apply(check)
 
@@ -227,12 +226,12 @@ def test_iam_policies_grant_each_server_only_its_own_prefixes(engine_for):
         assert {s["Resource"] for s in object_statements} == {f"arn:aws:s3:::{lake}/labs/lab1/*"}
         every_action = {a for s in lab1 for a in s["Action"]}
         assert "s3:DeleteObject" not in every_action and not any("*" in a for a in every_action)
-        # The key the Space hands the lab manager for its backups: its own bucket's two prefixes only.
-        backups = buckets["acme-lab1-backups-bucket-bucket"]
+        # The key the Space hands the lab manager for its backups: its own two buckets only.
+        daily, weekly = buckets["acme-lab1-backups-daily-bucket"], buckets["acme-lab1-backups-weekly-bucket"]
         backup = policies["acme-lab1-backups-identity-buckets"]["Statement"]
         assert {s["Resource"] for s in backup if "s3:ListBucket" not in s["Action"]} == {
-            f"arn:aws:s3:::{backups}/daily/*",
-            f"arn:aws:s3:::{backups}/weekly/*",
+            f"arn:aws:s3:::{daily}/*",
+            f"arn:aws:s3:::{weekly}/*",
         }
         assert not {a for s in backup for a in s["Action"]} & {"s3:DeleteObjectVersion", "s3:PutBucketPolicy"}
         hub = policies["acme-hub-host-identity-buckets"]["Statement"]

@@ -48,7 +48,7 @@ def test_the_json_preview_follows_its_documented_schema(preview_json):
     assert volume["options"]["protect"] and volume["options"]["retainOnDelete"]
     assert volume["id"].startswith("vol-") and volume["inputs"]["encrypted"] is True
     instance = next(r for r in acme["resources"] if r["name"] == "acme-lab1-host-server-instance")
-    assert instance["options"]["ignoreChanges"] == ["ami"]
+    assert instance["options"]["ignoreChanges"] == ["ami", "userData"]
     assert any(urn.endswith("acme-lab1-host-server-sg") for urn in instance["options"]["dependsOn"])
     container = next(r for r in acme["resources"] if r["name"] == "acme-lab1-host-containers-lab-manager")
     assert container["options"]["provider"].endswith("::acme-lab1-host-docker")
@@ -84,11 +84,12 @@ def test_the_mermaid_diagram_shows_servers_containers_dns_and_buckets():
     assert 'biolab_hybrid_hub_reverse_proxy["reverse_proxy"]' in diagram
     # What the lab manager runs is drawn from the one description of its set, marked as its own.
     assert 'subgraph biolab_hybrid_hub_managed["run by the lab manager"]' in diagram
-    assert 'biolab_hybrid_hub_managed_gws_biota_db["gws_biota_db"]' in diagram, "the hub has the Biota brick"
+    assert 'biolab_hybrid_hub_managed_gws_biota_db["gws_biota_db<br/>prod, dev"]' in diagram, "the hub has Biota"
     assert "biolab_hybrid_analysis_managed_gws_biota_db" not in diagram
     assert "class " in diagram and "biolab_hybrid_hub_managed_glab" in diagram.split("class ", 1)[1]
     assert '(["hub.biolab.constellab.app<br/>*.hub.biolab.constellab.app"])' in diagram
-    assert "biolab_hybrid_analysis_lab_manager --> biolab_hybrid_analysis_backupBucket" in diagram
+    assert "biolab_hybrid_analysis_lab_manager --> biolab_hybrid_analysis_backup_DAILY" in diagram
+    assert "biolab_hybrid_analysis_lab_manager --> biolab_hybrid_analysis_backup_WEEKLY" in diagram
 
 
 def resource(kind: str, name: str, inputs: dict[str, Any], **options: Any) -> dict[str, Any]:
@@ -219,20 +220,21 @@ def test_against_a_git_ref_reports_added_changed_replaced_and_dangerous(tmp_path
     jsonschema.validate(report, SCHEMA)
     changes = report["diff"]["stacks"][0]
     dangerous = {(d["name"], d["action"]) for d in changes["dangerous"]}
-    assert ("acme-lab2-backups-bucket-bucket", "remove") in dangerous
+    assert ("acme-lab2-backups-daily-bucket", "remove") in dangerous
+    assert ("acme-lab2-backups-weekly-bucket", "remove") in dangerous
     assert ("acme-lab2-host-server-data", "remove") in dangerous
     assert ("acme-lab1-host-server-data", "replace") in dangerous
     changed = {c["name"]: c for c in changes["changed"]}
     assert changed["acme-network-public"]["replaceBecause"] == ["availabilityZone"]
     assert changed["acme-lab1-host-server-instance"]["replace"] is False
-    lifecycle = changed["acme-hub-backups-bucket-lifecycle"]
+    lifecycle = changed["acme-hub-backups-daily-lifecycle"]
     assert [c["input"] for c in lifecycle["changes"]] == ["rules"] and not lifecycle["replace"]
 
     comment = ops(
         "preview", "--stack", "acme-cloud", "--against", "HEAD~1", "--format", "markdown", cwd=tmp_path
     ).stdout
     assert comment.index("### ⚠️ Dangerous changes") < comment.index("### acme-cloud")
-    assert "`acme-lab2-backups-bucket-bucket` (aws:Bucket) — remove: this bucket is removed" in comment
+    assert "`acme-lab2-backups-daily-bucket` (aws:Bucket) — remove: this bucket is removed" in comment
 
 
 @pytest.mark.slow

@@ -12,8 +12,6 @@ from constellab import cloud_init, host_setup, iam, lab_host, naming, topology, 
 from constellab.settings import load_stack_file
 from tests.conftest import STACK_NAMES, stack_file, tool
 
-VOLUME = "vol-0123456789abcdef0"
-
 
 def acme():
     return load_stack_file(stack_file("acme-cloud")).platform
@@ -24,7 +22,6 @@ def user_data() -> str:
     lab = platform.labs[0]
     return cloud_init.render_user_data(
         server_name=lab.name,
-        volume_id=VOLUME,
         ssh_public_keys=list(platform.ssh_public_keys),
         manager_subnet="172.30.253.0/24",
     )
@@ -220,8 +217,8 @@ def test_user_data_mounts_the_data_volume_then_prepares_the_host():
     assert "docker.io" not in document["packages"], "the docker group must get GID 999 before Docker's package"
     files = {f["path"]: f["content"] for f in document["write_files"]}
     script = files["/usr/local/sbin/constellab-mount-data"]
-    assert 'volume_id="vol0123456789abcdef0"' in script
-    assert "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$volume_id" in script
+    assert "meta-data/tags/instance/constellab-data-volume" in script, "the volume's id is a tag, not user data"
+    assert "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$volume_serial" in script
     assert 'if ! blkid "$device"' in script, "an existing filesystem is never formatted again"
     assert "/app/letsencrypt /srv/letsencrypt none bind" in script, "the ACME store outlives the instance"
     units = files["/etc/systemd/system/docker.service.d/10-constellab-data.conf"]
@@ -237,16 +234,19 @@ def test_the_preparation_gives_docker_gid_999_then_writes_daemon_json_then_insta
     daemon = script.index("cat > /etc/docker/daemon.json")
     install = script.index("apt-get install -y -q docker.io docker-compose")
     assert group < daemon < install
-    written = script[daemon:].split("<<'JSON'\n", 1)[1].split("JSON\n", 1)[0]
-    assert json.loads(written) == {
+    logs_only, full = (part.split("JSON\n", 1)[0] for part in script[daemon:].split("<<'JSON'\n")[1:3])
+    assert json.loads(full) == {
         "log-driver": "json-file",
         "log-opts": {"max-size": "1m", "max-file": "3"},
         "data-root": "/app/docker",
     }
+    # A host whose Docker already keeps containers elsewhere keeps its data root (moving it would hide them).
+    assert json.loads(logs_only) == {"log-driver": "json-file", "log-opts": {"max-size": "1m", "max-file": "3"}}
     for folder, owner in (("/app", '"$login_user:$group"'), ("/app/dev", '"$login_user:$group"'),
                           ("/app/dev/etc-ssh", "-R root:root"), ("/app/docker", "-R root:root")):  # fmt: skip
         assert f"mkdir -p {folder}\n" in script and f"chown {owner} {folder}\n" in script
-    assert 'ufw allow "$ssh_port/tcp"' in script and "ufw allow 443/tcp" in script
+    assert 'for port in "$ssh_port" $session_port; do ufw allow "$port/tcp"; done' in script
+    assert "ufw allow 443/tcp" in script and 'if [ "$firewall" = none ]' in script
     assert "unattended-upgrades" in script
 
 

@@ -17,11 +17,11 @@ def _local(container) -> bool:  # type: ignore[no-untyped-def]
 
 
 def _backup_buckets(args: StackValidationArgs) -> set[str]:
-    """Servers (by name) with a backup bucket: tagged with the server, named `<customer>-<server>-backups-`."""
+    """Servers (by name) with a backup bucket: tagged with the server, named `<customer>-<server>-backup-<kind>-`."""
     found = set()
     for bucket in of_type(args.resources, "aws:s3/bucket:Bucket"):
         tags = bucket.props.get("tags") or {}
-        if str(bucket.props.get("bucketPrefix", "")).endswith("-backups-") and tags.get("constellab:server"):
+        if "-backup-" in str(bucket.props.get("bucketPrefix", "")) and tags.get("constellab:server"):
             found.add(str(tags["constellab:server"]))
     return found
 
