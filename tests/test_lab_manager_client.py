@@ -238,10 +238,8 @@ class _Server(ThreadingHTTPServer):
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("certificate")
-    cert, key = self_signed(HOST)  # HOST and *.HOST: covers lab-manager.HOST
-    TRUSTED["certificate"] = cert
-    (folder / "cert.pem").write_text(cert)
-    (folder / "key.pem").write_text(key)
+    (folder / "cert.pem").write_text(CERTIFICATE)
+    (folder / "key.pem").write_text(KEY)
     return folder / "cert.pem", folder / "key.pem"
 
 
@@ -265,8 +263,8 @@ def manager(certificate: tuple[Path, Path]) -> Iterator[FakeLabManager]:
         server.server_close()
 
 
-TRUSTED: dict[str, str] = {}
-"""The fake's certificate, as a site's manual chain is handed to the client (`tls.verify: pem`)."""
+CERTIFICATE, KEY = self_signed(HOST)  # HOST and *.HOST: covers lab-manager.HOST
+"""The fake's certificate; the client gets it as a site's manual chain (`tls.verify: pem`)."""
 
 
 def document(port: int, **changes: Any) -> dict[str, Any]:
@@ -278,7 +276,7 @@ def document(port: int, **changes: Any) -> dict[str, Any]:
         "apiKey": API_KEY,
         "config": copy.deepcopy(CONFIG),
         "init": copy.deepcopy(INIT),
-        "tls": {"verify": "pem", "ca": TRUSTED["certificate"]},
+        "tls": {"verify": "pem", "ca": CERTIFICATE},
         "healthTimeoutSeconds": 2,
         "upTimeoutSeconds": 2,
         "pollSeconds": 0.05,
