@@ -37,7 +37,10 @@ class SecureBucket(pulumi.ComponentResource):
             f"{name}-bucket",
             bucket_prefix=args.bucket_prefix,
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
+            # A bucket's name never changes: a new prefix (a renamed purpose) must not replace the data.
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=True, retain_on_delete=True, ignore_changes=["bucketPrefix"]
+            ),
         )
         bucket_id = self.bucket.id
         public_access = aws.s3.BucketPublicAccessBlock(
@@ -85,7 +88,14 @@ class SecureBucket(pulumi.ComponentResource):
                 noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                     noncurrent_days=args.noncurrent_version_days
                 ),
-            )
+            ),
+            # Once its versions have expired, a deleted object's marker is all that is left of it.
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="remove-expired-delete-markers",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(expired_object_delete_marker=True),
+            ),
         ]
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.host_preparation import HostPreparation, HostPreparationArgs
 from constellab import cloud_init, iam, naming
 from constellab.config import CloudPlacement
 
@@ -37,14 +36,13 @@ class CloudServer(pulumi.ComponentResource):
 
     Data lives on the data volume (protected, retained on delete) and survives any replacement of
     the instance; the Elastic IP keeps the address through stop and start, so DNS stays valid.
-    `docker_host` resolves only once cloud-init has finished and Docker answers.
+    The server is prepared over SSH by its `ServerHost` (after its power state), once `reachable` exists.
     """
 
     public_ip: pulumi.Output[str]
     instance_id: pulumi.Output[str]
     instance_arn: pulumi.Output[str]
     data_volume_id: pulumi.Output[str]
-    docker_host: pulumi.Output[str]
 
     def __init__(self, name: str, args: CloudServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:cloud_server:CloudServer", name, None, opts)
@@ -135,7 +133,7 @@ class CloudServer(pulumi.ComponentResource):
             tags={**tags, cloud_init.DATA_VOLUME_TAG: data_volume.id},
             # A newer Debian image must not replace a running server: new images apply to new servers. The
             # user data is read at an instance's first boot only: a change would stop and start the server
-            # for nothing, so the preparation reaches running servers over SSH instead (below).
+            # for nothing, so the preparation reaches running servers over SSH instead (`HostPreparation`).
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami", "userData"]),
         )
         attachment = aws.ec2.VolumeAttachment(
@@ -152,27 +150,12 @@ class CloudServer(pulumi.ComponentResource):
             f"{name}-eip-association", allocation_id=address.allocation_id, instance_id=instance.id, opts=child
         )
 
-        # Docker over SSH fails until the host is prepared: cloud-init's first boot, then the same
-        # preparation over SSH, which brings every later change of it to the running server.
-        prepared = HostPreparation(
-            f"{name}-preparation",
-            HostPreparationArgs(
-                ssh_host=address.public_ip,
-                ssh_user=cloud_init.ADMIN_USER,
-                after_cloud_init=True,
-                triggers=[instance.id],
-                after=[association, attachment],
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
         self.public_ip = address.public_ip
         self.instance_id = instance.id
         self.instance_arn = instance.arn
         self.data_volume_id = data_volume.id
-        self.docker_host = pulumi.Output.all(address.public_ip, prepared.ready).apply(
-            lambda values: f"ssh://{cloud_init.ADMIN_USER}@{values[0]}:22"
-        )
+        self.reachable: list[pulumi.Resource] = [association, attachment]
+        """What must exist before the server is reached over SSH at its address, with its data volume."""
         self.register_outputs(
             {"publicIp": self.public_ip, "instanceId": self.instance_id, "dataVolumeId": self.data_volume_id}
         )

@@ -83,6 +83,7 @@ class ServerHost(pulumi.ComponentResource):
         credentials: dict[str, Any] = dict(args.extra_credentials)
 
         power_args: PowerControlArgs | None = None
+        machine = None
         if isinstance(placement, CloudPlacement):
             # Imported here: a local stack never loads the AWS and command providers.
             from components.cloud_server import CloudServer, CloudServerArgs
@@ -112,7 +113,7 @@ class ServerHost(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.address = machine.public_ip
-            docker_host: pulumi.Input[str] = machine.docker_host
+            docker_host: pulumi.Input[str] = pulumi.Output.concat("ssh://", ADMIN_USER, "@", machine.public_ip, ":22")
             access = LabManagerAccess(
                 "ssh", pulumi.Output.concat(ADMIN_USER, "@", machine.public_ip), 22, CLOUD_SSH_OPTIONS
             )
@@ -176,6 +177,26 @@ class ServerHost(pulumi.ComponentResource):
         if power_args is not None and power_args.state == "running":
             power = PowerControl(f"{name}-power", power_args, opts=pulumi.ResourceOptions(parent=self))
         starts_first = [power] if power is not None and power.holds_state else []
+
+        if machine is not None and (isinstance(server, Space) or server.state == "running"):
+            # Docker over SSH fails until the host is prepared: cloud-init's first boot, then the same
+            # preparation over SSH on every new instance and every change of it, once the server runs (a
+            # parked lab has nothing to answer; un-parking prepares it again, which also waits for sshd).
+            from components.host_preparation import HostPreparation, HostPreparationArgs
+
+            prepared = HostPreparation(
+                f"{name}-preparation",
+                HostPreparationArgs(
+                    ssh_host=machine.public_ip,
+                    ssh_user=ADMIN_USER,
+                    after_cloud_init=True,
+                    triggers=[machine.instance_id],
+                    after=[*machine.reachable, *starts_first],
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            # Derived from the preparation's output: the provider cannot connect before it has finished.
+            docker_host = pulumi.Output.all(docker_host, prepared.ready).apply(lambda found: str(found[0]))
 
         provider = docker.Provider(
             f"{name}-docker",

@@ -13,6 +13,7 @@ from constellab import host_setup, lab_host, yaml_io
 from constellab.naming import DATA_ROOT
 
 CLOUD_DATA_ROOT = DATA_ROOT
+MOUNT_SCRIPT_PATH = host_setup.MOUNT_SCRIPT_PATH
 DATA_VOLUME_TAG = "constellab-data-volume"
 """Instance tag holding the data volume's id; the metadata service shows it (`instance_metadata_tags`)."""
 ADMIN_USER = "admin"
@@ -25,8 +26,11 @@ _MOUNT_SCRIPT = """#!/bin/sh
 # Waits for the data volume, formats it only if it is blank, mounts it at {root} for good.
 set -eu
 # The volume's id is the instance's tag {tag} (instance metadata tags): the user data never changes with it.
-token=$(curl -sf -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" http://169.254.169.254/latest/api/token)
-volume_id=$(curl -sf -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/tags/instance/{tag})
+metadata="curl -sf --retry 10 --retry-connrefused --retry-delay 3"
+token=$($metadata -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" http://169.254.169.254/latest/api/token) || true
+volume_id=$($metadata -H "X-aws-ec2-metadata-token: $token" \
+  http://169.254.169.254/latest/meta-data/tags/instance/{tag}) || true
+if [ -z "$volume_id" ]; then echo "constellab: no {tag} tag in the instance metadata" >&2; exit 1; fi
 volume_serial=$(echo "$volume_id" | tr -d -)
 device=""
 for attempt in $(seq 1 180); do
@@ -98,7 +102,7 @@ def render_user_data(*, server_name: str, ssh_public_keys: list[str], manager_su
         "ssh_authorized_keys": list(ssh_public_keys),
         "write_files": [
             {
-                "path": "/usr/local/sbin/constellab-mount-data",
+                "path": MOUNT_SCRIPT_PATH,
                 "permissions": "0755",
                 "owner": "root:root",
                 "content": mount_script,
@@ -121,8 +125,8 @@ def render_user_data(*, server_name: str, ssh_public_keys: list[str], manager_su
             },
         ],
         "runcmd": [
-            ["/usr/local/sbin/constellab-mount-data"],
-            [host_setup.PREPARE_SCRIPT_PATH, ADMIN_USER, "22", "ufw"],
+            # One shell that stops at the first failure: the host is never prepared without its data volume.
+            ["sh", "-ec", f"{MOUNT_SCRIPT_PATH} && {host_setup.PREPARE_SCRIPT_PATH} {ADMIN_USER} 22 ufw"],
             ["systemctl", "enable", "--now", "constellab-imds-guard"],
         ],
     }

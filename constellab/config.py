@@ -602,6 +602,18 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
                     )
                 )
     for path, server in servers:
+        by_stack = _get(server, "configuration", "mode") == "stack"
+        mode = _get(server, "certificates", "mode") or (
+            "acme" if _get(document, "dns", "provider") == "cloudflare" else "default"
+        )
+        if by_stack and mode == "default" and _get(server, "placement", "kind") == "cloud":
+            issues.append(
+                ConfigIssue(
+                    path=f"{path}.certificates.mode",
+                    message="a cloud lab the stack configures receives its secrets over the network: give it a "
+                    "certificate that can be checked (acme, httpreq or manual), not Traefik's own",
+                )
+            )
         if _get(server, "certificates", "mode") == "acme" and _get(document, "dns", "provider") != "cloudflare":
             issues.append(
                 ConfigIssue(

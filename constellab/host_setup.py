@@ -26,6 +26,8 @@ from typing import Literal
 from constellab import lab_host
 
 PREPARE_SCRIPT_PATH = "/usr/local/sbin/constellab-prepare-host"
+MOUNT_SCRIPT_PATH = "/usr/local/sbin/constellab-mount-data"
+"""Written by a cloud server's cloud-init: where it exists, the data volume must be mounted first."""
 DAEMON_JSON = json.dumps(lab_host.DOCKER_DAEMON, indent=2) + "\n"
 LOGS_ONLY_DAEMON_JSON = (
     json.dumps({k: v for k, v in lab_host.DOCKER_DAEMON.items() if k != "data-root"}, indent=2) + "\n"
@@ -46,6 +48,10 @@ log() { echo "constellab-prepare: $*"; }
 warn() { echo "constellab-prepare: warning: $*" >&2; }
 have() { command -v "$1" >/dev/null 2>&1; }
 getent passwd "$login_user" >/dev/null || { echo "constellab-prepare: no user $login_user on this host" >&2; exit 1; }
+if [ -x __MOUNT_SCRIPT__ ] && ! mountpoint -q __DATA_ROOT__; then
+  echo "constellab-prepare: the data volume is not mounted at __DATA_ROOT__ (see __MOUNT_SCRIPT__'s output)" >&2
+  exit 1
+fi
 
 regroup() {  # files of GID $1 get GID $2, on the filesystems a system keeps files on
   for fs in / /run /var /var/log /home __DATA_ROOT__; do
@@ -81,19 +87,19 @@ fi
 mkdir -p /etc/docker
 if [ ! -e /etc/docker/daemon.json ]; then
   root=""
-  if have docker && docker info >/dev/null 2>&1; then root=$(docker info --format '{{.DockerRootDir}}'); fi
-  if [ -n "$root" ] && [ "$root" != "__DATA_ROOT__/docker" ] && [ -n "$(ls -A "$root/containers" 2>/dev/null)" ]; then
+  if have dockerd; then root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || echo /var/lib/docker); fi
+  if [ -n "$root" ] && [ "$root" != "__DATA_ROOT__/docker" ]; then
+    # Docker ran here already: its images, volumes and containers stay where they are.
     cat > /etc/docker/daemon.json <<'JSON'
 __LOGS_ONLY_JSON__JSON
-    warn "Docker keeps containers in $root: its data root stays there (moving it would hide them)"
-    warn "daemon.json caps the logs only"
+    warn "Docker already keeps its data in $root: it stays there; daemon.json caps the logs only"
+    warn "the log settings apply at Docker's next restart (this one does not restart it for them)"
   else
     cat > /etc/docker/daemon.json <<'JSON'
 __DAEMON_JSON__JSON
   fi
   chmod 0644 /etc/docker/daemon.json
   log "wrote /etc/docker/daemon.json"
-  restart_docker=yes
 elif ! grep -q '"data-root": *"__DATA_ROOT__/docker"' /etc/docker/daemon.json; then
   warn "/etc/docker/daemon.json is kept as it is, but its data-root is not __DATA_ROOT__/docker"
 fi
@@ -179,6 +185,7 @@ def prepare_script() -> str:
         .replace("__AUTO_UPGRADES__", AUTO_UPGRADES)
         .replace("__FOLDERS__", _folders())
         .replace("__READY__", READY_MARKER)
+        .replace("__MOUNT_SCRIPT__", MOUNT_SCRIPT_PATH)
     )
 
 

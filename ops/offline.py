@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import resource as runtime_resource
 from pulumi.runtime import rpc
@@ -193,6 +194,8 @@ class Registration:
     dependencies: list[str]
     inputs: dict[str, Any]
     outputs: dict[str, Any]
+    aliases: list[dict[str, Any]] = field(default_factory=list)
+    """The resource's aliases as the engine receives them (a URN, or a spec: name, type, parent...)."""
 
 
 class RecordingMonitor(MockMonitor):
@@ -224,6 +227,7 @@ class RecordingMonitor(MockMonitor):
                 dependencies=list(request.dependencies),
                 inputs=inputs,
                 outputs=outputs,
+                aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
             )
         )
         return response

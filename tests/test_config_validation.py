@@ -286,6 +286,16 @@ def test_openai_is_handed_to_a_lab_only_with_its_secret():
     ]
 
 
+def test_a_cloud_lab_the_stack_configures_needs_a_certificate_that_can_be_checked():
+    platform = valid_platform()
+    platform["dns"] = {"provider": "none"}
+    platform["labs"][1]["configuration"] = STACK_CONFIGURATION
+    assert problems(platform) == [
+        "labs[1].certificates.mode: a cloud lab the stack configures receives its secrets over the network: give it "
+        "a certificate that can be checked (acme, httpreq or manual), not Traefik's own"
+    ]
+
+
 def test_a_local_lab_uses_this_machines_docker_socket():
     document = yaml.safe_load(stack_file("local").read_text())
     platform = document["config"][PLATFORM_KEY]

@@ -187,9 +187,9 @@ def test_a_server_already_running_docker_keeps_its_containers_and_gets_the_group
     assert host.out("stat -c %g /run/docker") == "999", "the docker group's files follow it"
     daemon = json.loads(host.out("cat /etc/docker/daemon.json"))
     assert "data-root" not in daemon and daemon["log-opts"] == {"max-size": "1m", "max-file": "3"}
-    assert "its data root stays there" in done.stderr
+    assert "Docker already keeps its data in /var/lib/docker: it stays there" in done.stderr
     calls = host.out(f"cat {RECORD}").splitlines()
-    assert "systemctl restart docker" in calls, "the new settings and the group apply"
+    assert "systemctl restart docker" in calls, "the socket's group follows the moved group"
     assert not [call for call in calls if "docker.io" in call]
 
 
@@ -207,3 +207,16 @@ def test_a_missing_login_user_is_refused_before_anything_changes(host: Host):
     assert done.returncode == 1
     assert done.stderr.strip() == "constellab-prepare: no user nobody-here on this host"
     assert host.sh("getent group docker").returncode != 0 and host.sh(f"test -e {RECORD}").returncode != 0
+
+
+def test_a_cloud_server_whose_data_volume_is_not_mounted_is_never_prepared(host: Host):
+    # cloud-init wrote the mount script, which failed: /app is a plain folder of the root disk.
+    host.out(
+        f"printf '#!/bin/sh\\nexit 1\\n' > {host_setup.MOUNT_SCRIPT_PATH} && chmod 755 {host_setup.MOUNT_SCRIPT_PATH}"
+    )
+
+    done = host.prepare("admin", "22", "ufw")
+
+    assert done.returncode == 1
+    assert "the data volume is not mounted at /app" in done.stderr
+    assert host.sh("getent group docker").returncode != 0, "nothing was changed"

@@ -338,7 +338,7 @@ def test_a_cloud_server_is_prepared_again_over_ssh_and_its_user_data_never_resta
         assert instance.inputs["tags"]["constellab-data-volume"] == volume.id
         assert instance.inputs["metadataOptions"]["instanceMetadataTags"] == "enabled"
         prepare = next(
-            r for r in of_type(registrations, REMOTE_COMMAND) if r.name == "acme-lab1-host-server-preparation-prepare"
+            r for r in of_type(registrations, REMOTE_COMMAND) if r.name == "acme-lab1-host-preparation-prepare"
         )
         assert prepare.inputs["create"].startswith("cloud-init status --wait")
         assert "sudo -n sh -s -- admin 22 ufw" in prepare.inputs["create"]
@@ -373,3 +373,56 @@ def test_a_cloud_lab_with_a_lets_encrypt_certificate_is_checked_against_the_syst
         assert analysis["transport"]["destination"].startswith("admin@203.0.113.")
 
     return declared(engine).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_daily_backup_bucket_takes_over_the_single_bucket_of_earlier_versions(engine_for):
+    engine = engine_for("acme-cloud")
+
+    def check(registrations):
+        hub = next(r for r in registrations if r.name == "acme-hub" and r.type == "constellab:hub:DataHub")
+        daily = next(r for r in registrations if r.name == "acme-hub-backups-daily" and not r.custom)
+        assert [(a["spec"]["name"], a["spec"]["parentUrn"]) for a in daily.aliases] == [("acme-hub-backups", hub.urn)]
+        weekly = next(r for r in registrations if r.name == "acme-hub-backups-weekly" and not r.custom)
+        assert weekly.aliases == []
+        bucket = next(r for r in registrations if r.name == "acme-hub-backups-daily-bucket")
+        assert "bucketPrefix" in bucket.ignore_changes, "its old prefix must not replace it (and its data)"
+
+    return declared(engine).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_reverse_proxy_is_the_former_traefik_container_deleted_before_it_is_replaced(engine_for):
+    engine = engine_for("acme-cloud")
+
+    def check(registrations):
+        proxy = containers_of(registrations, "lab1")["reverse_proxy"]
+        assert [a["spec"]["name"] for a in proxy.aliases] == ["acme-lab1-host-containers-traefik"]
+        assert proxy.delete_before_replace, "a replacement cannot bind ports 80 and 443 the old one holds"
+        assert not containers_of(registrations, "lab1")["lab_manager"].delete_before_replace
+
+    return declared(engine).apply(check)
+
+
+def test_a_changed_brick_or_secret_changes_what_the_configuration_call_sends(stacks_copy):
+    """The call runs again when its input changes: its standard input holds every part of the request."""
+    import yaml as yaml_module
+
+    from ops.offline import run_program
+
+    def stdin_of(path):
+        run = run_program(path)
+        command = next(r for r in run.registrations if r.type == LOCAL_COMMAND and r.name.startswith("pharma-qc-"))
+        return json.loads(reveal(command.inputs["stdin"]))
+
+    path = stacks_copy / "Pulumi.pharma-onprem.yaml"
+    before = stdin_of(path)
+    document = yaml_module.safe_load(path.read_text())
+    document["config"]["constellab:platform"]["labs"][0]["configuration"]["bricks"][0]["version"] = "0.18.5"
+    path.write_text(yaml_module.safe_dump(document, sort_keys=False))
+    after = stdin_of(path)
+
+    assert after["config"]["environment"]["bricks"] == [{"name": "gws_core", "version": "0.18.5"}]
+    assert {key for key in before if before[key] != after[key]} == {"config"}, "only what changed"
+    # The secrets are in it too (offline, their placeholders): a changed secret is a changed input as well.
+    assert before["init"]["space"]["apiKey"] == placeholder(program_secret("spaceApiKey"))

@@ -120,6 +120,10 @@ class FakeLabManager:
     """How many /lab/status answers after init-all still show the lab as it was (the work runs in the background)."""
     before: dict[str, Any] = field(default_factory=lambda: STOPPED)
     """The lab's status before this init-all."""
+    busy_before: int = 0
+    """How many /lab/status answers before init-all show the lab starting by itself (a task RUNNING)."""
+    busy_inits: int = 0
+    """How many init-all calls are refused because a task runs (upstream's `initLab` check)."""
     forced: dict[str, tuple[int, Any]] = field(default_factory=dict)
     """`METHOD /path` -> (status, JSON body) answered instead of the normal behaviour (after the key check)."""
     dropped: set[str] = field(default_factory=set)
@@ -166,6 +170,9 @@ class FakeLabManager:
                 ):
                     return 400, {**MISSING_FIELDS, "detail": "The config file is not valid"}
                 return 200, ""
+            if call == "POST /lab/init-all" and self.busy_inits > 0:
+                self.busy_inits -= 1
+                return 400, {**MISSING_FIELDS, "detail": "The task 'Start lab' is running, please wait"}
             if call == "POST /lab/init-all":
                 # lab.service.ts checkInitConfig: the newest shape's required fields.
                 db = body.get("db") if isinstance(body, dict) else None
@@ -180,6 +187,9 @@ class FakeLabManager:
                 self._status_index = 0
                 return 201, ""
             if call == "GET /lab/status":
+                if not self.initialised and self.busy_before > 0:
+                    self.busy_before -= 1
+                    return 200, STARTING
                 if not self.initialised:
                     return 200, self.before
                 self._status_index += 1
@@ -310,10 +320,11 @@ def test_create_sends_config_then_init_and_waits_until_up(manager: FakeLabManage
 
     assert (code, err) == (0, "")
     calls = manager.calls()
-    assert calls[:3] == ["GET /health-check", "PUT /lab/config", "POST /lab/init-all"]
-    assert set(calls[3:]) == {"GET /lab/status"}
-    assert len(calls[3:]) == 3  # PARTIALLY_UP, then UP but lab STARTING, then UP and RUNNING
-    health, put, post = manager.requests[:3]
+    # The status first: a task running (the lab starting by itself) would make the lab manager refuse init-all.
+    assert calls[:4] == ["GET /health-check", "GET /lab/status", "PUT /lab/config", "POST /lab/init-all"]
+    assert set(calls[4:]) == {"GET /lab/status"}
+    assert len(calls[4:]) == 3  # PARTIALLY_UP, then UP but lab STARTING, then UP and RUNNING
+    health, _, put, post = manager.requests[:4]
     assert "Authorization" not in health.headers  # /health-check is public: the key is not sent
     for recorded in manager.requests[1:]:
         assert recorded.headers["Authorization"] == f"api-key {API_KEY}"
@@ -391,7 +402,7 @@ def test_health_check_is_retried_until_it_answers_true(manager: FakeLabManager, 
     code, out, _ = run_main(document(manager.port), capsys)
 
     assert code == 0
-    assert manager.calls()[:5] == ["GET /health-check"] * 4 + ["PUT /lab/config"]
+    assert manager.calls()[:6] == ["GET /health-check"] * 4 + ["GET /lab/status", "PUT /lab/config"]
     assert "lab1: lab manager not ready yet: HTTP 502: Bad Gateway" in out.splitlines()
     assert "lab1: lab manager not ready yet: HTTP 200 with body 'false'" in out.splitlines()
 
@@ -429,27 +440,30 @@ def test_a_lab_manager_answering_plain_http_is_a_tls_error(capsys) -> None:
 
 
 @pytest.mark.parametrize(
-    ("setup", "expected"),
+    ("setup", "refused", "expected"),
     [
         pytest.param(
             {"forced": {"PUT /lab/config": (401, {"statusCode": 401, "message": "Unauthorized"})}},
+            "PUT /lab/config",
             "HTTP 401: Unauthorized",
             id="401",
         ),
-        pytest.param({"api_key": "another-key-entirely"}, "HTTP 403: Forbidden resource", id="403-wrong-key"),
+        # A wrong key is refused at the first call that needs it: the status read before the configuration.
+        pytest.param({"api_key": "another-key-entirely"}, "GET /lab/status", "HTTP 403: Forbidden resource", id="403"),
     ],
 )
-def test_a_refused_key_fails_at_put_and_sends_no_init(manager: FakeLabManager, capsys, setup, expected) -> None:
+def test_a_refused_key_fails_at_once_and_sends_no_init(manager: FakeLabManager, capsys, setup, refused, expected):
     for name, value in setup.items():
         setattr(manager, name, value)
 
     code, out, err = run_main(document(manager.port), capsys)
 
     assert code == 1
+    method, path = refused.split()
     assert assert_one_line_failure(err) == (
-        f"lab lab1: PUT {BASE}/lab/config was refused: {expected} — check the lab manager API key of lab1"
+        f"lab lab1: {method} {BASE}{path} was refused: {expected} — check the lab manager API key of lab1"
     )
-    assert manager.calls() == ["GET /health-check", "PUT /lab/config"]
+    assert manager.calls()[-1] == refused and "POST /lab/init-all" not in manager.calls()
     assert_no_secret(out, err)
     assert "another-key-entirely" not in out + err
 
@@ -465,7 +479,7 @@ def test_an_init_body_the_lab_manager_finds_incomplete_fails_with_its_message(ma
         f"lab lab1: POST {BASE}/lab/init-all failed: HTTP 400: "
         "The provided configuration is missing some required fields"
     )
-    assert "GET /lab/status" not in manager.calls()
+    assert manager.calls().count("GET /lab/status") == 1, "only the status read before the configuration"
     assert_no_secret(out, err)
 
 
@@ -488,7 +502,38 @@ def test_the_old_status_just_after_init_all_is_not_taken_for_the_new_lab(manager
     code, _out, _ = run_main(document(manager.port), capsys)
 
     assert code == 0
-    assert manager.calls().count("GET /lab/status") == 3 + 2, "waited for this init's progress, then UP"
+    assert manager.calls().count("GET /lab/status") == 1 + 3 + 2, "waited for this init's progress, then UP"
+
+
+def test_the_lab_is_not_up_while_this_inits_task_still_runs(manager: FakeLabManager, capsys) -> None:
+    # The old containers stay up while the new images are pulled: UP, but the init's task RUNNING.
+    up_but_busy = {**UP_RUNNING, "currentTask": {"name": "Init lab", "status": "RUNNING"}}
+    manager.status_script = [up_but_busy, up_but_busy, up_but_busy, UP_RUNNING]
+
+    code, _, _ = run_main(document(manager.port), capsys)
+
+    assert code == 0
+    assert manager.calls().count("GET /lab/status") == 1 + 4, "returned only once the task had finished"
+
+
+def test_a_lab_starting_by_itself_is_let_finish_before_the_configuration(manager: FakeLabManager, capsys) -> None:
+    # A new lab_manager container starts the lab on its own (AUTO_START_LAB); init-all is refused meanwhile.
+    manager.busy_before, manager.busy_inits = 2, 1
+
+    code, out, err = run_main(document(manager.port), capsys)
+
+    assert (code, err) == (0, "")
+    calls = manager.calls()
+    assert calls[:5] == [
+        "GET /health-check",
+        "GET /lab/status",
+        "GET /lab/status",
+        "GET /lab/status",
+        "PUT /lab/config",
+    ]
+    assert calls.count("POST /lab/init-all") == 2
+    assert "waiting for the lab manager's task 'Start lab' to finish" in out
+    assert "init-all refused while a task runs" in out
 
 
 def test_a_configuration_the_lab_manager_has_not_applied_yet_is_waited_for(manager: FakeLabManager, capsys) -> None:
@@ -498,7 +543,7 @@ def test_a_configuration_the_lab_manager_has_not_applied_yet_is_waited_for(manag
     code, out, _ = run_main(document(manager.port), capsys)
 
     assert code == 0
-    assert manager.calls().count("GET /lab/status") == 4
+    assert manager.calls().count("GET /lab/status") == 1 + 4
     assert "configuration not applied yet (needsRestart)" in out
 
 
@@ -566,7 +611,7 @@ def test_a_failed_task_stops_the_wait(manager: FakeLabManager, capsys) -> None:
     assert assert_one_line_failure(err) == (
         "lab lab1: the lab manager's task 'Pull images' failed: manifest for gencovery/gws:9.9.9 not found"
     )
-    assert manager.calls().count("GET /lab/status") == 2
+    assert manager.calls().count("GET /lab/status") == 1 + 2
 
 
 def test_a_failed_task_of_an_earlier_run_does_not_end_the_wait(manager: FakeLabManager, capsys) -> None:
@@ -757,7 +802,7 @@ def test_ssh_transport_reaches_the_lab_manager_through_the_tunnel_and_closes_it(
     ]
     assert_no_secret(" ".join(argv), out, err)
     assert any(r.get("forwarded") for r in rest)
-    assert manager.calls()[:3] == ["GET /health-check", "PUT /lab/config", "POST /lab/init-all"]
+    assert manager.calls()[:4] == ["GET /health-check", "GET /lab/status", "PUT /lab/config", "POST /lab/init-all"]
     assert set(manager.server_names) == {MANAGER}
     assert_gone(started["pid"])
 

@@ -211,9 +211,9 @@ def test_security_group_rules_never_open_admin_ports_to_the_world():
 def test_user_data_mounts_the_data_volume_then_prepares_the_host():
     document = yaml.safe_load(user_data())
     commands = [" ".join(command) for command in document["runcmd"]]
-    mount = next(i for i, c in enumerate(commands) if "constellab-mount-data" in c)
-    prepare = next(i for i, c in enumerate(commands) if host_setup.PREPARE_SCRIPT_PATH in c)
-    assert mount < prepare
+    first_boot = next(c for c in commands if host_setup.PREPARE_SCRIPT_PATH in c)
+    assert first_boot.startswith("sh -ec"), "one shell that stops at the first failure"
+    assert first_boot.index("constellab-mount-data &&") < first_boot.index(host_setup.PREPARE_SCRIPT_PATH)
     assert "docker.io" not in document["packages"], "the docker group must get GID 999 before Docker's package"
     files = {f["path"]: f["content"] for f in document["write_files"]}
     script = files["/usr/local/sbin/constellab-mount-data"]
