@@ -90,9 +90,9 @@ LAB_MANAGER_COMMAND = (
 
 # Constellab/lab-manager `src/assets/docker-compose.yml` at commit 7a4c120c (newest): Traefik v3 rules,
 # `tls=true` (the wildcard certificate comes from the lab manager's own router). `<H>` is the server's
-# virtual host, `<H_ESCAPED>` the same with its dots escaped, `<HT_PASSWD>` the `user:bcrypt` line the
-# lab manager builds for Codelab; the template's `#GLAB_HOST#` and `#FRONT_LAB_HOST#` are shown filled
-# in as the lab manager fills them.
+# virtual host as compose substitutes `${VIRTUAL_HOST}` (its dots unescaped, as written upstream);
+# `<HT_PASSWD>` is the `user:bcrypt` line the lab manager builds for Codelab; the template's
+# `#GLAB_HOST#` and `#FRONT_LAB_HOST#` are shown filled in as the lab manager fills them.
 NEWEST_LABELS: dict[str, dict[str, str]] = {
     "glab": {
         "traefik.enable": "true",
@@ -101,7 +101,7 @@ NEWEST_LABELS: dict[str, dict[str, str]] = {
         "traefik.http.services.glab-service.loadbalancer.server.port": "3000",
         "traefik.http.routers.glab-router.entrypoints": "websecure",
         "traefik.http.routers.glab-router.tls": "true",
-        "traefik.http.routers.glab-app-router.rule": "HostRegexp(`^app-.+\\.<H_ESCAPED>$`)",
+        "traefik.http.routers.glab-app-router.rule": "HostRegexp(`^app-.+\\.<H>$`)",
         "traefik.http.routers.glab-app-router.service": "glab-app-service",
         "traefik.http.services.glab-app-service.loadbalancer.server.port": "8510",
         "traefik.http.routers.glab-app-router.entrypoints": "websecure",
@@ -121,7 +121,7 @@ NEWEST_LABELS: dict[str, dict[str, str]] = {
         "traefik.http.services.glab-dev-service.loadbalancer.server.port": "3000",
         "traefik.http.routers.glab-dev-router.entrypoints": "websecure",
         "traefik.http.routers.glab-dev-router.tls": "true",
-        "traefik.http.routers.codelab-app-router.rule": "HostRegexp(`^appdev-.+\\.<H_ESCAPED>$`)",
+        "traefik.http.routers.codelab-app-router.rule": "HostRegexp(`^appdev-.+\\.<H>$`)",
         "traefik.http.routers.codelab-app-router.service": "codelab-app-service",
         "traefik.http.services.codelab-app-service.loadbalancer.server.port": "8510",
         "traefik.http.routers.codelab-app-router.entrypoints": "websecure",
@@ -195,10 +195,9 @@ def htpasswd(user: str, password: str) -> str:
 
 def standin_labels(generation: str, host: str, ht_passwd: str) -> dict[str, dict[str, str]]:
     """A generation's labels for a server's virtual host `host`."""
-    escaped = host.replace(".", "\\.")
 
     def fill(value: str) -> str:
-        return value.replace("<H_ESCAPED>", escaped).replace("<H>", host).replace("<HT_PASSWD>", ht_passwd)
+        return value.replace("<H>", host).replace("<HT_PASSWD>", ht_passwd)
 
     return {
         name: {key: fill(value) for key, value in labels.items()} for name, labels in STANDIN_LABELS[generation].items()

@@ -308,9 +308,14 @@ def test_no_api_or_dashboard_answers_on_443(live: LiveHost, host: str, path: str
     assert not response.body.lstrip().startswith((b"{", b"["))
 
 
-def test_nothing_listens_on_the_api_port(live: LiveHost):
+def test_no_api_or_health_port_answers_even_from_the_proxys_own_networks(live: LiveHost):
+    # Not published, and not listening on the networks either: Traefik's API port (8080, with api.insecure)
+    # and its ping entry point (kept on the container's loopback).
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", 8080), timeout=3):
         pass
+    for port in (8080, 8082):
+        status, body, messages = fetch_from(live, lab_host.NETWORK_MANAGER, f"http://reverse_proxy:{port}/api/rawdata")
+        assert status != 0 and body == "", messages
 
 
 def test_http_is_redirected_permanently_to_https(live: LiveHost):
