@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -29,6 +29,9 @@ class CloudServerArgs:
     subnet_id: pulumi.Input[str]
     availability_zone: pulumi.Input[str]
     instance_profile_name: pulumi.Input[str]
+    internet: list[pulumi.Resource] = field(default_factory=list)
+    """What gives the subnet its way out (`Network.internet`): the instance boots, and its address is
+    associated, only once it exists."""
 
 
 class CloudServer(pulumi.ComponentResource):
@@ -134,7 +137,7 @@ class CloudServer(pulumi.ComponentResource):
             # A newer Debian image must not replace a running server: new images apply to new servers. The
             # user data is read at an instance's first boot only: a change would stop and start the server
             # for nothing, so the preparation reaches running servers over SSH instead (`HostPreparation`).
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami", "userData"]),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ami", "userData"], depends_on=args.internet),
         )
         attachment = aws.ec2.VolumeAttachment(
             f"{name}-data-attachment",
@@ -147,7 +150,11 @@ class CloudServer(pulumi.ComponentResource):
         )
         address = aws.ec2.Eip(f"{name}-eip", domain="vpc", tags=tags, opts=child)
         association = aws.ec2.EipAssociation(
-            f"{name}-eip-association", allocation_id=address.allocation_id, instance_id=instance.id, opts=child
+            f"{name}-eip-association",
+            allocation_id=address.allocation_id,
+            instance_id=instance.id,
+            # An Elastic IP needs the VPC's gateway attached before it can be associated.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.internet),
         )
 
         self.public_ip = address.public_ip

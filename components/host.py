@@ -109,6 +109,7 @@ class ServerHost(pulumi.ComponentResource):
                     subnet_id=args.network.subnet_id,
                     availability_zone=args.network.availability_zone,
                     instance_profile_name=identity.instance_profile_name,
+                    internet=args.network.internet,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -21,7 +21,9 @@ class NetworkArgs:
 class Network(pulumi.ComponentResource):
     """A dedicated VPC with an internet gateway and one public subnet, or an existing pair.
 
-    `availability_zone` is the subnet's zone: data volumes must be created in it.
+    `availability_zone` is the subnet's zone: data volumes must be created in it. `internet` is what a
+    server's first boot needs before it starts: the gateway and the subnet's default route (a created
+    VPC's only; an existing subnet is routed already).
     """
 
     vpc_id: pulumi.Output[str]
@@ -32,6 +34,7 @@ class Network(pulumi.ComponentResource):
         super().__init__("constellab:network:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         config = args.config
+        self.internet: list[pulumi.Resource] = []
         if isinstance(config, ExistingNetwork):
             subnet = aws.ec2.get_subnet_output(id=config.subnet_id, opts=pulumi.InvokeOutputOptions(parent=self))
             self.vpc_id = pulumi.Output.from_input(config.vpc_id)
@@ -70,9 +73,12 @@ class Network(pulumi.ComponentResource):
                 tags=args.tags,
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
+            association = aws.ec2.RouteTableAssociation(
                 f"{name}-public-routes", subnet_id=subnet_resource.id, route_table_id=routes.id, opts=child
             )
+            # Nothing references these from an instance: without them as dependencies, a new server boots
+            # (and cloud-init installs its packages) while the subnet has no route out yet.
+            self.internet = [gateway, routes, association]
             self.vpc_id = vpc.id
             self.subnet_id = subnet_resource.id
             self.availability_zone = subnet_resource.availability_zone
