@@ -30,6 +30,7 @@ from constellab.settings import (
 # Name of each configured secret in the program (`Ref` names); a map's members are `<name>:<server>`.
 SECRET_REFS = {
     "constellab:cloudflareApiToken": "cloudflare-token",
+    "constellab:acmeDnsApiToken": "acme-dns-token",
     "constellab:spaceApiKey": "space-api-key",
     "constellab:communityApiKey": "community-api-key",
     "constellab:codelabPassword": "codelab-token",

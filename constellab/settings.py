@@ -53,7 +53,12 @@ class SecretKey:
 
 
 CLOUDFLARE_TOKEN = SecretKey(
-    "constellab:cloudflareApiToken", "Cloudflare API token (Zone:DNS:Edit) for the DNS records and DNS-01"
+    "constellab:cloudflareApiToken",
+    "Cloudflare API token Pulumi uses for the DNS records (Zone > DNS > Edit on the zone); never leaves Pulumi",
+)
+ACME_DNS_TOKEN = SecretKey(
+    "constellab:acmeDnsApiToken",
+    "Cloudflare API token the servers' Traefik uses for DNS-01 only (Zone > DNS > Edit on the zone, nothing else)",
 )
 SPACE_API_KEY = SecretKey("constellab:spaceApiKey", "the Space API key that labs configured by the stack use")
 COMMUNITY_API_KEY = SecretKey(
@@ -75,6 +80,7 @@ TLS_PRIVATE_KEYS = SecretKey(
 )
 SECRET_KEYS = (
     CLOUDFLARE_TOKEN,
+    ACME_DNS_TOKEN,
     SPACE_API_KEY,
     COMMUNITY_API_KEY,
     CODELAB_PASSWORD,
@@ -112,6 +118,19 @@ def manual_certificate_servers(document: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def acme_servers(document: Mapping[str, Any]) -> list[str]:
+    """Names of the servers whose certificates come from DNS-01 through Cloudflare (`acme`, the default with
+    `dns.provider: cloudflare`): their Traefik holds the DNS-challenge token."""
+    dns = document.get("dns")
+    default = "acme" if isinstance(dns, Mapping) and dns.get("provider") == "cloudflare" else "default"
+    return [
+        name
+        for _, name, server in _raw_servers(document)
+        if (server["certificates"].get("mode") if isinstance(server.get("certificates"), Mapping) else default)
+        == "acme"
+    ]
+
+
 def space_configured_servers(document: Mapping[str, Any]) -> list[str]:
     """Names of the hubs and labs the Space configures (their lab manager keys are secret config)."""
     return [name for kind, name, server in _raw_servers(document) if kind != "space" and _mode(server) == "space"]
@@ -135,6 +154,8 @@ def required_secrets(document: Mapping[str, Any]) -> list[SecretKey]:
     dns = document.get("dns")
     if isinstance(dns, Mapping) and dns.get("provider") == "cloudflare":
         needed.append(CLOUDFLARE_TOKEN)
+    if acme_servers(document):
+        needed.append(ACME_DNS_TOKEN)
     by_stack = _stack_configured(document)
     if by_stack:
         needed.append(SPACE_API_KEY)

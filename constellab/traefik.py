@@ -234,7 +234,7 @@ def proxy_files(settings: ProxySettings) -> list[ProxyFile]:
         files.append(ProxyFile(MANUAL_CERTIFICATE_PATH, value="tls-certificate"))
         files.append(ProxyFile(MANUAL_KEY_PATH, value="tls-private-key", secret=True, mode=0o400))
     if settings.tls == "acme":
-        files.append(ProxyFile(CLOUDFLARE_TOKEN_FILE, value="cloudflare-token", secret=True, mode=0o400))
+        files.append(ProxyFile(CLOUDFLARE_TOKEN_FILE, value="acme-dns-token", secret=True, mode=0o400))
     return files
 
 

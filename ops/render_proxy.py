@@ -18,7 +18,7 @@ from ops.files import why_no_files_can_go_in
 
 # Where each secret value comes from with --show-secrets: the stack's secret key, or an environment variable.
 SECRET_SOURCES = {
-    "cloudflare-token": ("cloudflareApiToken", "CONSTELLAB_CLOUDFLARE_API_TOKEN"),
+    "acme-dns-token": ("acmeDnsApiToken", "CONSTELLAB_ACME_DNS_API_TOKEN"),
     "tls-private-key": ("tlsPrivateKeys.{server}", "CONSTELLAB_TLS_PRIVATE_KEY"),
 }
 

@@ -22,6 +22,7 @@ from tests.conftest import STACK_NAMES, stack_file
 
 ALL_SECRETS = {
     "constellab:cloudflareApiToken": SecretState.SECRET,
+    "constellab:acmeDnsApiToken": SecretState.SECRET,
     "constellab:spaceApiKey": SecretState.SECRET,
     "constellab:communityApiKey": SecretState.SECRET,
     "constellab:codelabPassword": SecretState.SECRET,
@@ -328,10 +329,21 @@ def test_a_missing_secret_is_named():
     )
 
 
-def test_cloudflare_token_is_not_required_with_customer_managed_dns():
+def test_traefiks_dns_challenge_token_is_a_secret_of_its_own():
+    secrets = {k: v for k, v in ALL_SECRETS.items() if k != "constellab:acmeDnsApiToken"}
+    found = problems(valid_platform(), secrets=secrets)
+    assert len(found) == 1 and found[0].startswith(
+        "constellab:acmeDnsApiToken: missing: run `pulumi config set --secret acmeDnsApiToken <value>` "
+        "(Cloudflare API token the servers' Traefik uses for DNS-01 only"
+    )
+
+
+def test_cloudflare_tokens_are_not_required_with_customer_managed_dns():
     platform = valid_platform()
     platform["dns"] = {"provider": "none"}
-    secrets = {k: v for k, v in ALL_SECRETS.items() if k != "constellab:cloudflareApiToken"}
+    secrets = {
+        k: v for k, v in ALL_SECRETS.items() if k not in ("constellab:cloudflareApiToken", "constellab:acmeDnsApiToken")
+    }
     raw = RawStackConfig(
         values={PLATFORM_KEY: platform, "aws:region": "eu-west-3"},
         secrets=secrets,

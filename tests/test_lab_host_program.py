@@ -120,13 +120,20 @@ def test_only_the_system_containers_publish_ports_or_mount_the_docker_socket(eng
 
 
 @pulumi.runtime.test
-def test_acme_servers_get_the_cloudflare_token_as_a_secret_file(engine_for):
+def test_acme_servers_get_the_dns_challenge_token_as_a_secret_file_never_pulumis_own(engine_for):
     engine = engine_for("acme-cloud")
 
     def check(registrations):
         proxy = containers_of(registrations, "hub")["reverse_proxy"]
         token, secret, permissions = uploads_of(proxy)["/run/secrets/cf_dns_api_token"]
-        assert secret and permissions == "0400" and token == placeholder(program_secret("cloudflareApiToken"))
+        assert secret and permissions == "0400" and token == placeholder(program_secret("acmeDnsApiToken"))
+        pulumis = placeholder(program_secret("cloudflareApiToken"))
+        (cloudflare,) = of_type(registrations, "pulumi:providers:cloudflare")
+        assert reveal(cloudflare.inputs["apiToken"]) == pulumis
+        carried = [
+            c.inputs["name"] for c in of_type(registrations, CONTAINER) if pulumis in json.dumps(reveal(c.inputs))
+        ]
+        assert carried == [], "the token that edits every record stays with Pulumi"
         assert env_of(proxy)["CF_DNS_API_TOKEN_FILE"] == "/run/secrets/cf_dns_api_token"
         assert "CF_DNS_API_TOKEN" not in env_of(proxy)
 

@@ -202,7 +202,10 @@ def test_new_stack_writes_a_valid_file_without_secrets_and_adds_it_to_a_wave(sta
     assert "secure" not in text and "constellab:codelabPassword" not in text
     with pytest.raises(Exception, match=r"constellab:labManagerApiKeys\.hub: missing"):
         load_stack_file(path)  # the file itself is valid once its secrets are set:
-    secrets: dict[str, object] = {"constellab:cloudflareApiToken": {"secure": "v1:x"}}
+    secrets: dict[str, object] = {
+        "constellab:cloudflareApiToken": {"secure": "v1:x"},
+        "constellab:acmeDnsApiToken": {"secure": "v1:x"},
+    }
     secrets["constellab:labManagerApiKeys"] = {server: {"secure": "v1:x"} for server in ("hub", "lab1")}
     finished = yaml.safe_load(text)
     finished["config"].update(secrets)
@@ -213,6 +216,7 @@ def test_new_stack_writes_a_valid_file_without_secrets_and_adds_it_to_a_wave(sta
     commands = new_stack.secret_commands(name, document["config"]["constellab:platform"])
     assert commands[0] == "pulumi stack init zeta-prod"
     assert "pulumi config set --secret cloudflareApiToken <value> -s zeta-prod" in commands
+    assert "pulumi config set --secret acmeDnsApiToken <value> -s zeta-prod" in commands
     assert "pulumi config set --secret --path 'labManagerApiKeys.lab1' <value> -s zeta-prod" in commands
 
 

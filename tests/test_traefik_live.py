@@ -163,7 +163,7 @@ def errors_of(running: RunningTraefik) -> list[dict]:
 
 @pytest.mark.parametrize("tls", ["acme", "httpreq", "manual", "default"])
 def test_traefik_starts_cleanly_with_each_certificate_mode_and_keeps_its_store_private(tmp_path: Path, tls):
-    values = {"cloudflare-token": "placeholder-token", **manual_values(HOST)}
+    values = {"acme-dns-token": "placeholder-token", **manual_values(HOST)}
     with run_traefik(tool("traefik"), rendered(lab(tls), values), tmp_path) as running:
         assert errors_of(running) == []
         store = tmp_path / traefik.ACME_STORE.lstrip("/")
