@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from constellab import cloud_init, iam, naming
+from constellab import cloud_init, iam, naming, ssh_keys
 from constellab.config import CloudPlacement
 
 DATA_DEVICE = "/dev/sdf"
@@ -133,7 +133,8 @@ class CloudServer(pulumi.ComponentResource):
             ),
             ebs_optimized=True,
             monitoring=True,
-            tags={**tags, cloud_init.DATA_VOLUME_TAG: data_volume.id},
+            # Tags change in place: the keys reach a running server's boots, and a replacement's first one.
+            tags={**tags, **ssh_keys.key_tags(args.ssh_public_keys), cloud_init.DATA_VOLUME_TAG: data_volume.id},
             # A newer Debian image must not replace a running server: new images apply to new servers. The
             # user data is read at an instance's first boot only: a change would stop and start the server
             # for nothing, so the preparation reaches running servers over SSH instead (`HostPreparation`).

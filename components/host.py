@@ -190,6 +190,7 @@ class ServerHost(pulumi.ComponentResource):
                 HostPreparationArgs(
                     ssh_host=machine.public_ip,
                     ssh_user=ADMIN_USER,
+                    authorized_keys=list(platform.ssh_public_keys),
                     after_cloud_init=True,
                     triggers=[machine.instance_id],
                     after=[*machine.reachable, *starts_first],

@@ -18,6 +18,9 @@ class HostPreparationArgs:
     ssh_user: str
     ssh_port: int = 22
     firewall: host_setup.Firewall = "ufw"
+    authorized_keys: list[str] | None = None
+    """The keys the login user logs in with, exactly (a cloud server's `sshPublicKeys`); None leaves the
+    host's logins to its site."""
     after_cloud_init: bool = False
     """A cloud server: wait for its first boot (cloud-init, which prepared it once already) before running."""
     triggers: list[pulumi.Input[str]] = field(default_factory=list)
@@ -54,7 +57,7 @@ class HostPreparation(pulumi.ComponentResource):
             ),
             create=command,
             update=command,
-            stdin=host_setup.prepare_script(),
+            stdin=host_setup.prepare_script(args.authorized_keys),
             triggers=list(args.triggers) or None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
         )

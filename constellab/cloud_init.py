@@ -9,11 +9,13 @@ the /app folders, unattended upgrades and the firewall, so nothing Docker writes
 
 from __future__ import annotations
 
-from constellab import host_setup, lab_host, yaml_io
+from constellab import host_setup, lab_host, ssh_keys, yaml_io
 from constellab.naming import DATA_ROOT
 
 CLOUD_DATA_ROOT = DATA_ROOT
 MOUNT_SCRIPT_PATH = host_setup.MOUNT_SCRIPT_PATH
+KEYS_SCRIPT_PATH = "/usr/local/sbin/constellab-ssh-keys"
+KEYS_UNIT = "constellab-ssh-keys"
 DATA_VOLUME_TAG = "constellab-data-volume"
 """Instance tag holding the data volume's id; the metadata service shows it (`instance_metadata_tags`)."""
 ADMIN_USER = "admin"
@@ -52,6 +54,24 @@ bind="{acme_volume} {acme_host} none bind,nofail,x-systemd.requires-mounts-for={
 grep -q " {acme_host} " /etc/fstab || echo "$bind" >> /etc/fstab
 systemctl daemon-reload
 mountpoint -q {acme_host} || mount {acme_host}
+"""
+
+_KEYS_SCRIPT = """#!/bin/sh
+# The admin user logs in with exactly the keys in this instance's tags {prefix}NN (base64 pieces):
+# the current ones, even on an instance that booted with the user data of the one it replaced.
+set -eu
+user="$1"
+metadata="curl -sf --retry 10 --retry-connrefused --retry-delay 3"
+token=$($metadata -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" http://169.254.169.254/latest/api/token)
+tags=$($metadata -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/tags/instance)
+encoded=""
+for tag in $(printf '%s\\n' "$tags" | grep '^{prefix}' | sort); do
+  encoded="$encoded$($metadata -H "X-aws-ec2-metadata-token: $token" \\
+    "http://169.254.169.254/latest/meta-data/tags/instance/$tag")"
+done
+{install_keys}
+printf '%s' "$encoded" | base64 -d | install_keys "$user"
+echo "constellab: authorized_keys of $user from the instance's tags"
 """
 
 # Docker must never start on an unmounted /app: it would create an empty data root on the root disk.
@@ -99,8 +119,30 @@ def render_user_data(*, server_name: str, ssh_public_keys: list[str], manager_su
         "package_upgrade": True,
         # Not Docker: its package creates the docker group, which must first get GID 999 (runcmd).
         "packages": ["ca-certificates", "curl", "unattended-upgrades", "apt-listchanges", "ufw"],
+        # The keys of a new instance's first boot; the tags' keys replace them as soon as the user exists.
         "ssh_authorized_keys": list(ssh_public_keys),
+        # Every boot. bootcmd runs before cloud-init creates the user and writes the files, so it only queues
+        # a unit that runs once cloud-init's init stage is over: seconds later, long before the first-boot
+        # packages and scripts of the final stage.
+        "bootcmd": [
+            [
+                "systemd-run",
+                "--no-block",
+                f"--unit={KEYS_UNIT}",
+                "--property=After=cloud-init.service network-online.target",
+                "--property=Wants=network-online.target",
+                "/bin/sh",
+                KEYS_SCRIPT_PATH,
+                ADMIN_USER,
+            ]
+        ],
         "write_files": [
+            {
+                "path": KEYS_SCRIPT_PATH,
+                "permissions": "0755",
+                "owner": "root:root",
+                "content": _KEYS_SCRIPT.format(prefix=ssh_keys.TAG_PREFIX, install_keys=host_setup.INSTALL_KEYS),
+            },
             {
                 "path": MOUNT_SCRIPT_PATH,
                 "permissions": "0755",

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from constellab import ssh_keys
 from constellab.config_types import (
     DNS_LABEL_PATTERN,
     AdminCidr,
@@ -630,11 +631,22 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
                     message="cloud servers are administered over SSH: list at least one administrator network",
                 )
             )
-        if not document.get("sshPublicKeys"):
+        keys = document.get("sshPublicKeys")
+        if not keys:
             issues.append(
                 ConfigIssue(
                     path="sshPublicKeys",
                     message="cloud servers are reached over SSH: list at least one administrator's public key",
                 )
             )
+        elif isinstance(keys, list) and all(isinstance(key, str) for key in keys):
+            taken = len(ssh_keys.key_tags(keys))
+            if taken > ssh_keys.MAX_TAGS:
+                issues.append(
+                    ConfigIssue(
+                        path="sshPublicKeys",
+                        message=f"these keys take {taken} instance tags, more than the {ssh_keys.MAX_TAGS} they "
+                        "may (each tag holds 256 characters): list fewer keys, or ed25519 keys, which are shorter",
+                    )
+                )
     return issues

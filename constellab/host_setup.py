@@ -11,7 +11,8 @@ may already run Docker:
 2. `/etc/docker/daemon.json` (json-file logs 1m x 3, data root `/app/docker`) is written when absent
    (an existing one is kept, as upstream does, with a warning when it differs);
 3. Docker Engine and Compose are installed from the distribution when Docker is missing;
-4. the login user joins the `docker` group;
+4. the login user joins the `docker` group; on a cloud server, its `authorized_keys` becomes exactly
+   the stack's `sshPublicKeys` (a removed key goes; cloud-init's key module only runs at first boot);
 5. `/app`, `/app/dev` (owned by the login user), `/app/dev/etc-ssh`, `/app/docker` (root);
 6. unattended security upgrades;
 7. the firewall (ufw): incoming denied but SSH, 80 and 443; an active ufw is kept, with 80 and 443 allowed.
@@ -21,9 +22,10 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Sequence
 from typing import Literal
 
-from constellab import lab_host
+from constellab import lab_host, ssh_keys
 
 PREPARE_SCRIPT_PATH = "/usr/local/sbin/constellab-prepare-host"
 MOUNT_SCRIPT_PATH = "/usr/local/sbin/constellab-mount-data"
@@ -35,6 +37,20 @@ LOGS_ONLY_DAEMON_JSON = (
 """For a host whose Docker already keeps containers elsewhere: moving its data root would hide them."""
 AUTO_UPGRADES = 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\n'
 READY_MARKER = "constellab-prepare: ready"
+
+INSTALL_KEYS = r"""install_keys() {  # $1: user; stdin: the authorized_keys text, installed exactly and atomically
+  home=$(getent passwd "$1" | cut -d: -f6)
+  primary=$(id -gn "$1")
+  install -d -m 0700 -o "$1" -g "$primary" "$home/.ssh"
+  staged=$(mktemp "$home/.ssh/.authorized_keys.XXXXXX")
+  cat > "$staged"
+  [ -s "$staged" ] || { rm -f "$staged"; echo "constellab: no SSH key for $1: authorized_keys kept" >&2; return 1; }
+  chown "$1:$primary" "$staged"
+  chmod 0600 "$staged"
+  mv -f "$staged" "$home/.ssh/authorized_keys"
+}
+"""
+"""Shell function shared by the preparation and a cloud server's boot (`cloud_init`)."""
 
 _SCRIPT = r"""#!/bin/sh
 # Prepares a Constellab lab host as lab-configurer does; safe to run again.
@@ -116,9 +132,9 @@ if ! have dockerd; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io docker-compose </dev/null
 fi
 
-# 4. The login user drives Docker.
+# 4. The login user drives Docker, and logs in with exactly the declared keys (where they are declared).
 usermod -aG docker "$login_user"
-
+__KEYS__
 # 5. The data folders and their owners (lab-configurer's init.sh).
 group=$(id -gn "$login_user")
 __FOLDERS__
@@ -175,8 +191,22 @@ def _folders() -> str:
     return "\n".join(lines) + "\n"
 
 
-def prepare_script() -> str:
-    """The preparation script (POSIX sh, run as root with the login user and the SSH port as arguments)."""
+def _keys_step(keys: Sequence[str] | None) -> str:
+    if keys is None:
+        return ""  # an on-prem site manages its own logins
+    text = ssh_keys.authorized_keys(keys)
+    return (
+        f"{INSTALL_KEYS}install_keys \"$login_user\" <<'KEYS'\n{text}KEYS\n"
+        f'log "authorized_keys of $login_user: {len(keys)} key(s)"\n'
+    )
+
+
+def prepare_script(authorized_keys: Sequence[str] | None = None) -> str:
+    """The preparation script (POSIX sh, run as root with the login user and the SSH port as arguments).
+
+    `authorized_keys`: the keys the login user logs in with, exactly (a cloud server's); None leaves
+    the host's logins as they are.
+    """
     return (
         _SCRIPT.replace("__GID__", str(lab_host.DOCKER_GID))
         .replace("__DATA_ROOT__", lab_host.DATA_ROOT)
@@ -186,6 +216,8 @@ def prepare_script() -> str:
         .replace("__FOLDERS__", _folders())
         .replace("__READY__", READY_MARKER)
         .replace("__MOUNT_SCRIPT__", MOUNT_SCRIPT_PATH)
+        # Last: the keys are the stack's text, never searched for placeholders.
+        .replace("__KEYS__", _keys_step(authorized_keys))
     )
 
 

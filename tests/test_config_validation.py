@@ -329,6 +329,17 @@ def test_a_missing_secret_is_named():
     )
 
 
+def test_keys_that_would_not_fit_in_the_instance_tags_are_refused():
+    platform = valid_platform()
+    rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAACAQ" + "A" * 700 + " ops@acme"
+    platform["sshPublicKeys"] = [rsa] * 12
+    found = problems(platform)
+    assert found == [
+        "sshPublicKeys: these keys take 47 instance tags, more than the 30 they may (each tag holds 256 "
+        "characters): list fewer keys, or ed25519 keys, which are shorter"
+    ]
+
+
 def test_traefiks_dns_challenge_token_is_a_secret_of_its_own():
     secrets = {k: v for k, v in ALL_SECRETS.items() if k != "constellab:acmeDnsApiToken"}
     found = problems(valid_platform(), secrets=secrets)

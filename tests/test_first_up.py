@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pulumi
 
+import program
+from ops.offline import quiescent
 from tests.conftest import declared, of_type
 
 INSTANCE = "aws:ec2/instance:Instance"
@@ -33,3 +35,43 @@ def test_servers_boot_and_take_their_address_only_once_the_subnet_routes_to_the_
         assert late == []
 
     return declared(engine).apply(check)
+
+
+def with_keys(settings, keys):
+    import dataclasses
+
+    return dataclasses.replace(settings, platform=settings.platform.model_copy(update={"ssh_public_keys": tuple(keys)}))
+
+
+NEW_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx1bmNoLWtleS1vZi10aGUtbmV3LWFkbWluaXN0cmF0b3I new@acme"
+
+
+@pulumi.runtime.test
+def test_a_key_change_reaches_running_servers_over_ssh_and_their_tags_never_their_user_data():
+    from constellab import ssh_keys
+    from constellab.settings import load_stack_file
+    from ops.offline import configure
+    from tests.conftest import stack_file
+
+    before = load_stack_file(stack_file("acme-cloud"))
+    old_key = before.platform.ssh_public_keys[0]
+    engine = configure(stack_file("acme-cloud"), with_keys(before, [NEW_KEY]))
+
+    def check(registrations):
+        instances = of_type(registrations, INSTANCE)
+        for instance in instances:
+            assert "userData" in instance.ignore_changes, "a change of user data stops and starts the server"
+            tags = instance.inputs["tags"]
+            assert ssh_keys.keys_from_tags(tags) == [NEW_KEY], "a replacement's first boot gets the current keys"
+            assert all(len(value) <= ssh_keys.TAG_VALUE_LIMIT for value in tags.values())
+        preparations = [r for r in of_type(registrations, "command:remote:Command") if "-preparation-" in r.name]
+        cloud = [p for p in preparations if p.inputs["create"].startswith("cloud-init status --wait")]
+        assert len(cloud) == 3, "space, hub and lab1 run (lab2 is parked: its next boot reads its tags)"
+        for preparation in cloud:
+            script = preparation.inputs["stdin"]
+            keys_block = script.split("<<'KEYS'\n", 1)[1].split("\nKEYS\n", 1)[0]
+            assert keys_block.splitlines() == [NEW_KEY], "exactly the declared keys: the removed one goes"
+            assert old_key not in script
+
+    program.build(engine.stack, engine.settings)
+    return quiescent().apply(lambda _: check(list(engine.registrations)))

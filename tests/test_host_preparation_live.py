@@ -117,9 +117,9 @@ class Host:
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
-    def prepare(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+    def prepare(self, *arguments: str, keys: list[str] | None = None) -> subprocess.CompletedProcess[str]:
         """The script as `HostPreparation` runs it: standard input, as root, with its arguments."""
-        return self.sh(f"sh -s -- {' '.join(arguments)}", stdin=host_setup.prepare_script())
+        return self.sh(f"sh -s -- {' '.join(arguments)}", stdin=host_setup.prepare_script(keys))
 
     def remove(self) -> None:
         harness.docker("rm", "--force", self.name, check=False)
@@ -220,3 +220,33 @@ def test_a_cloud_server_whose_data_volume_is_not_mounted_is_never_prepared(host:
     assert done.returncode == 1
     assert "the data volume is not mounted at /app" in done.stderr
     assert host.sh("getent group docker").returncode != 0, "nothing was changed"
+
+
+OLD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9sZC1rZXktb2YtYS1kZXBhcnRlZC1hZG1pbmlzdHJhdG9y old@acme"
+NEW_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDbmV3LWtleS1vZi10aGUtbmV3LWFkbWluaXN0cmF0b3I= new@acme"
+
+
+def test_a_cloud_servers_login_keys_become_exactly_the_declared_ones(host: Host):
+    host.out("mkdir -p ~admin/.ssh && echo 'ssh-ed25519 AAAAhand-added by@hand' > ~admin/.ssh/authorized_keys")
+
+    assert host.prepare("admin", "22", "ufw", keys=[OLD_KEY, NEW_KEY]).returncode == 0
+    assert host.out("cat ~admin/.ssh/authorized_keys").splitlines() == [OLD_KEY, NEW_KEY]
+    assert host.out("stat -c '%U:%G %a' ~admin/.ssh ~admin/.ssh/authorized_keys").splitlines() == [
+        "admin:admin 700",
+        "admin:admin 600",
+    ]
+
+    removed = host.prepare("admin", "22", "ufw", keys=[NEW_KEY])
+
+    assert removed.returncode == 0, removed.stderr
+    assert "authorized_keys of admin: 1 key(s)" in removed.stdout
+    assert host.out("cat ~admin/.ssh/authorized_keys").splitlines() == [NEW_KEY], "a removed key goes"
+    assert host.out("ls -A ~admin/.ssh") == "authorized_keys", "nothing staged is left behind"
+
+
+def test_an_on_prem_servers_logins_are_left_to_its_site(host: Host):
+    host.out("mkdir -p ~admin/.ssh && echo 'ssh-ed25519 AAAAsite-key site@pharma' > ~admin/.ssh/authorized_keys")
+
+    assert host.prepare("admin", "22", "ufw").returncode == 0
+
+    assert host.out("cat ~admin/.ssh/authorized_keys") == "ssh-ed25519 AAAAsite-key site@pharma"

@@ -349,7 +349,8 @@ def test_a_cloud_server_is_prepared_again_over_ssh_and_its_user_data_never_resta
         )
         assert prepare.inputs["create"].startswith("cloud-init status --wait")
         assert "sudo -n sh -s -- admin 22 ufw" in prepare.inputs["create"]
-        assert prepare.inputs["stdin"] == host_setup.prepare_script()
+        keys = list(engine.settings.platform.ssh_public_keys)
+        assert prepare.inputs["stdin"] == host_setup.prepare_script(keys)
         assert prepare.inputs["triggers"] == [instance.id], "a replaced instance is prepared again"
 
     return declared(engine).apply(check)

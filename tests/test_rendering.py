@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from constellab import cloud_init, host_setup, iam, lab_host, naming, topology, traefik
+from constellab import cloud_init, host_setup, iam, lab_host, naming, ssh_keys, topology, traefik
 from constellab.settings import load_stack_file
 from tests.conftest import STACK_NAMES, stack_file, tool
 
@@ -226,6 +226,27 @@ def test_user_data_mounts_the_data_volume_then_prepares_the_host():
     guard = files["/etc/systemd/system/constellab-imds-guard.service"]
     assert "! -s 172.30.253.0/24 -j DROP" in guard
     assert files[host_setup.PREPARE_SCRIPT_PATH] == host_setup.prepare_script()
+
+
+def test_ssh_keys_travel_as_tags_of_at_most_256_characters_and_come_back_whole():
+    rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAACAQ" + "x" * 700 + " ops@acme"
+    keys = [rsa, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk3 second@acme"]
+    tags = ssh_keys.key_tags(keys)
+    assert len(tags) == 5 and all(len(value) <= 256 for value in tags.values())
+    assert sorted(tags) == [f"constellab-ssh-keys-0{index}" for index in range(5)]
+    assert ssh_keys.keys_from_tags({**tags, "Name": "lab1"}) == keys
+
+
+def test_every_boot_installs_the_tags_keys_once_cloud_init_made_the_user():
+    document = yaml.safe_load(user_data())
+    (queued,) = document["bootcmd"]
+    assert queued[:2] == ["systemd-run", "--no-block"], "bootcmd must not wait for the stage it runs in"
+    assert "--property=After=cloud-init.service network-online.target" in queued
+    assert queued[-3:] == ["/bin/sh", cloud_init.KEYS_SCRIPT_PATH, "admin"]
+    files = {f["path"]: f["content"] for f in document["write_files"]}
+    script = files[cloud_init.KEYS_SCRIPT_PATH]
+    assert "meta-data/tags/instance" in script and "grep '^constellab-ssh-keys-' | sort" in script
+    assert host_setup.INSTALL_KEYS in script
 
 
 def test_the_preparation_gives_docker_gid_999_then_writes_daemon_json_then_installs_docker():
