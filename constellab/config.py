@@ -17,9 +17,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from constellab import ssh_keys
+from constellab import recovery, ssh_keys
 from constellab.config_types import (
     DNS_LABEL_PATTERN,
+    INSTANCE_TYPE_PATTERN,
     AdminCidr,
     BucketName,
     CertificateChain,
@@ -602,6 +603,22 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
                         message="only cloud labs can be started and stopped: remove it or place the lab in the cloud",
                     )
                 )
+    for path, server in servers:
+        instance_type = _get(server, "placement", "instanceType")
+        if path.startswith("labs[") or _get(server, "placement", "kind") != "cloud":
+            continue  # labs have no recover alarm: a schedule or a person starts them again
+        if not isinstance(instance_type, str) or not INSTANCE_TYPE_PATTERN.match(instance_type):
+            continue  # the field's own check reports it
+        refusal = recovery.recovery_refusal(instance_type)
+        if refusal is not None:
+            issues.append(
+                ConfigIssue(
+                    path=f"{path}.placement.instanceType",
+                    message=f"{refusal}, and this server is always on: EC2's recover action moves it to healthy "
+                    "hardware when its host fails; choose a type without instance store, such as m6i.large or "
+                    "m7g.large",
+                )
+            )
     for path, server in servers:
         by_stack = _get(server, "configuration", "mode") == "stack"
         mode = _get(server, "certificates", "mode") or (

@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 # ---------------------------------------------------------------------------------------------
 
 DNS_LABEL_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[a-z0-9]+$")
+INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[a-z0-9]+$")
 _IMAGE = re.compile(
     r"^(?P<repository>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
     r"|[a-zA-Z0-9.-]+(?::[0-9]+)?/[a-z0-9]+(?:[._/-][a-z0-9]+)*)"
@@ -112,7 +112,7 @@ def _check_host(value: str) -> str:
 
 
 def _check_instance_type(value: str) -> str:
-    if not _INSTANCE_TYPE.match(value):
+    if not INSTANCE_TYPE_PATTERN.match(value):
         raise fail("instance_type", f"{value!r} is not an EC2 instance type (e.g. 't3.large' or 'm7g.xlarge')")
     return value
 

@@ -108,6 +108,18 @@ INVALID_FIELDS = [
         "labs[0].placement.dataDiskGb: the biota brick needs a data disk of at least 50 GB",
     ),
     ("labs[1].placement.instanceType", "large", "labs[1].placement.instanceType: 'large' is not an EC2 instance type"),
+    (
+        "hubs[0].placement.instanceType",
+        "m5d.large",
+        "hubs[0].placement.instanceType: instances with instance store volumes cannot be recovered, and this "
+        "server is always on",
+    ),
+    (
+        "space.placement.instanceType",
+        "m7g.metal",
+        "space.placement.instanceType: bare metal instances cannot be recovered",
+    ),
+    ("hubs[0].placement.instanceType", "g5.xlarge", "hubs[0].placement.instanceType: EC2 does not recover g5"),
     ("labs[1].placement.kind", "clod", "labs[1].placement.kind: 'clod' is not one of 'cloud', 'onPrem', 'local'"),
     ("labs[1].bricks", ["biota", "alphafold"], "labs[1].bricks[1]: input should be 'biota'"),
     ("labs[1].placement.instanceTyp", "t3.large", "labs[1].placement.instanceTyp: unknown field: remove it"),
@@ -327,6 +339,17 @@ def test_a_missing_secret_is_named():
     assert len(found) == 1 and found[0].startswith(
         "constellab:cloudflareApiToken: missing: run `pulumi config set --secret"
     )
+
+
+def test_a_lab_may_use_instance_store_types_it_has_no_recover_alarm():
+    platform = valid_platform()
+    set_path(platform, "labs[1].placement.instanceType", "m5d.large")
+    raw = RawStackConfig(
+        values={PLATFORM_KEY: platform, "aws:region": "eu-west-3"},
+        secrets=ALL_SECRETS,
+        secret_members={"constellab:labManagerApiKeys": SERVER_NAMES},
+    )
+    assert validate(raw, "test").platform.labs[1].placement.instance_type == "m5d.large"
 
 
 def test_keys_that_would_not_fit_in_the_instance_tags_are_refused():

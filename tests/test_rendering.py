@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from constellab import cloud_init, host_setup, iam, lab_host, naming, ssh_keys, topology, traefik
+from constellab import cloud_init, host_setup, iam, lab_host, naming, recovery, ssh_keys, topology, traefik
 from constellab.settings import load_stack_file
 from tests.conftest import STACK_NAMES, stack_file, tool
 
@@ -34,6 +34,20 @@ def user_data() -> str:
 )  # fmt: skip
 def test_instance_architecture_is_read_from_the_family(instance_type, architecture):
     assert naming.instance_architecture(instance_type) == architecture
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "refusal"),
+    [("t3.large", None), ("m6i.large", None), ("m7g.xlarge", None), ("r7iz.large", None), ("m7i-flex.large", None),
+     ("c8g.large", None), ("t4g.small", None), ("hpc6a.48xlarge", None),
+     ("m5d.large", "instance store"), ("c6id.xlarge", "instance store"), ("r6gd.large", "instance store"),
+     ("i4i.large", "instance store"), ("d3.xlarge", "instance store"), ("z1d.large", "instance store"),
+     ("g4dn.xlarge", "instance store"), ("m5.metal", "bare metal"), ("mac2.metal", "bare metal"),
+     ("g5.xlarge", "does not recover g5"), ("inf2.xlarge", "does not recover inf2"), ("x1e.xlarge", "does not")],
+)  # fmt: skip
+def test_always_on_servers_need_a_type_ec2_can_recover(instance_type, refusal):
+    found = recovery.recovery_refusal(instance_type)
+    assert found is None if refusal is None else refusal in (found or "")
 
 
 def test_bucket_prefixes_fit_aws_limits_and_stay_readable():
