@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from constellab.config import CloudPlacement
 from constellab.settings import (
     PLATFORM_KEY,
     RawStackConfig,
@@ -349,7 +350,8 @@ def test_a_lab_may_use_instance_store_types_it_has_no_recover_alarm():
         secrets=ALL_SECRETS,
         secret_members={"constellab:labManagerApiKeys": SERVER_NAMES},
     )
-    assert validate(raw, "test").platform.labs[1].placement.instance_type == "m5d.large"
+    placement = validate(raw, "test").platform.labs[1].placement
+    assert isinstance(placement, CloudPlacement) and placement.instance_type == "m5d.large"
 
 
 def test_keys_that_would_not_fit_in_the_instance_tags_are_refused():
