@@ -15,7 +15,7 @@ from components.containers import ContainerSet, ContainerSetArgs
 from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
 from components.lab_configuration import LabConfiguration, LabConfigurationArgs, LabManagerAccess
 from components.power import PowerControl, PowerControlArgs
-from constellab import lab_host, naming, topology
+from constellab import lab_host, naming, ssh_options, topology
 from constellab.cloud_init import ADMIN_USER
 from constellab.config import (
     CloudPlacement,
@@ -32,16 +32,6 @@ if TYPE_CHECKING:
 
 MANAGER_SUBNET = "172.30.253.0/24"
 """Fixed subnet of a cloud lab host's manager network: the only one allowed to reach the instance role."""
-SSH_OPTIONS = ["-o", "StrictHostKeyChecking=accept-new", "-o", "ServerAliveInterval=30"]
-# A replaced instance keeps its Elastic IP but not its host keys: a remembered key would block Docker.
-CLOUD_SSH_OPTIONS = [
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "ServerAliveInterval=30",
-]
 
 
 @dataclass(frozen=True)
@@ -116,7 +106,10 @@ class ServerHost(pulumi.ComponentResource):
             self.address = machine.public_ip
             docker_host: pulumi.Input[str] = pulumi.Output.concat("ssh://", ADMIN_USER, "@", machine.public_ip, ":22")
             access = LabManagerAccess(
-                "ssh", pulumi.Output.concat(ADMIN_USER, "@", machine.public_ip), 22, CLOUD_SSH_OPTIONS
+                "ssh",
+                pulumi.Output.concat(ADMIN_USER, "@", machine.public_ip),
+                22,
+                ssh_options.tunnel_options(cloud=True),
             )
             power_args = PowerControlArgs(
                 server_name=server.name,
@@ -157,7 +150,10 @@ class ServerHost(pulumi.ComponentResource):
                 lambda _: f"ssh://{placement.ssh_user}@{placement.ssh_host}:{placement.ssh_port}"
             )
             access = LabManagerAccess(
-                "ssh", f"{placement.ssh_user}@{placement.ssh_host}", placement.ssh_port, list(SSH_OPTIONS)
+                "ssh",
+                f"{placement.ssh_user}@{placement.ssh_host}",
+                placement.ssh_port,
+                ssh_options.tunnel_options(cloud=False),
             )
         else:
             assert isinstance(placement, LocalPlacement)
@@ -200,16 +196,14 @@ class ServerHost(pulumi.ComponentResource):
             # Derived from the preparation's output: the provider cannot connect before it has finished.
             docker_host = pulumi.Output.all(docker_host, prepared.ready).apply(lambda found: str(found[0]))
 
+        docker_ssh_options = None
+        if not isinstance(placement, LocalPlacement):
+            ssh_options.ensure_control_directory()
+            docker_ssh_options = ssh_options.docker_options(cloud=isinstance(placement, CloudPlacement))
         provider = docker.Provider(
             f"{name}-docker",
             host=docker_host,
-            ssh_opts=(
-                CLOUD_SSH_OPTIONS
-                if isinstance(placement, CloudPlacement)
-                else SSH_OPTIONS
-                if isinstance(placement, OnPremPlacement)
-                else None
-            ),
+            ssh_opts=docker_ssh_options,
             opts=pulumi.ResourceOptions(parent=self, depends_on=starts_first),
         )
         server_set = topology.server_set(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 
 import program
@@ -75,3 +77,21 @@ def test_a_key_change_reaches_running_servers_over_ssh_and_their_tags_never_thei
 
     program.build(engine.stack, engine.settings)
     return quiescent().apply(lambda _: check(list(engine.registrations)))
+
+
+@pulumi.runtime.test
+def test_docker_over_ssh_is_multiplexed_on_every_remote_server(engine_for):
+    from constellab import ssh_options
+
+    engine = engine_for("biolab-hybrid")
+
+    def check(registrations):
+        providers = {p.name: p.inputs for p in of_type(registrations, "pulumi:providers:docker")}
+        assert set(providers) == {"biolab-hub-host-docker", "biolab-analysis-host-docker"}
+        for inputs in providers.values():
+            options = json.loads(inputs["sshOpts"]) if isinstance(inputs["sshOpts"], str) else inputs["sshOpts"]
+            pairs = {options[i + 1] for i in range(0, len(options), 2) if options[i] == "-o"}
+            assert {"ControlMaster=auto", "ControlPath=~/.ssh/constellab-%C", "ControlPersist=60"} <= pairs
+        assert ssh_options.CONTROL_DIRECTORY.expanduser().is_dir(), "ssh binds the master's socket there"
+
+    return declared(engine).apply(check)
