@@ -4,6 +4,8 @@ the stack configures, the lab's configuration handed to its lab manager."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,10 +17,13 @@ from components.containers import ContainerSet, ContainerSetArgs
 from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
 from components.lab_configuration import LabConfiguration, LabConfigurationArgs, LabManagerAccess
 from components.power import PowerControl, PowerControlArgs
-from constellab import lab_host, naming, ssh_options, topology
+from components.power_gate import PowerGate, PowerGateArgs
+from constellab import host_setup, lab_host, naming, power_state, ssh_options, topology
 from constellab.cloud_init import ADMIN_USER
 from constellab.config import (
     CloudPlacement,
+    Hub,
+    Lab,
     LocalPlacement,
     ManualCertificates,
     OnPremPlacement,
@@ -28,6 +33,7 @@ from constellab.config import (
 )
 
 if TYPE_CHECKING:
+    from components.host_preparation import HostPreparationArgs
     from components.network import Network
 
 MANAGER_SUBNET = "172.30.253.0/24"
@@ -47,6 +53,8 @@ class ServerHostArgs:
     bucket names, region."""
     network: Network | None = None
     """The VPC and subnet; required for cloud servers."""
+    region: str | None = None
+    """The AWS region; required for cloud servers (their power gates call EC2 there)."""
     cloudflare: pulumi.ProviderResource | None = None
     """The Cloudflare provider; records are created only when it is given."""
     extra_outputs: Mapping[str, pulumi.Input[object]] = field(default_factory=dict)
@@ -169,32 +177,53 @@ class ServerHost(pulumi.ComponentResource):
         if not isinstance(server, Space) and not server.configured_by_stack:
             values["lab-manager-api-key"] = values[f"lab-manager-api-key:{server.name}"]
 
-        # A running lab's power state comes first: un-parking starts the instance before Docker is reached.
-        power: PowerControl | None = None
-        if power_args is not None and power_args.state == "running":
-            power = PowerControl(f"{name}-power", power_args, opts=pulumi.ResourceOptions(parent=self))
-        starts_first = [power] if power is not None and power.holds_state else []
-
-        if machine is not None and (isinstance(server, Space) or server.state == "running"):
-            # Docker over SSH fails until the host is prepared: cloud-init's first boot, then the same
-            # preparation over SSH on every new instance and every change of it, once the server runs (a
-            # parked lab has nothing to answer; un-parking prepares it again, which also waits for sshd).
+        server_set = topology.server_set(
+            platform, server, manager_subnet=MANAGER_SUBNET if isinstance(placement, CloudPlacement) else None
+        )
+        wake = None
+        gate_args: PowerGateArgs | None = None
+        prepared_over_ssh: list[pulumi.Resource] = []
+        if machine is not None:
+            # Docker over SSH fails on a stopped server and until it is prepared: the server is woken when
+            # something is to be deployed on it, then prepared (cloud-init's first boot, then the same
+            # preparation over SSH on every new instance and every change of it).
             from components.host_preparation import HostPreparation, HostPreparationArgs
 
+            if args.region is None:
+                raise ValueError(f"{name}: a cloud server needs the region")
+            lab = None if isinstance(server, Space) else server
+            gate_args = PowerGateArgs(
+                role="wake",
+                server_name=server.name,
+                region=args.region,
+                instance_id=machine.instance_id,
+                declared="running" if lab is None else lab.state,
+                schedule=None if lab is None else lab.schedule,
+                idle_stop=None if lab is None else lab.idle_stop,
+            )
+            preparation = HostPreparationArgs(
+                ssh_host=machine.public_ip,
+                ssh_user=ADMIN_USER,
+                authorized_keys=list(platform.ssh_public_keys),
+                after_cloud_init=True,
+                triggers=[machine.instance_id],
+                after=list(machine.reachable),
+            )
+            wake = PowerGate(
+                f"{name}-wake",
+                dataclasses.replace(
+                    gate_args, fingerprint=deployment_fingerprint(server_set, values, preparation, server)
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=machine.reachable),
+            )
             prepared = HostPreparation(
                 f"{name}-preparation",
-                HostPreparationArgs(
-                    ssh_host=machine.public_ip,
-                    ssh_user=ADMIN_USER,
-                    authorized_keys=list(platform.ssh_public_keys),
-                    after_cloud_init=True,
-                    triggers=[machine.instance_id],
-                    after=[*machine.reachable, *starts_first],
-                ),
+                dataclasses.replace(preparation, after=[*machine.reachable, wake]),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            # Derived from the preparation's output: the provider cannot connect before it has finished.
-            docker_host = pulumi.Output.all(docker_host, prepared.ready).apply(lambda found: str(found[0]))
+            prepared_over_ssh.append(prepared)
+            # Derived from the gate's and the preparation's outputs: the provider connects after both.
+            docker_host = pulumi.Output.all(docker_host, prepared.ready, wake.id).apply(lambda found: str(found[0]))
 
         docker_ssh_options = None
         if not isinstance(placement, LocalPlacement):
@@ -204,10 +233,7 @@ class ServerHost(pulumi.ComponentResource):
             f"{name}-docker",
             host=docker_host,
             ssh_opts=docker_ssh_options,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=starts_first),
-        )
-        server_set = topology.server_set(
-            platform, server, manager_subnet=MANAGER_SUBNET if isinstance(placement, CloudPlacement) else None
+            opts=pulumi.ResourceOptions(parent=self),
         )
         containers = ContainerSet(
             f"{name}-containers",
@@ -241,20 +267,24 @@ class ServerHost(pulumi.ComponentResource):
                     if isinstance(server.certificates, ManualCertificates)
                     else None,
                     lab_manager=containers.containers[lab_host.LAB_MANAGER].id,
-                    after=[containers, *starts_first],
-                    parked=server.state == "stopped",
+                    after=[containers, *([wake] if wake is not None else [])],
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             deployed.append(configured)
 
-        if power_args is not None and power is None:
-            # Parked: stopped once its containers and configuration are deployed.
-            power = PowerControl(
-                f"{name}-power",
-                dataclasses.replace(power_args, after=deployed),
-                opts=pulumi.ResourceOptions(parent=self),
+        if gate_args is not None:
+            assert wake is not None
+            PowerGate(
+                f"{name}-settle",
+                dataclasses.replace(gate_args, role="settle", woken_at=wake.woken_at),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[wake, *prepared_over_ssh, *deployed]),
             )
+        power = (
+            PowerControl(f"{name}-power", power_args, opts=pulumi.ResourceOptions(parent=self))
+            if power_args is not None
+            else None
+        )
         if power is not None:
             outputs |= power.outputs
             if not isinstance(server, Space):
@@ -277,3 +307,33 @@ class ServerHost(pulumi.ComponentResource):
         self.credentials: pulumi.Output[dict[str, str]] = pulumi.Output.secret(credentials)
         """Secret credentials of the server (lab manager API key, on-prem access key)."""
         self.register_outputs({**outputs, "credentials": self.credentials})
+
+
+CONFIGURATION_SECRETS = ("space-api-key", "community-api-key", "codelab-token", "openai-api-key")
+"""The configured values a lab the stack configures hands to its lab manager."""
+
+
+def deployment_fingerprint(
+    server_set: topology.ServerSet,
+    values: Mapping[str, pulumi.Input[str]],
+    preparation: HostPreparationArgs,
+    server: Space | Hub | Lab,
+) -> pulumi.Output[str]:
+    """What the steps that reach a server act on: its containers, the values they are given, its preparation,
+    its configuration and the providers' versions. A change wakes a stopped server to deploy it."""
+    static = [
+        json.dumps(dataclasses.asdict(server_set), sort_keys=True, default=str),
+        host_setup.remote_command(
+            preparation.ssh_user, preparation.ssh_port, preparation.firewall, after_cloud_init=True
+        ),
+        host_setup.prepare_script(preparation.authorized_keys),
+        *(importlib.metadata.version(package) for package in ("pulumi-docker", "pulumi-command")),
+    ]
+    names = {ref.name for spec in server_set.containers for ref in spec.refs if not ref.generated}
+    if not isinstance(server, Space) and isinstance(server.configuration, StackConfiguration):
+        static.append(server.configuration.model_dump_json())
+        names |= {key for key in CONFIGURATION_SECRETS if key in values}
+    ordered = sorted(names)
+    return pulumi.Output.all(*(values[key] for key in ordered)).apply(
+        lambda found: power_state.fingerprint([*static, *(f"{k}={v}" for k, v in zip(ordered, found, strict=True))])
+    )

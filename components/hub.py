@@ -79,6 +79,7 @@ class DataHub(pulumi.ComponentResource):
                 grants=grants,
                 values=args.values,
                 network=args.network,
+                region=args.region,
                 cloudflare=args.cloudflare,
                 extra_outputs=extra,
                 extra_credentials=credentials,

@@ -84,6 +84,7 @@ class DataLab(pulumi.ComponentResource):
                 grants=grants,
                 values=args.values,
                 network=args.network,
+                region=args.region,
                 cloudflare=args.cloudflare,
                 extra_outputs=extra,
                 extra_credentials=credentials,

@@ -58,9 +58,6 @@ class LabConfigurationArgs:
     """The lab_manager container's id: a new container (a new host, an upgraded lab manager) is configured again."""
     after: list[pulumi.Resource] = field(default_factory=list)
     """What must be deployed first: the lab manager and its proxy (the server's containers)."""
-    parked: bool = False
-    """A parked lab is stopped: nothing can reach its lab manager, so the call waits until it is un-parked
-    (its passwords stay, and un-parking creates the call, which configures the lab)."""
 
 
 def client_document(
@@ -147,10 +144,6 @@ class LabConfiguration(pulumi.ComponentResource):
             )
         )
         secret_stdin: pulumi.Output[str] = pulumi.Output.secret(stdin)
-        self.applied: local.Command | None = None
-        if args.parked:
-            self.register_outputs({})
-            return
         self.applied = local.Command(
             f"{name}-apply",
             create=CLIENT_COMMAND,

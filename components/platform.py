@@ -102,7 +102,7 @@ class Platform(pulumi.ComponentResource):
             )
             hosts[lab.name] = data_lab.host
         if config.space is not None:
-            assert network is not None, "validated: the space is in the cloud"
+            assert network is not None and args.settings.aws_region, "validated: the space is in the cloud"
             from components.space import CollaborativeSpace, CollaborativeSpaceArgs
 
             storage = config.space.storage
@@ -114,6 +114,7 @@ class Platform(pulumi.ComponentResource):
                     space=config.space,
                     values=values,
                     network=network,
+                    region=args.settings.aws_region,
                     hub_lake=lakes[storage.hub] if isinstance(storage, HubStorage) else None,
                     cloudflare=cloudflare,
                 ),

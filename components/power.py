@@ -28,13 +28,12 @@ class PowerControlArgs:
     schedule: Schedule | None = None
     idle_stop: IdleStop | None = None
     state: Literal["running", "stopped"] = "running"
-    after: list[pulumi.Resource] | None = None
-    """Resources deployed before a lab is parked (its containers and configuration); a running lab's state
-    comes first instead, so that what follows finds it running."""
+    """A parked lab (`stopped`) keeps its schedules and idle alarm, disabled; its `PowerGate`s stop it."""
 
 
 class PowerControl(pulumi.ComponentResource):
-    """EventBridge schedules, an idle-stop alarm and a parked state for a lab; an auto-recover alarm otherwise.
+    """EventBridge schedules and an idle-stop alarm for a lab; an auto-recover alarm otherwise. (What an `up`
+    does to the power is `PowerGate`'s.)
 
     Stopping never touches the data volume, the Elastic IP or the DNS records.
     """
@@ -69,7 +68,6 @@ class PowerControl(pulumi.ComponentResource):
                 opts=child,
             )
             self.outputs = outputs
-            self.holds_state = False
             self.register_outputs({})
             return
 
@@ -140,18 +138,6 @@ class PowerControl(pulumi.ComponentResource):
                 opts=child,
             )
 
-        # The power state is declared when it is the lab's whole policy: parked, or running with no schedule
-        # or idle stop. A lab that a schedule or an idle alarm stops must not be restarted by `pulumi up`.
-        self.holds_state = parked or (args.schedule is None and args.idle_stop is None)
-        """Whether this component declares the instance's state (so a running lab is started by it)."""
-        if self.holds_state:
-            aws.ec2transitgateway.InstanceState(
-                f"{name}-power-state",
-                instance_id=args.instance_id,
-                state=args.state,
-                # A lab parked in the same update is stopped after its containers and configuration deploy.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=(args.after or []) if parked else []),
-            )
         self.outputs = outputs
         self.register_outputs(outputs)
 

@@ -27,6 +27,8 @@ class CollaborativeSpaceArgs:
     space: Space
     values: Mapping[str, pulumi.Input[str]]
     network: Network
+    region: str
+    """The AWS region (the space is always in the cloud)."""
     hub_lake: HubLake | None = None
     """The hub whose data lake stores the space's documents, when `storage.kind` is `hub`."""
     cloudflare: pulumi.ProviderResource | None = None
@@ -62,6 +64,7 @@ class CollaborativeSpace(pulumi.ComponentResource):
                 grants=[BucketGrant(bucket_arn, prefix, "readwrite", "space-storage")],
                 values=values,
                 network=args.network,
+                region=args.region,
                 cloudflare=args.cloudflare,
                 extra_outputs={"storage": pulumi.Output.concat("s3://", bucket_name, "/", prefix)},
             ),

@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 POLICY_VERSION = "2012-10-17"
+POWER_GATE = "pulumi-python:dynamic/power:Gate"
+"""The type of `components.power_gate.PowerGate`, a dynamic resource: its provider is the program itself."""
 POLICY_FILE = Path(__file__).resolve().parent.parent / "deploy" / "iam-deploy-policy.json"
 MANAGED_POLICY_MAX_CHARS = 6144
 """IAM's quota for a customer managed policy, whitespace not counted (an inline role policy may have 10,240)."""
@@ -381,11 +383,11 @@ RESOURCES: tuple[ResourcePermissions, ...] = (
         delete=("ec2:DisassociateAddress",),
     ),
     ResourcePermissions(
-        # aws_ec2_instance_state (misplaced under ec2transitgateway in pulumi-aws): it waits for the instance,
-        # reads its state with DescribeInstanceStatus, starts or stops it; its delete calls nothing.
-        "aws:ec2transitgateway/instanceState:InstanceState",
+        # The program's own EC2 calls: its power gates (components/power_gate.py, through
+        # constellab/ec2_power.py) read an instance's state at every diff, and start or stop it.
+        POWER_GATE,
         create=("ec2:DescribeInstances", "ec2:StartInstances", "ec2:StopInstances"),
-        read=("ec2:DescribeInstanceStatus",),
+        read=("ec2:DescribeInstances",),
         update=("ec2:DescribeInstances", "ec2:StartInstances", "ec2:StopInstances"),
     ),
     # --- S3 (internal/service/s3/bucket*.go). Each S3 "Delete<Setting>" API call is authorized as the

@@ -18,11 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from constellab import naming, schedule
+from constellab import ec2_power, naming, schedule
 from constellab.config import CloudPlacement, Lab, PlatformConfig
 from constellab.naming import TAG_SERVER, TAG_STACK
-
-LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 
 
 class LabCommandError(Exception):
@@ -72,36 +70,20 @@ class LabControl:
 
     def client(self) -> Any:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-            # A session of its own: credentials are read now, from this environment.
-            self._client = boto3.session.Session(region_name=self.region).client("ec2", config=config)
+            self._client = ec2_power.client(self.region)
         return self._client
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
-
         try:
-            return getattr(self.client(), operation)(**kwargs)
-        except NoCredentialsError:
-            raise LabCommandError(
-                "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-            ) from None
-        except NoRegionError:
-            raise LabCommandError("no AWS region: set aws:region in the stack file") from None
-        except ClientError as error:
-            details = error.response.get("Error", {})
-            raise LabCommandError(f"AWS refused {operation}: {details.get('Code')}: {details.get('Message')}") from None
-        except BotoCoreError as error:
-            raise LabCommandError(f"AWS call {operation} failed: {error}") from None
+            return ec2_power.call(self.client(), operation, **kwargs)
+        except ec2_power.Ec2Error as error:
+            raise LabCommandError(str(error)) from None
 
     def find(self) -> Instance:
         filters = [
             {"Name": f"tag:{TAG_STACK}", "Values": [self.stack]},
             {"Name": f"tag:{TAG_SERVER}", "Values": [self.server.name]},
-            {"Name": "instance-state-name", "Values": LIVE_STATES},
+            {"Name": "instance-state-name", "Values": ec2_power.LIVE_STATES},
         ]
         found = [
             Instance(item["InstanceId"], item["State"]["Name"])

@@ -33,7 +33,12 @@ def _fingerprint(value: Any) -> str:
     return hashlib.sha256(encoded).hexdigest()[:16]
 
 
+DYNAMIC_PROVIDER_KEY = "__provider"
+"""A dynamic resource's own provider, pickled into its inputs (`pulumi.dynamic`): code, not configuration."""
+
+
 def _resource(registration: Registration) -> dict[str, Any]:
+    inputs = {key: value for key, value in registration.inputs.items() if key != DYNAMIC_PROVIDER_KEY}
     return {
         "urn": registration.urn,
         "type": registration.type,
@@ -41,8 +46,8 @@ def _resource(registration: Registration) -> dict[str, Any]:
         "parent": registration.parent or None,
         "custom": registration.custom,
         "id": registration.id,
-        "inputs": mask(registration.inputs),
-        "fingerprints": {key: _fingerprint(value) for key, value in sorted(registration.inputs.items())},
+        "inputs": mask(inputs),
+        "fingerprints": {key: _fingerprint(value) for key, value in sorted(inputs.items())},
         "options": {
             "protect": registration.protect,
             "retainOnDelete": registration.retain_on_delete,

@@ -68,7 +68,7 @@ def test_a_key_change_reaches_running_servers_over_ssh_and_their_tags_never_thei
             assert all(len(value) <= ssh_keys.TAG_VALUE_LIMIT for value in tags.values())
         preparations = [r for r in of_type(registrations, "command:remote:Command") if "-preparation-" in r.name]
         cloud = [p for p in preparations if p.inputs["create"].startswith("cloud-init status --wait")]
-        assert len(cloud) == 3, "space, hub and lab1 run (lab2 is parked: its next boot reads its tags)"
+        assert len(cloud) == 4, "every cloud server (a parked one is woken when its preparation changes)"
         for preparation in cloud:
             script = preparation.inputs["stdin"]
             keys_block = script.split("<<'KEYS'\n", 1)[1].split("\nKEYS\n", 1)[0]

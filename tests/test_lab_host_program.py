@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 
 import pulumi
@@ -299,39 +298,6 @@ def test_each_lab_exports_its_backup_target_and_a_secret_key_for_the_space(engin
         platform.credentials,
     )
     return outputs.apply(check)
-
-
-def unparked(settings):
-    """acme-cloud with lab2 un-parked and unscheduled: its power state is the whole policy, `running`."""
-    platform = settings.platform
-    labs = list(platform.labs)
-    labs[1] = labs[1].model_copy(update={"state": "running", "schedule": None, "idle_stop": None})
-    return dataclasses.replace(settings, platform=platform.model_copy(update={"labs": tuple(labs)}))
-
-
-@pulumi.runtime.test
-def test_an_unparked_lab_is_started_before_docker_is_reached_and_its_lab_configured(engine_for):
-    from constellab.settings import load_stack_file
-    from ops.offline import configure
-    from tests.conftest import stack_file
-
-    settings = unparked(load_stack_file(stack_file("acme-cloud")))
-    engine = configure(stack_file("acme-cloud"), settings)
-
-    def check(registrations):
-        state = next(
-            r for r in of_type(registrations, "aws:ec2transitgateway/instanceState:InstanceState") if "-lab2-" in r.name
-        )
-        assert state.inputs["state"] == "running"
-        provider = next(
-            p for p in of_type(registrations, "pulumi:providers:docker") if p.name == "acme-lab2-host-docker"
-        )
-        assert state.urn in provider.dependencies, "the instance runs before Docker is reached"
-        containers = {c.urn for c in containers_of(registrations, "lab2").values()}
-        assert not containers & set(state.dependencies), "starting waits for nothing the stop waits for"
-
-    program.build(engine.stack, engine.settings)
-    return quiescent().apply(lambda _: check(list(engine.registrations)))
 
 
 @pulumi.runtime.test

@@ -67,6 +67,8 @@ def test_preview_json_lists_every_stack_with_masked_outputs():
     assert set(stacks) == {"acme-cloud", "biolab-hybrid", "local", "pharma-onprem"}
     assert stacks["local"]["outputs"]["credentials"] == "[secret]"
     assert stacks["acme-cloud"]["summary"]["byType"]["aws:ec2/instance:Instance"] == 4
+    gates = [r for r in stacks["acme-cloud"]["resources"] if r["type"] == "pulumi-python:dynamic/power:Gate"]
+    assert len(gates) == 8 and all("__provider" not in r["inputs"] for r in gates), "code, not configuration"
 
 
 def test_help_lists_the_commands():

@@ -73,7 +73,7 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 USER_POLICY = "aws:iam/userPolicy:UserPolicy"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-POWER = "aws:ec2transitgateway/instanceState:InstanceState"
+POWER = "pulumi-python:dynamic/power:Gate"
 RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 CONTAINER = "docker:index/container:Container"
 IMAGE = "docker:index/remoteImage:RemoteImage"
@@ -259,7 +259,7 @@ CASES: list[tuple[str, list[Registration], list[str], list[Registration]]] = [
      ["hub-idle (aws:MetricAlarm): stops hub-vm, a hub that must stay on. "
       "Fix: remove the schedule, idle stop or stopped state from hubs and the space"],
      [hub, res(ALARM, "hub-recover", {"alarmActions": ["arn:aws:automate:eu-west-3:ec2:recover"]}, deps=[hub]),
-      lab := res(INSTANCE, "lab-vm", GOOD_INSTANCE), res(POWER, "lab-parked", {"state": "stopped"}, deps=[lab])]),
+      lab := res(INSTANCE, "lab-vm", GOOD_INSTANCE), res(POWER, "lab-parked", {"declared": "stopped"}, deps=[lab])]),
     ("scheduling-time-zone-set",
      [res(SCHEDULE, "start", {"scheduleExpression": "cron(0 8 ? * MON *)", "flexibleTimeWindow": {"mode": "OFF"}})],
      ["start (aws:Schedule): the cron expression is read in UTC. Fix: set scheduleExpressionTimezone to the lab's IANA time zone"],

@@ -29,6 +29,9 @@ def test_every_shipped_stack_declares_its_servers_with_unique_urns(engine_for, s
     return declared(engine).apply(check)
 
 
+POWER_GATE = "pulumi-python:dynamic/power:Gate"
+
+
 @pulumi.runtime.test
 @pulumi.runtime.test
 @pulumi.runtime.test
@@ -259,15 +262,14 @@ def test_containers_wait_for_docker_on_a_fresh_instance(engine_for):
 
     def check(registrations):
         ready = of_type(registrations, "command:remote:Command")
-        # Every server meant to run; lab2 is parked: there is nothing to answer, it is prepared when un-parked.
-        assert sorted(r.name.split("-host-")[0] for r in ready) == ["acme-hub", "acme-lab1", "acme-space"]
+        # Every cloud server; a parked one is woken first when its preparation changes (`PowerGate`).
+        assert sorted(r.name.split("-host-")[0] for r in ready) == ["acme-hub", "acme-lab1", "acme-lab2", "acme-space"]
         assert all("cloud-init status --wait" in r.inputs["create"] for r in ready)
         providers = of_type(registrations, "pulumi:providers:docker")
         assert all(p.inputs["host"].startswith("ssh://admin@203.0.113.") for p in providers)
         # The provider's host is derived from the preparation's output, so it cannot connect earlier.
         ready_urns = {r.urn for r in ready}
-        running = [p for p in providers if not p.name.startswith("acme-lab2-")]
-        assert running and all(set(p.dependencies) & ready_urns for p in running)
+        assert all(set(p.dependencies) & ready_urns for p in providers)
         provider_urns = {p.urn for p in providers}
         containers = of_type(registrations, "docker:index/container:Container")
         assert containers and all(c.provider.rsplit("::", 1)[0] in provider_urns for c in containers)
@@ -370,11 +372,9 @@ def test_hubs_and_the_space_are_never_scheduled_and_recover_automatically(engine
             assert recover["metricName"] == "StatusCheckFailed_System"
             assert recover["alarmActions"] == ["arn:aws:automate:eu-west-3:ec2:recover"]
             assert not [name for name in alarms if name.startswith(f"acme-{server}-") and "idle" in name]
-        assert not [
-            r
-            for r in of_type(registrations, "aws:ec2transitgateway/instanceState:InstanceState")
-            if "-lab2-" not in r.name
-        ]
+        gates = [r for r in of_type(registrations, POWER_GATE) if "-hub-" in r.name or "-space-" in r.name]
+        assert len(gates) == 4 and {g.inputs["declared"] for g in gates} == {"running"}
+        assert not [g for g in gates if g.inputs.get("schedule") or g.inputs.get("idle_stop")]
 
     return declared(engine).apply(check)
 
@@ -384,11 +384,12 @@ def test_a_parked_lab_stays_stopped_and_its_schedules_never_fire(engine_for):
     engine = engine_for("acme-cloud")
 
     def check(registrations):
-        states = of_type(registrations, "aws:ec2transitgateway/instanceState:InstanceState")
         instance = next(r for r in of_type(registrations, "aws:ec2/instance:Instance") if "-lab2-" in r.name)
-        assert [(s.inputs["instanceId"], s.inputs["state"]) for s in states] == [(instance.id, "stopped")]
+        gates = {r.inputs["role"]: r for r in of_type(registrations, POWER_GATE) if "-lab2-" in r.name}
+        assert set(gates) == {"wake", "settle"}
+        assert {(g.inputs["instance_id"], g.inputs["declared"]) for g in gates.values()} == {(instance.id, "stopped")}
         containers = {c.urn for c in containers_of(registrations, "lab2").values()}
-        assert containers and containers <= set(states[0].dependencies), "parking waits for the containers"
+        assert containers and containers <= set(gates["settle"].dependencies), "it is put back once deployed"
         lab2 = [s for s in of_type(registrations, "aws:scheduler/schedule:Schedule") if "-lab2-" in s.name]
         assert len(lab2) == 2 and all(s.inputs["state"] == "DISABLED" for s in lab2)
         volume = next(r for r in of_type(registrations, "aws:ebs/volume:Volume") if "-lab2-" in r.name)

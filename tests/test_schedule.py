@@ -168,3 +168,24 @@ def test_the_lab_is_running_between_next_start_and_next_stop(zone, period_list, 
         return
     assert any(i.start == upcoming.start for i in intervals)
     assert any(i.stop == upcoming.stop for i in intervals)
+
+
+@pytest.mark.parametrize(
+    ("utc", "expected"),
+    [("2027-01-04T06:59", False), ("2027-01-04T07:00", True), ("2027-01-04T17:59", True),
+     ("2027-01-04T18:00", False), ("2027-01-08T22:30", True), ("2027-01-09T01:59", True),
+     ("2027-01-09T02:00", False), ("2027-01-09T12:00", False)],
+)  # fmt: skip
+def test_an_up_reads_a_schedule_in_the_labs_own_time_zone_overnight_periods_included(utc, expected):
+    from constellab.power_state import desired_state, scheduled_to_run
+
+    paris = Schedule.model_validate(
+        {"timezone": "Europe/Paris", "periods": [
+            {"days": ["mon", "tue", "wed", "thu"], "start": "08:00", "stop": "19:00"},
+            {"days": ["fri"], "start": "23:00", "stop": "03:00"}]}
+    )  # fmt: skip
+    now = dt.datetime.fromisoformat(utc).replace(tzinfo=dt.UTC)
+    assert scheduled_to_run(paris, now) is expected
+    assert desired_state("running", paris, False, now) == ("running" if expected else "stopped")
+    assert desired_state("running", paris, True, now) == ("any" if expected else "stopped")
+    assert desired_state("stopped", paris, False, now) == "stopped", "parked: whatever the hour"

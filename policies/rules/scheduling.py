@@ -9,7 +9,8 @@ from .common import Rule, as_list, depends_on, dig, of_type, report, tags_of
 INSTANCE = "aws:ec2/instance:Instance"
 SCHEDULE = "aws:scheduler/schedule:Schedule"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-POWER_STATE = "aws:ec2transitgateway/instanceState:InstanceState"
+POWER_GATE = "pulumi-python:dynamic/power:Gate"
+"""`components.power_gate.PowerGate`: what an `up` leaves the server in (`declared`)."""
 ALWAYS_ON = ("hub", "space")
 
 
@@ -18,11 +19,11 @@ def _stops(resource: PolicyResource) -> bool:
         return str(dig(resource.props, "target", "arn", default="")).endswith("ec2:stopInstances")
     if resource.resource_type == ALARM:
         return any(str(action).endswith(":ec2:stop") for action in as_list(resource.props.get("alarmActions")))
-    return resource.resource_type == POWER_STATE and resource.props.get("state") == "stopped"
+    return resource.resource_type == POWER_GATE and resource.props.get("declared") == "stopped"
 
 
 def always_on_never_stopped(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    for resource in of_type(args.resources, SCHEDULE, ALARM, POWER_STATE):
+    for resource in of_type(args.resources, SCHEDULE, ALARM, POWER_GATE):
         if not _stops(resource):
             continue
         for instance in depends_on(resource, INSTANCE):

@@ -1,0 +1,223 @@
+"""A cloud server's power during an `up`: woken before its deployment steps, put back after.
+
+Under mocks: where the gates stand in the program and what they are given. Against a real AWS API
+emulator (moto's server): what the gates' provider reads and does, as the engine calls it on a preview
+(`diff`) and an `up` (`update`), for the servers the issue names: a lab its schedule stopped, a parked
+lab someone started by hand, an un-parked lab, a hub found stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.power_gate import PowerGateProvider
+from constellab import ec2_power
+from constellab.config import Schedule
+from tests.aws_emulator import REGION, aws, launch, moto_endpoint
+from tests.conftest import containers_of, declared, of_type
+
+__all__ = ["aws", "moto_endpoint"]  # fixtures used by name
+
+GATE = "pulumi-python:dynamic/power:Gate"
+OFFICE_HOURS = Schedule.model_validate(
+    {
+        "timezone": "Europe/Paris",
+        "periods": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "stop": "19:00"}],
+    }
+)
+MONDAY_TEN_IN_PARIS = dt.datetime(2027, 1, 4, 9, 0, tzinfo=dt.UTC)
+SUNDAY_NIGHT_IN_PARIS = dt.datetime(2027, 1, 3, 2, 0, tzinfo=dt.UTC)
+
+
+def gates_of(registrations, server: str) -> dict[str, Any]:
+    return {r.inputs["role"]: r for r in of_type(registrations, GATE) if f"-{server}-host-" in r.name}
+
+
+@pytest.mark.parametrize("stack", ["acme-cloud", "biolab-hybrid"])
+@pulumi.runtime.test
+def test_every_cloud_server_is_woken_before_anything_reaches_it_and_settled_after(engine_for, stack):
+    engine = engine_for(stack)
+    cloud = [s.name for _, s in engine.settings.platform.servers() if s.placement.kind == "cloud"]
+
+    def check(registrations):
+        assert not of_type(registrations, "aws:ec2transitgateway/instanceState:InstanceState")
+        for server in cloud:
+            gates = gates_of(registrations, server)
+            assert set(gates) == {"wake", "settle"}, server
+            wake, settle = gates["wake"].urn, gates["settle"]
+            reaching = [
+                r
+                for r in registrations
+                if f"-{server}-host-" in r.name
+                and r.type in ("pulumi:providers:docker", "command:remote:Command", "command:local:Command")
+            ]
+            assert reaching and all(wake in r.dependencies for r in reaching), server
+            deployed = {c.urn for c in containers_of(registrations, server).values()}
+            deployed |= {r.urn for r in reaching if r.type != "pulumi:providers:docker"}
+            assert deployed <= set(settle.dependencies), f"{server}: put back only once everything is deployed"
+            assert wake in settle.dependencies, "it knows whether the wake started the server"
+
+    return declared(engine).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_deployment_fingerprint_changes_with_what_is_deployed_and_only_with_it():
+    from components.host import deployment_fingerprint
+    from components.host_preparation import HostPreparationArgs
+    from constellab import topology
+    from constellab.settings import load_stack_file
+    from tests.conftest import stack_file
+
+    platform = load_stack_file(stack_file("acme-cloud")).platform
+    lab = platform.labs[0]
+    keys = list(platform.ssh_public_keys)
+    preparation = HostPreparationArgs(
+        ssh_host="203.0.113.7", ssh_user="admin", authorized_keys=keys, after_cloud_init=True
+    )
+    server_set = topology.server_set(platform, lab)
+    used = sorted({ref.name for spec in server_set.containers for ref in spec.refs if not ref.generated})
+    assert used, "the lab host is given configured values"
+
+    def values(**changed: str) -> dict[str, pulumi.Input[str]]:
+        found: dict[str, pulumi.Input[str]] = {name: pulumi.Output.secret(f"{name}-1") for name in used}
+        found["community-api-key"] = "not used by this lab's containers"
+        return found | changed
+
+    def fingerprint(**kwargs: Any) -> pulumi.Output[str]:
+        return deployment_fingerprint(
+            kwargs.get("server_set", server_set),
+            kwargs.get("values", values()),
+            kwargs.get("preparation", preparation),
+            lab,
+        )
+
+    newer = platform.images.model_copy(update={"lab_manager": "constellab/lab-manager:2.4.2"})
+    variants = [
+        fingerprint(),
+        fingerprint(),
+        fingerprint(values=values(community_api_key="changed")),
+        fingerprint(values=values(**{"community-api-key": "changed"})),
+        fingerprint(server_set=topology.server_set(platform.model_copy(update={"images": newer}), lab)),
+        fingerprint(values=values(**{used[0]: "rotated"})),
+        fingerprint(preparation=dataclasses.replace(preparation, authorized_keys=["ssh-ed25519 AAAAnew x"])),
+    ]
+
+    def check(found: list[str]) -> None:
+        base, same, extra_key, unused_value, new_image, rotated, new_keys = found
+        assert base == same == extra_key == unused_value, "nothing the server is given changed"
+        assert len({base, new_image, rotated, new_keys}) == 4, "an image, a secret, the login keys each change it"
+
+    return pulumi.Output.all(*variants).apply(check)
+
+
+def provider_at(now: dt.datetime) -> PowerGateProvider:
+    return PowerGateProvider(clock=lambda: now)
+
+
+def props(instance: str, role: str, **changes: Any) -> dict[str, Any]:
+    base = {
+        "role": role,
+        "server_name": "lab1",
+        "region": REGION,
+        "instance_id": instance,
+        "declared": "running",
+        "schedule": None,
+        "idle_stop": False,
+        "fingerprint": "deployed-1",
+        "woken_at": "",
+    }
+    return base | changes
+
+
+def state(ec2: Any, instance: str) -> str:
+    return ec2_power.state_of(ec2, instance)
+
+
+@pytest.mark.slow
+def test_a_parked_lab_someone_started_is_stopped_by_the_next_up(aws):
+    instance = launch(aws, "lab2")
+    gate = provider_at(MONDAY_TEN_IN_PARIS)
+    parked = props(instance, "settle", declared="stopped", schedule=OFFICE_HOURS.model_dump_json())
+
+    assert gate.diff("id", parked, parked).changes is True, "the preview shows it will be stopped"
+    gate.update("id", parked, parked)
+
+    assert state(aws, instance) == "stopped"
+    assert gate.diff("id", parked, parked).changes is False, "then it holds, with no refresh"
+
+
+@pytest.mark.slow
+def test_an_up_that_changes_nothing_leaves_a_sleeping_lab_asleep(aws):
+    instance = launch(aws, "lab1", state="stopped")
+    gate = provider_at(SUNDAY_NIGHT_IN_PARIS)
+    scheduled = {"schedule": OFFICE_HOURS.model_dump_json()}
+
+    wake = props(instance, "wake", **scheduled)
+    assert gate.diff("id", wake, wake).changes is False
+    settle = props(instance, "settle", **scheduled)
+    assert gate.diff("id", settle, settle).changes is False
+    assert state(aws, instance) == "stopped"
+
+
+@pytest.mark.slow
+def test_a_change_wakes_a_lab_its_schedule_stopped_then_puts_it_back_to_sleep(aws):
+    instance = launch(aws, "lab1", state="stopped")
+    gate = provider_at(SUNDAY_NIGHT_IN_PARIS)
+    scheduled = {"schedule": OFFICE_HOURS.model_dump_json()}
+    before = props(instance, "wake", **scheduled)
+    changed = props(instance, "wake", **scheduled, fingerprint="deployed-2")
+
+    assert gate.diff("id", before, changed).changes is True
+    woken = gate.update("id", before, changed).outs
+
+    assert state(aws, instance) == "running", "Docker can be reached: the update goes on"
+    assert woken is not None and woken["woken_at"]
+    settle_before = props(instance, "settle", **scheduled, woken_at="")
+    settle_now = props(instance, "settle", **scheduled, woken_at=woken["woken_at"])
+    assert gate.diff("id", settle_before, settle_now).changes is True
+    gate.update("id", settle_before, settle_now)
+    assert state(aws, instance) == "stopped", "outside its hours, as its schedule has it"
+
+
+@pytest.mark.slow
+def test_inside_its_hours_an_idle_stopped_lab_stays_stopped_unless_this_up_woke_it(aws):
+    instance = launch(aws, "lab1", state="stopped")
+    gate = provider_at(MONDAY_TEN_IN_PARIS)
+    idle = {"schedule": OFFICE_HOURS.model_dump_json(), "idle_stop": True}
+
+    settle = props(instance, "settle", **idle)
+    assert gate.diff("id", settle, settle).changes is False, "its idle alarm stopped it: left so"
+    wake_before, wake_now = props(instance, "wake", **idle), props(instance, "wake", **idle, fingerprint="deployed-2")
+    woken = gate.update("id", wake_before, wake_now).outs
+    assert woken is not None
+    after = props(instance, "settle", **idle, woken_at=woken["woken_at"])
+    assert gate.diff("id", settle, after).changes is True
+    gate.update("id", settle, after)
+    assert state(aws, instance) == "stopped"
+
+
+@pytest.mark.slow
+def test_an_unparked_lab_and_a_stopped_hub_are_started_before_their_deployment(aws):
+    lab = launch(aws, "lab2", state="stopped")
+    hub = launch(aws, "hub", state="stopped")
+    gate = provider_at(SUNDAY_NIGHT_IN_PARIS)
+
+    for instance in (lab, hub):
+        wake = props(instance, "wake")  # declared running, no schedule: it must run now
+        assert gate.diff("id", wake, wake).changes is True
+        gate.update("id", wake, wake)
+        assert state(aws, instance) == "running"
+
+
+@pytest.mark.slow
+def test_an_instance_ec2_does_not_know_fails_with_awss_answer(aws):
+    gate = provider_at(MONDAY_TEN_IN_PARIS)
+    missing = props("i-0123456789abcdef0", "wake")
+
+    with pytest.raises(ec2_power.Ec2Error, match=r"AWS refused describe_instances: InvalidInstanceID.NotFound"):
+        gate.diff("id", missing, missing)
