@@ -115,6 +115,8 @@ def render_user_data(*, server_name: str, ssh_public_keys: list[str], manager_su
     guard = _IMDS_GUARD.format(rule_check=f"iptables -C {rule}", rule_insert=f"iptables -I {rule}")
     document = {
         "hostname": server_name,
+        # The new name resolves (sudo warns on every call otherwise): 127.0.1.1 in /etc/hosts.
+        "manage_etc_hosts": "localhost",
         "package_update": True,
         "package_upgrade": True,
         # Not Docker: its package creates the docker group, which must first get GID 999 (runcmd).
@@ -129,7 +131,8 @@ def render_user_data(*, server_name: str, ssh_public_keys: list[str], manager_su
                 "systemd-run",
                 "--no-block",
                 f"--unit={KEYS_UNIT}",
-                "--property=After=cloud-init.service network-online.target",
+                # cloud-init-network.service on Debian 13 (cloud-init 24.3+), cloud-init.service before it.
+                "--property=After=cloud-init-network.service cloud-init.service network-online.target",
                 "--property=Wants=network-online.target",
                 "/bin/sh",
                 KEYS_SCRIPT_PATH,

@@ -60,6 +60,7 @@ login_user="$1"
 ssh_port="${2:-22}"
 firewall="${3:-ufw}"
 session_port="${4:-}"
+[ "$session_port" != "$ssh_port" ] || session_port=""  # reached on the port sshd listens on
 log() { echo "constellab-prepare: $*"; }
 warn() { echo "constellab-prepare: warning: $*" >&2; }
 have() { command -v "$1" >/dev/null 2>&1; }

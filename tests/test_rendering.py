@@ -255,7 +255,7 @@ def test_every_boot_installs_the_tags_keys_once_cloud_init_made_the_user():
     document = yaml.safe_load(user_data())
     (queued,) = document["bootcmd"]
     assert queued[:2] == ["systemd-run", "--no-block"], "bootcmd must not wait for the stage it runs in"
-    assert "--property=After=cloud-init.service network-online.target" in queued
+    assert "--property=After=cloud-init-network.service cloud-init.service network-online.target" in queued
     assert queued[-3:] == ["/bin/sh", cloud_init.KEYS_SCRIPT_PATH, "admin"]
     files = {f["path"]: f["content"] for f in document["write_files"]}
     script = files[cloud_init.KEYS_SCRIPT_PATH]
