@@ -22,8 +22,6 @@ class CloudServerArgs:
     placement: CloudPlacement
     admin_cidrs: list[str]
     ssh_public_keys: list[str]
-    manager_subnet: str
-    """Containers outside this subnet are refused the instance metadata service (and so the role)."""
     tags: dict[str, str]
     vpc_id: pulumi.Input[str]
     subnet_id: pulumi.Input[str]
@@ -105,9 +103,7 @@ class CloudServer(pulumi.ComponentResource):
         )
         # The user data depends on nothing that changes: the data volume's id reaches the instance as a tag,
         # which its mount script reads from the metadata service.
-        user_data = cloud_init.render_user_data(
-            server_name=args.server_name, ssh_public_keys=args.ssh_public_keys, manager_subnet=args.manager_subnet
-        )
+        user_data = cloud_init.render_user_data(server_name=args.server_name, ssh_public_keys=args.ssh_public_keys)
         instance = aws.ec2.Instance(
             f"{name}-instance",
             ami=image.id,
@@ -119,8 +115,8 @@ class CloudServer(pulumi.ComponentResource):
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
                 http_endpoint="enabled",
                 http_tokens="required",
-                # Two hops: the lab manager reaches the instance role from inside a container; the
-                # user data's firewall rule keeps every other container away from it.
+                # Two hops: glab and Codelab reach the instance role from inside their containers; the
+                # host's firewall keeps every other container away from it (`host_firewall`).
                 http_put_response_hop_limit=2,
                 instance_metadata_tags="enabled",
             ),

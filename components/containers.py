@@ -41,7 +41,9 @@ class ContainerSet(pulumi.ComponentResource):
                 f"{name}-net-{network.name}",
                 name=network.name,
                 driver="bridge",
-                ipam_configs=[docker.NetworkIpamConfigArgs(subnet=network.subnet)] if network.subnet else None,
+                ipam_configs=[docker.NetworkIpamConfigArgs(subnet=network.subnet, ip_range=network.ip_range)]
+                if network.subnet
+                else None,
                 opts=child,
             )
             for network in args.server_set.networks
@@ -87,7 +89,10 @@ class ContainerSet(pulumi.ComponentResource):
                 restart=spec.restart,
                 must_run=True,
                 networks_advanced=[
-                    docker.ContainerNetworksAdvancedArgs(name=networks[network].name) for network in spec.networks
+                    docker.ContainerNetworksAdvancedArgs(
+                        name=networks[network].name, ipv4_address=spec.addresses.get(network)
+                    )
+                    for network in spec.networks
                 ],
                 envs=[pulumi.Output.concat(key, "=", resolve(value)) for key, value in sorted(spec.env.items())],
                 volumes=[

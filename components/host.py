@@ -18,7 +18,7 @@ from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
 from components.lab_configuration import LabConfiguration, LabConfigurationArgs, LabManagerAccess
 from components.power import PowerControl, PowerControlArgs
 from components.power_gate import PowerGate, PowerGateArgs
-from constellab import host_setup, lab_host, naming, power_state, ssh_options, topology
+from constellab import host_firewall, host_setup, lab_host, naming, power_state, ssh_options, topology
 from constellab.cloud_init import ADMIN_USER
 from constellab.config import (
     CloudPlacement,
@@ -35,9 +35,6 @@ from constellab.config import (
 if TYPE_CHECKING:
     from components.host_preparation import HostPreparationArgs
     from components.network import Network
-
-MANAGER_SUBNET = "172.30.253.0/24"
-"""Fixed subnet of a cloud lab host's manager network: the only one allowed to reach the instance role."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +76,7 @@ class ServerHost(pulumi.ComponentResource):
         values: dict[str, pulumi.Input[str]] = dict(args.values)
         outputs: dict[str, pulumi.Input[object]] = {}
         credentials: dict[str, Any] = dict(args.extra_credentials)
+        server_set = topology.server_set(platform, server)
 
         power_args: PowerControlArgs | None = None
         machine = None
@@ -101,7 +99,6 @@ class ServerHost(pulumi.ComponentResource):
                     placement=placement,
                     admin_cidrs=list(platform.admin_cidrs),
                     ssh_public_keys=list(platform.ssh_public_keys),
-                    manager_subnet=MANAGER_SUBNET,
                     tags=tags,
                     vpc_id=args.network.vpc_id,
                     subnet_id=args.network.subnet_id,
@@ -150,6 +147,7 @@ class ServerHost(pulumi.ComponentResource):
                     ssh_user=placement.ssh_user,
                     ssh_port=placement.ssh_port,
                     firewall=placement.firewall,
+                    docker_firewall=docker_firewall(platform, server, server_set, cloud=False),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -177,9 +175,6 @@ class ServerHost(pulumi.ComponentResource):
         if not isinstance(server, Space) and not server.configured_by_stack:
             values["lab-manager-api-key"] = values[f"lab-manager-api-key:{server.name}"]
 
-        server_set = topology.server_set(
-            platform, server, manager_subnet=MANAGER_SUBNET if isinstance(placement, CloudPlacement) else None
-        )
         wake = None
         gate_args: PowerGateArgs | None = None
         prepared_over_ssh: list[pulumi.Resource] = []
@@ -205,6 +200,7 @@ class ServerHost(pulumi.ComponentResource):
                 ssh_host=machine.public_ip,
                 ssh_user=ADMIN_USER,
                 authorized_keys=list(platform.ssh_public_keys),
+                docker_firewall=docker_firewall(platform, server, server_set, cloud=True),
                 after_cloud_init=True,
                 triggers=[machine.instance_id],
                 after=list(machine.reachable),
@@ -309,6 +305,18 @@ class ServerHost(pulumi.ComponentResource):
         self.register_outputs({**outputs, "credentials": self.credentials})
 
 
+def docker_firewall(
+    platform: PlatformConfig, server: Space | Hub | Lab, server_set: topology.ServerSet, *, cloud: bool
+) -> host_firewall.DockerFirewall:
+    """A server's limits on Docker's traffic: Codelab's published SSH for administrators (a lab host), and
+    on a cloud server the instance role for the containers that use it only."""
+    return host_firewall.DockerFirewall(
+        admin_cidrs=tuple(platform.admin_cidrs),
+        admin_ports=() if isinstance(server, Space) else (lab_host.CODELAB_SSH_PORT,),
+        imds=host_firewall.imds_access(server_set) if cloud else None,
+    )
+
+
 CONFIGURATION_SECRETS = ("space-api-key", "community-api-key", "codelab-token", "openai-api-key")
 """The configured values a lab the stack configures hands to its lab manager."""
 
@@ -326,7 +334,7 @@ def deployment_fingerprint(
         host_setup.remote_command(
             preparation.ssh_user, preparation.ssh_port, preparation.firewall, after_cloud_init=True
         ),
-        host_setup.prepare_script(preparation.authorized_keys),
+        host_setup.prepare_script(preparation.authorized_keys, preparation.docker_firewall),
         *(importlib.metadata.version(package) for package in ("pulumi-docker", "pulumi-command")),
     ]
     names = {ref.name for spec in server_set.containers for ref in spec.refs if not ref.generated}

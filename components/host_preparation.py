@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_command import remote
 
-from constellab import host_setup
+from constellab import host_firewall, host_setup
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class HostPreparationArgs:
     authorized_keys: list[str] | None = None
     """The keys the login user logs in with, exactly (a cloud server's `sshPublicKeys`); None leaves the
     host's logins to its site."""
+    docker_firewall: host_firewall.DockerFirewall | None = None
+    """The server's limits on Docker's traffic, loaded by the preparation and again at every Docker start."""
     after_cloud_init: bool = False
     """A cloud server: wait for its first boot (cloud-init, which prepared it once already) before running."""
     triggers: list[pulumi.Input[str]] = field(default_factory=list)
@@ -57,7 +59,7 @@ class HostPreparation(pulumi.ComponentResource):
             ),
             create=command,
             update=command,
-            stdin=host_setup.prepare_script(args.authorized_keys),
+            stdin=host_setup.prepare_script(args.authorized_keys, args.docker_firewall),
             triggers=list(args.triggers) or None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
         )

@@ -5,6 +5,8 @@ it; it formats the volume only when it holds no filesystem (a replaced instance 
 intact). The preparation (`host_setup`, the same script on-prem servers get over SSH) runs after the
 mount: the docker group at GID 999, daemon.json with its data root on the volume, Docker and Compose,
 the /app folders, unattended upgrades and the firewall, so nothing Docker writes lands on the root disk.
+The limits on Docker's traffic (`host_firewall`: who reaches the instance role) come with the preparation
+over SSH, before any container exists.
 """
 
 from __future__ import annotations
@@ -79,29 +81,8 @@ _DOCKER_WAITS_FOR_DATA = f"""[Unit]
 RequiresMountsFor={CLOUD_DATA_ROOT}
 """
 
-_IMDS_GUARD = """[Unit]
-Description=Only the lab manager's network reaches the instance metadata service (and its role)
-After=docker.service
-PartOf=docker.service
 
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c '{rule_check} 2>/dev/null || {rule_insert}'
-
-[Install]
-WantedBy=docker.service multi-user.target
-"""
-
-IMDS_ADDRESS = "169.254.169.254/32"
-
-
-def imds_guard_rule(manager_subnet: str) -> str:
-    """The DOCKER-USER rule dropping container traffic to the metadata service, but the manager network's."""
-    return f"DOCKER-USER -d {IMDS_ADDRESS} ! -s {manager_subnet} -j DROP"
-
-
-def render_user_data(*, server_name: str, ssh_public_keys: list[str], manager_subnet: str) -> str:
+def render_user_data(*, server_name: str, ssh_public_keys: list[str]) -> str:
     """The `#cloud-config` document of a cloud server's first boot.
 
     It depends only on the server's identity, never on its container set nor its data volume (found by
@@ -111,8 +92,6 @@ def render_user_data(*, server_name: str, ssh_public_keys: list[str], manager_su
     mount_script = _MOUNT_SCRIPT.format(
         root=CLOUD_DATA_ROOT, tag=DATA_VOLUME_TAG, acme_volume=ACME_ON_VOLUME, acme_host=lab_host.ACME_HOST_DIR
     )
-    rule = imds_guard_rule(manager_subnet)
-    guard = _IMDS_GUARD.format(rule_check=f"iptables -C {rule}", rule_insert=f"iptables -I {rule}")
     document = {
         "hostname": server_name,
         # The new name resolves (sudo warns on every call otherwise): 127.0.1.1 in /etc/hosts.
@@ -163,16 +142,10 @@ def render_user_data(*, server_name: str, ssh_public_keys: list[str], manager_su
                 "permissions": "0644",
                 "content": _DOCKER_WAITS_FOR_DATA,
             },
-            {
-                "path": "/etc/systemd/system/constellab-imds-guard.service",
-                "permissions": "0644",
-                "content": guard,
-            },
         ],
         "runcmd": [
             # One shell that stops at the first failure: the host is never prepared without its data volume.
             ["sh", "-ec", f"{MOUNT_SCRIPT_PATH} && {host_setup.PREPARE_SCRIPT_PATH} {ADMIN_USER} 22 ufw"],
-            ["systemctl", "enable", "--now", "constellab-imds-guard"],
         ],
     }
     return "#cloud-config\n" + yaml_io.dump(document, sort_keys=False, width=200)

@@ -640,14 +640,18 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
                     "or use manual (your certificate) or default",
                 )
             )
-    if "cloud" in kinds.values():
-        if not document.get("adminCidrs"):
-            issues.append(
-                ConfigIssue(
-                    path="adminCidrs",
-                    message="cloud servers are administered over SSH: list at least one administrator network",
-                )
+    on_prem_lab_hosts = [path for path, kind in kinds.items() if kind == "onPrem" and path != "space"]
+    if not document.get("adminCidrs") and ("cloud" in kinds.values() or on_prem_lab_hosts):
+        issues.append(
+            ConfigIssue(
+                path="adminCidrs",
+                message="cloud servers are administered over SSH: list at least one administrator network"
+                if "cloud" in kinds.values()
+                else "the lab manager publishes Codelab's SSH (2222) past the host firewall, and only the "
+                "administrator networks may reach it: list at least one",
             )
+        )
+    if "cloud" in kinds.values():
         keys = document.get("sshPublicKeys")
         if not keys:
             issues.append(

@@ -15,7 +15,9 @@ may already run Docker:
    the stack's `sshPublicKeys` (a removed key goes; cloud-init's key module only runs at first boot);
 5. `/app`, `/app/dev` (owned by the login user), `/app/dev/etc-ssh`, `/app/docker` (root);
 6. unattended security upgrades;
-7. the firewall (ufw): incoming denied but SSH, 80 and 443; an active ufw is kept, with 80 and 443 allowed.
+7. the firewall (ufw): incoming denied but SSH, 80 and 443; an active ufw is kept, with 80 and 443 allowed;
+8. what Docker routes past ufw, limited (`host_firewall`): Codelab's published SSH for the administrator
+   networks only, and on a cloud server the instance role for the containers that use it only.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Literal
 
-from constellab import lab_host, ssh_keys
+from constellab import host_firewall, lab_host, ssh_keys
 
 PREPARE_SCRIPT_PATH = "/usr/local/sbin/constellab-prepare-host"
 MOUNT_SCRIPT_PATH = "/usr/local/sbin/constellab-mount-data"
@@ -173,7 +175,7 @@ fi
 
 systemctl enable docker >/dev/null 2>&1 || true
 if [ "${restart_docker:-no}" = yes ]; then systemctl restart docker; else systemctl start docker; fi
-echo "__READY__"
+__DOCKER_FIREWALL__echo "__READY__"
 docker version --format '{{.Server.Version}}'
 """
 
@@ -202,11 +204,29 @@ def _keys_step(keys: Sequence[str] | None) -> str:
     )
 
 
-def prepare_script(authorized_keys: Sequence[str] | None = None) -> str:
+def _firewall_step(firewall: host_firewall.DockerFirewall | None) -> str:
+    if firewall is None:
+        return ""
+    return (
+        "# 8. What Docker routes past ufw, limited; loaded again whenever Docker starts.\n"
+        f"cat > {host_firewall.SCRIPT_PATH} <<'FIREWALL'\n{firewall.script()}FIREWALL\n"
+        f"chmod 0755 {host_firewall.SCRIPT_PATH}\n"
+        f"cat > /etc/systemd/system/{host_firewall.UNIT} <<'UNIT'\n{host_firewall.UNIT_TEXT}UNIT\n"
+        "systemctl daemon-reload\n"
+        f"systemctl enable {host_firewall.UNIT} >/dev/null 2>&1 || true\n"
+        # Run here rather than through systemd: a failure stops the preparation, with its message.
+        f"{host_firewall.SCRIPT_PATH}\n"
+    )
+
+
+def prepare_script(
+    authorized_keys: Sequence[str] | None = None, docker_firewall: host_firewall.DockerFirewall | None = None
+) -> str:
     """The preparation script (POSIX sh, run as root with the login user and the SSH port as arguments).
 
     `authorized_keys`: the keys the login user logs in with, exactly (a cloud server's); None leaves
-    the host's logins as they are.
+    the host's logins as they are. `docker_firewall`: the server's limits on Docker's traffic (a lab host
+    or the space; None for the first boot's run, before any container exists).
     """
     return (
         _SCRIPT.replace("__GID__", str(lab_host.DOCKER_GID))
@@ -218,6 +238,7 @@ def prepare_script(authorized_keys: Sequence[str] | None = None) -> str:
         .replace("__READY__", READY_MARKER)
         .replace("__MOUNT_SCRIPT__", MOUNT_SCRIPT_PATH)
         # Last: the keys are the stack's text, never searched for placeholders.
+        .replace("__DOCKER_FIREWALL__", _firewall_step(docker_firewall))
         .replace("__KEYS__", _keys_step(authorized_keys))
     )
 

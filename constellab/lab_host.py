@@ -14,6 +14,7 @@ the preview, the diagram and the README show the whole lab; nothing here declare
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from constellab import naming
@@ -91,8 +92,32 @@ def lab_manager_labels(host: str, request_wildcard: bool) -> dict[str, str]:
     return labels
 
 
-def system_set(platform: PlatformConfig, server: Hub | Lab, *, manager_subnet: str | None = None) -> ServerSet:
-    """The three networks and the two system containers of a hub's or lab's host."""
+CLOUD_SUBNETS = {
+    NETWORK_MANAGER: "172.30.253.0/24",
+    NETWORK_PROD: "172.30.252.0/24",
+    NETWORK_DEV: "172.30.254.0/24",
+}
+"""A cloud lab host's networks: fixed, so that its firewall can name who reaches the instance role."""
+PROXY_HOST_NUMBER = 2
+"""The proxy's pinned address on each of them (`.2`); Docker assigns the upper half (`.128/25`) itself."""
+
+
+def cloud_network(name: str) -> NetworkSpec:
+    subnet = CLOUD_SUBNETS[name]
+    prefix = subnet.rsplit(".", 1)[0]
+    # glab and Codelab (prod and dev) read the hub's data lake with the instance role; the lab manager
+    # backs up with the key its backup target gives it, and the proxy never needs it.
+    return NetworkSpec(
+        name, subnet=subnet, ip_range=f"{prefix}.128/25", reaches_instance_role=name in (NETWORK_PROD, NETWORK_DEV)
+    )
+
+
+def system_set(platform: PlatformConfig, server: Hub | Lab, *, pinned: bool = False) -> ServerSet:
+    """The three networks and the two system containers of a hub's or lab's host.
+
+    `pinned` (a cloud server): fixed subnets, and the proxy at a fixed address on each, so that the host's
+    firewall keeps it away from the instance metadata service (`host_firewall`).
+    """
     settings = proxy_settings(platform, server)
     host = settings.host
     lab_manager = ContainerSpec(
@@ -126,8 +151,19 @@ def system_set(platform: PlatformConfig, server: Hub | Lab, *, manager_subnet: s
         restart="always",
         previous_roles=("traefik",),
     )
-    networks = tuple(NetworkSpec(name, subnet=manager_subnet if name == NETWORK_MANAGER else None) for name in NETWORKS)
-    return ServerSet(networks=networks, containers=(lab_manager, reverse_proxy))
+    if not pinned:
+        return ServerSet(
+            networks=tuple(NetworkSpec(name) for name in NETWORKS), containers=(lab_manager, reverse_proxy)
+        )
+    networks = tuple(cloud_network(name) for name in NETWORKS)
+    proxy_addresses = {
+        network.name: f"{network.subnet.rsplit('.', 1)[0]}.{PROXY_HOST_NUMBER}"
+        for network in networks
+        if network.subnet
+    }
+    return ServerSet(
+        networks=networks, containers=(lab_manager, dataclasses.replace(reverse_proxy, addresses=proxy_addresses))
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -66,6 +66,12 @@ class NetworkSpec:
     name: str
     subnet: str | None = None
     """A fixed subnet, for a network a host firewall rule names."""
+    ip_range: str | None = None
+    """Where Docker picks addresses it assigns itself: the rest of the subnet stays for pinned addresses,
+    which no container started earlier can take."""
+    reaches_instance_role: bool = False
+    """Its containers may reach the instance metadata service, so the server's role (a cloud server's
+    glab and Codelab, on the lab manager's prod and dev networks), but those pinned here without it."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,10 @@ class ContainerSpec:
     restart: str = "unless-stopped"
     previous_roles: tuple[str, ...] = ()
     """Roles the same container had in earlier versions of the toolkit (kept as aliases, not re-created)."""
+    addresses: dict[str, str] = field(default_factory=dict)
+    """Pinned IPv4 address per network name (a firewall rule names it)."""
+    instance_role: bool = False
+    """It uses the server's instance role (the space's application, for its S3 storage)."""
 
     @property
     def refs(self) -> set[Ref]:
@@ -137,8 +147,14 @@ def proxy_files(settings: traefik.ProxySettings) -> tuple[File, ...]:
 # The collaborative space's server
 # ---------------------------------------------------------------------------------------------
 
-SPACE_NETWORKS = (NetworkSpec("space-edge"), NetworkSpec("space-data"))
-"""The space's own networks: its proxy and application on the edge, the application and database on data."""
+SPACE_NETWORKS = (
+    NetworkSpec("space-edge", subnet="172.30.240.0/24", ip_range="172.30.240.128/25"),
+    NetworkSpec("space-data", subnet="172.30.241.0/24", ip_range="172.30.241.128/25"),
+)
+"""The space's own networks: its proxy and application on the edge, the application and database on data.
+Fixed subnets: the application's pinned addresses are the only ones the host lets reach the instance role."""
+SPACE_ADDRESSES = {"space-edge": "172.30.240.10", "space-data": "172.30.241.10"}
+"""The space application's pinned addresses (it stores its documents in S3 with the instance role)."""
 
 
 def _db_env(prefix: str, database: str, name: str) -> dict[str, EnvValue]:
@@ -201,17 +217,19 @@ def space_set(platform: PlatformConfig, images: Images, server: Server) -> Serve
             networks=(edge, data),
             env=env,
             mounts=(Mount(f"{naming.DATA_ROOT}/space/data", "/data"),),
+            addresses=dict(SPACE_ADDRESSES),
+            instance_role=True,
         ),
         database,
     )
     return ServerSet(networks=SPACE_NETWORKS, containers=containers)
 
 
-def server_set(platform: PlatformConfig, server: Server, *, manager_subnet: str | None = None) -> ServerSet:
+def server_set(platform: PlatformConfig, server: Server) -> ServerSet:
     """What the infrastructure declares on any server of the platform."""
     from constellab import lab_host
-    from constellab.config import Space
+    from constellab.config import CloudPlacement, Space
 
     if isinstance(server, Space):
         return space_set(platform, platform.images, server)
-    return lab_host.system_set(platform, server, manager_subnet=manager_subnet)
+    return lab_host.system_set(platform, server, pinned=isinstance(server.placement, CloudPlacement))

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from components.host import MANAGER_SUBNET
 from constellab import cloud_init, host_setup, lab_host, ssh_keys
 from tests import cloud_init_harness as machine
 from tests.cloud_init_harness import ADMIN, ENGINE_VERSION, RECORD, CloudServer
@@ -125,9 +124,7 @@ def _first_boot(server: CloudServer) -> Boot:
     boot = Boot(server, keys)
     new_keys = [keys[name] for name in TAG_KEYS]
     tags = {cloud_init.DATA_VOLUME_TAG: VOLUME_ID, **ssh_keys.key_tags(new_keys)}
-    user_data = cloud_init.render_user_data(
-        server_name=SERVER, ssh_public_keys=[keys[OLD_KEY]], manager_subnet=MANAGER_SUBNET
-    )
+    user_data = cloud_init.render_user_data(server_name=SERVER, ssh_public_keys=[keys[OLD_KEY]])
     server.put(machine.STAND_INS)
     if server.volume.loop is None:
         server.put(machine.NO_DEVICE_STAND_INS)

@@ -342,6 +342,23 @@ def test_a_missing_secret_is_named():
     )
 
 
+def test_on_prem_lab_hosts_need_the_administrator_networks_codelabs_ssh_answers():
+    document = yaml.safe_load(stack_file("pharma-onprem").read_text())["config"][PLATFORM_KEY]
+    del document["adminCidrs"]
+    raw = RawStackConfig(
+        values={PLATFORM_KEY: document, "aws:region": "eu-west-1"},
+        secrets={"constellab:spaceApiKey": SecretState.SECRET, "constellab:communityApiKey": SecretState.SECRET,
+                 "constellab:codelabPassword": SecretState.SECRET, "constellab:tlsPrivateKeys": SecretState.SECRET},
+        secret_members={"constellab:tlsPrivateKeys": frozenset({"hub"})},
+    )  # fmt: skip
+    with pytest.raises(StackConfigError) as caught:
+        validate(raw, "test")
+    assert [str(issue) for issue in caught.value.issues] == [
+        "adminCidrs: the lab manager publishes Codelab's SSH (2222) past the host firewall, and only the "
+        "administrator networks may reach it: list at least one"
+    ]
+
+
 def test_a_lab_may_use_instance_store_types_it_has_no_recover_alarm():
     platform = valid_platform()
     set_path(platform, "labs[1].placement.instanceType", "m5d.large")

@@ -80,6 +80,7 @@ def platform(certificate: str) -> tuple[PlatformConfig, Hub]:
         "customer": "acme",
         "baseDomain": BASE_DOMAIN,
         "dns": {"provider": "none"},
+        "adminCidrs": ["10.20.0.0/24"],
         "images": {"labManager": "constellab/lab-manager:2.4.1"},
         "endpoints": {
             "spaceApiUrl": "https://api.acme.constellab.space",

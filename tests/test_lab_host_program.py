@@ -194,7 +194,11 @@ def test_an_on_prem_host_is_prepared_over_ssh_before_docker_is_reached(engine_fo
         assert connection["host"] == "10.20.0.11" and int(connection["port"]) == 2200
         # The session's own port is allowed too (sshd may listen elsewhere behind NAT): never a lockout.
         assert qc.inputs["create"] == qc.inputs["update"] == 'sudo -n sh -s -- ops 2200 ufw "${SSH_CONNECTION##* }"'
-        assert qc.inputs["stdin"] == host_setup.prepare_script()
+        script = qc.inputs["stdin"]
+        assert script.startswith(host_setup.prepare_script().split("systemctl enable docker")[0]), "the same steps"
+        assert "-A CONSTELLAB-ADMIN -s 10.20.0.0/24 -j RETURN\n-A CONSTELLAB-ADMIN -j DROP" in script
+        assert "--ctstate DNAT --ctorigdstport 2222 -j CONSTELLAB-ADMIN" in script, "Codelab's SSH past ufw"
+        assert "CONSTELLAB-IMDS" not in script, "no metadata service on-prem"
         provider = next(
             p for p in of_type(registrations, "pulumi:providers:docker") if p.name == "pharma-qc-host-docker"
         )
@@ -316,7 +320,11 @@ def test_a_cloud_server_is_prepared_again_over_ssh_and_its_user_data_never_resta
         assert prepare.inputs["create"].startswith("cloud-init status --wait")
         assert "sudo -n sh -s -- admin 22 ufw" in prepare.inputs["create"]
         keys = list(engine.settings.platform.ssh_public_keys)
-        assert prepare.inputs["stdin"] == host_setup.prepare_script(keys)
+        script = prepare.inputs["stdin"]
+        assert script.startswith(host_setup.prepare_script(keys).split("systemctl enable docker")[0])
+        assert "-A CONSTELLAB-IMDS -s 172.30.252.2 -j DROP\n-A CONSTELLAB-IMDS -s 172.30.254.2 -j DROP" in script
+        assert "-A CONSTELLAB-IMDS -s 172.30.252.0/24 -j RETURN" in script, "glab reads the hub's data lake"
+        assert "-A CONSTELLAB-IMDS -s 172.30.253.0/24" not in script, "nothing on the manager network needs it"
         assert prepare.inputs["triggers"] == [instance.id], "a replaced instance is prepared again"
 
     return declared(engine).apply(check)

@@ -8,7 +8,18 @@ import subprocess
 import pytest
 import yaml
 
-from constellab import cloud_init, host_setup, iam, lab_host, naming, recovery, ssh_keys, topology, traefik
+from constellab import (
+    cloud_init,
+    host_firewall,
+    host_setup,
+    iam,
+    lab_host,
+    naming,
+    recovery,
+    ssh_keys,
+    topology,
+    traefik,
+)
 from constellab.settings import load_stack_file
 from tests.conftest import STACK_NAMES, stack_file, tool
 
@@ -23,7 +34,6 @@ def user_data() -> str:
     return cloud_init.render_user_data(
         server_name=lab.name,
         ssh_public_keys=list(platform.ssh_public_keys),
-        manager_subnet="172.30.253.0/24",
     )
 
 
@@ -237,9 +247,8 @@ def test_user_data_mounts_the_data_volume_then_prepares_the_host():
     assert "/app/letsencrypt /srv/letsencrypt none bind" in script, "the ACME store outlives the instance"
     units = files["/etc/systemd/system/docker.service.d/10-constellab-data.conf"]
     assert "RequiresMountsFor=/app" in units, "Docker never starts on an unmounted /app"
-    guard = files["/etc/systemd/system/constellab-imds-guard.service"]
-    assert "! -s 172.30.253.0/24 -j DROP" in guard
     assert files[host_setup.PREPARE_SCRIPT_PATH] == host_setup.prepare_script()
+    assert "DOCKER-USER" not in user_data(), "the firewall comes with the preparation over SSH, before containers"
 
 
 def test_ssh_keys_travel_as_tags_of_at_most_256_characters_and_come_back_whole():
@@ -305,3 +314,40 @@ def test_cloud_init_schema_rejects_a_broken_document(tmp_path):
     """Proves the check above can fail: cloud-init must refuse an invalid key type."""
     result = cloud_init_schema(tmp_path, user_data().replace("package_update: true", "package_update: sometimes"))
     assert result.returncode != 0
+
+
+def test_only_the_containers_using_the_role_reach_the_metadata_service_and_never_the_proxy():
+    platform = acme()
+    lab = host_firewall.imds_access(topology.server_set(platform, platform.labs[0]))
+    proxy = next(s for s in topology.server_set(platform, platform.labs[0]).containers if s.name == "reverse_proxy")
+    assert set(lab.denied) == {proxy.addresses[lab_host.NETWORK_PROD], proxy.addresses[lab_host.NETWORK_DEV]}
+    assert set(lab.allowed) == {
+        lab_host.CLOUD_SUBNETS[lab_host.NETWORK_PROD],
+        lab_host.CLOUD_SUBNETS[lab_host.NETWORK_DEV],
+    }
+    assert platform.space is not None
+    space_set = topology.server_set(platform, platform.space)
+    space = host_firewall.imds_access(space_set)
+    application = next(s for s in space_set.containers if s.name == "space")
+    assert space.allowed == tuple(sorted(application.addresses.values())) and space.denied == ()
+    rules = host_firewall.DockerFirewall(("203.0.113.0/24",), (), space).rules()
+    assert rules.endswith("-A CONSTELLAB-IMDS -j DROP\nCOMMIT\n"), "everyone else, the space's Traefik included"
+
+
+def test_a_container_on_a_network_that_reaches_the_role_must_be_pinned_to_be_kept_away():
+    import dataclasses
+
+    platform = acme()
+    server_set = topology.server_set(platform, platform.labs[0])
+    unpinned = tuple(dataclasses.replace(spec, addresses={}) for spec in server_set.containers)
+    with pytest.raises(ValueError, match="reverse_proxy is on gencovery-network-dev, which reaches the instance role"):
+        host_firewall.imds_access(dataclasses.replace(server_set, containers=unpinned))
+
+
+def test_codelabs_published_ssh_answers_only_the_administrators_ipv4_networks():
+    firewall = host_firewall.DockerFirewall(("198.51.100.0/26", "2001:db8::/32"), (lab_host.CODELAB_SSH_PORT,))
+    assert firewall.rules() == (
+        "*filter\n:CONSTELLAB-ADMIN - [0:0]\n-A CONSTELLAB-ADMIN -s 198.51.100.0/26 -j RETURN\n"
+        "-A CONSTELLAB-ADMIN -j DROP\nCOMMIT\n"
+    )
+    assert firewall.jumps() == ["-p tcp -m conntrack --ctstate DNAT --ctorigdstport 2222 -j CONSTELLAB-ADMIN"]
