@@ -25,6 +25,8 @@ class LabBackupsArgs:
     region: str
     retention: BackupRetention
     tags: dict[str, str]
+    retired: bool = False
+    """The server is decommissioned: its buckets are kept (unprotected), its backup key removed."""
 
 
 def retention_days(retention: BackupRetention, frequency: Frequency) -> int:
@@ -72,9 +74,18 @@ class LabBackups(pulumi.ComponentResource):
                     bucket_prefix=naming.bucket_prefix(args.customer, args.server_name, f"backup-{label}"),
                     tags=args.tags,
                     noncurrent_version_days=retention_days(args.retention, frequency),
+                    retired=args.retired,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, aliases=aliases if frequency == "DAILY" else None),
             )
+        self.target: pulumi.Output[dict[str, object]]
+        self.credentials: pulumi.Output[dict[str, str]]
+        if args.retired:
+            # Nothing backs up any more: the key goes, the buckets and their versions stay.
+            self.target = pulumi.Output.from_input({})
+            self.credentials = pulumi.Output.secret({})
+            self.register_outputs({})
+            return
         identity = ServerIdentity(
             f"{name}-identity",
             ServerIdentityArgs(
@@ -90,10 +101,10 @@ class LabBackups(pulumi.ComponentResource):
         )
         assert identity.access_key_id is not None and identity.secret_access_key is not None
         names = [self.buckets[frequency].name for frequency in FREQUENCIES]
-        self.target: pulumi.Output[dict[str, object]] = pulumi.Output.all(*names).apply(
+        self.target = pulumi.Output.all(*names).apply(
             lambda found: backup_target(dict(zip(FREQUENCIES, found, strict=True)), args.region, args.retention)
         )
         self.credentials = pulumi.Output.secret(
-            {"accessKeyId": identity.access_key_id, "secretAccessKey": identity.secret_access_key}
+            pulumi.Output.all(accessKeyId=identity.access_key_id, secretAccessKey=identity.secret_access_key)
         )
         self.register_outputs({"target": self.target, "credentials": self.credentials})

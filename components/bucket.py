@@ -20,6 +20,9 @@ class SecureBucketArgs:
     noncurrent_version_days: int = 30
     """How long an overwritten or deleted object's previous version is kept."""
     abort_incomplete_upload_days: int = 7
+    retired: bool = False
+    """Its server is decommissioned: the bucket is no longer protected, and it and its settings are kept in
+    AWS when they leave the stack (so the data stays private, versioned, encrypted and TLS-only)."""
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -32,14 +35,14 @@ class SecureBucket(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:bucket:SecureBucket", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, retain_on_delete=args.retired or None)
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket_prefix=args.bucket_prefix,
             tags=args.tags,
             # A bucket's name never changes: a new prefix (a renamed purpose) must not replace the data.
             opts=pulumi.ResourceOptions(
-                parent=self, protect=True, retain_on_delete=True, ignore_changes=["bucketPrefix"]
+                parent=self, protect=not args.retired, retain_on_delete=True, ignore_changes=["bucketPrefix"]
             ),
         )
         bucket_id = self.bucket.id
@@ -102,14 +105,14 @@ class SecureBucket(pulumi.ComponentResource):
             bucket=bucket_id,
             rules=rules,
             # Lifecycle rules on a versioned bucket act on versions: versioning must exist first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[versioning])),
         )
         aws.s3.BucketPolicy(
             f"{name}-tls-only",
             bucket=bucket_id,
             policy=self.bucket.arn.apply(lambda arn: iam.to_json(iam.deny_insecure_transport(arn))),
             # A bucket policy is refused while the public-access block is being applied.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[public_access])),
         )
         self.name = self.bucket.bucket
         self.arn = self.bucket.arn

@@ -27,6 +27,8 @@ class CloudServerArgs:
     subnet_id: pulumi.Input[str]
     availability_zone: pulumi.Input[str]
     instance_profile_name: pulumi.Input[str]
+    retired: bool = False
+    """The server is decommissioned: only its data volume is declared, no longer protected, kept in AWS."""
     internet: list[pulumi.Resource] = field(default_factory=list)
     """What gives the subnet its way out (`Network.internet`): the instance boots, and its address is
     associated, only once it exists."""
@@ -50,6 +52,19 @@ class CloudServer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = args.tags
 
+        if args.retired:
+            volume = aws.ebs.Volume(
+                f"{name}-data",
+                availability_zone=args.availability_zone,
+                size=args.placement.data_disk_gb,
+                type="gp3",
+                encrypted=True,
+                tags={**tags, "Name": f"{tags.get('Name', name)}-data"},
+                opts=pulumi.ResourceOptions(parent=self, protect=False, retain_on_delete=True),
+            )
+            self.data_volume_id = volume.id
+            self.register_outputs({"dataVolumeId": self.data_volume_id})
+            return
         group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.vpc_id,

@@ -64,6 +64,7 @@ class ServerHost(pulumi.ComponentResource):
 
     address: pulumi.Output[str]
     host: str
+    urls: dict[str, str]
 
     def __init__(self, name: str, args: ServerHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:host:ServerHost", name, None, opts)
@@ -71,12 +72,16 @@ class ServerHost(pulumi.ComponentResource):
         platform = args.platform
         placement = server.placement
         role = naming.role_of(server)
-        tags = naming.server_tags(args.stack, server.name, role)
+        tags = naming.server_tags(args.stack, server.name, role, retired=getattr(server, "retired", False))
         self.host = naming.server_host(server.name, platform.base_domain)
         values: dict[str, pulumi.Input[str]] = dict(args.values)
         outputs: dict[str, pulumi.Input[object]] = {}
         credentials: dict[str, Any] = dict(args.extra_credentials)
         server_set = topology.server_set(platform, server)
+
+        if not isinstance(server, Space) and server.retired:
+            self._declare_retired(name, args, tags)
+            return
 
         power_args: PowerControlArgs | None = None
         machine = None
@@ -302,6 +307,50 @@ class ServerHost(pulumi.ComponentResource):
         """What people need to reach the server; nothing secret."""
         self.credentials: pulumi.Output[dict[str, str]] = pulumi.Output.secret(credentials)
         """Secret credentials of the server (lab manager API key, on-prem access key)."""
+        self.register_outputs({**outputs, "credentials": self.credentials})
+
+    def _declare_retired(self, name: str, args: ServerHostArgs, tags: dict[str, str]) -> None:
+        """A decommissioned hub or lab: its data volume and database passwords only, released but kept."""
+        server = args.server
+        assert not isinstance(server, Space)
+        outputs: dict[str, pulumi.Input[object]] = {
+            "role": naming.role_of(server),
+            "host": self.host,
+            "retired": True,
+            **args.extra_outputs,
+        }
+        credentials: dict[str, Any] = {}
+        if isinstance(server.placement, CloudPlacement):
+            from components.cloud_server import CloudServer, CloudServerArgs
+
+            if args.network is None:
+                raise ValueError(f"{name}: a cloud server needs the network")
+            machine = CloudServer(
+                f"{name}-server",
+                CloudServerArgs(
+                    server_name=server.name,
+                    placement=server.placement,
+                    admin_cidrs=[],
+                    ssh_public_keys=[],
+                    tags=tags,
+                    vpc_id=args.network.vpc_id,
+                    subnet_id=args.network.subnet_id,
+                    availability_zone=args.network.availability_zone,
+                    instance_profile_name="",
+                    retired=True,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            outputs["dataVolumeId"] = machine.data_volume_id
+        if isinstance(server.configuration, StackConfiguration):
+            from components.lab_configuration import RetiredLabConfiguration
+
+            kept = RetiredLabConfiguration(f"{name}-configuration", opts=pulumi.ResourceOptions(parent=self))
+            credentials["databasePasswords"] = kept.passwords
+        self.address = pulumi.Output.from_input("")
+        self.urls = {}
+        self.outputs = outputs
+        self.credentials = pulumi.Output.secret(credentials)
         self.register_outputs({**outputs, "credentials": self.credentials})
 
 

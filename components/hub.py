@@ -39,13 +39,14 @@ class DataHub(pulumi.ComponentResource):
     def __init__(self, name: str, args: DataHubArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:hub:DataHub", name, None, opts)
         hub = args.hub
-        tags = naming.server_tags(args.stack, hub.name, "hub")
+        tags = naming.server_tags(args.stack, hub.name, "hub", retired=hub.retired)
         self.data_lake = SecureBucket(
             f"{name}-data-lake",
             SecureBucketArgs(
                 bucket_prefix=naming.bucket_prefix(args.platform.customer, hub.name, "data"),
                 tags=tags,
                 noncurrent_version_days=90,
+                retired=hub.retired,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -62,7 +63,7 @@ class DataHub(pulumi.ComponentResource):
             assert args.region is not None, "validated: servers with AWS buckets have a region"
             backups = LabBackups(
                 f"{name}-backups",
-                LabBackupsArgs(args.platform.customer, hub.name, args.region, hub.backup, tags),
+                LabBackupsArgs(args.platform.customer, hub.name, args.region, hub.backup, tags, retired=hub.retired),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             extra |= {

@@ -52,7 +52,7 @@ class DataLab(pulumi.ComponentResource):
     def __init__(self, name: str, args: DataLabArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:lab:DataLab", name, None, opts)
         lab = args.lab
-        tags = naming.server_tags(args.stack, lab.name, "lab")
+        tags = naming.server_tags(args.stack, lab.name, "lab", retired=lab.retired)
         grants: list[BucketGrant] = []
         extra: dict[str, pulumi.Input[object]] = {}
         credentials: dict[str, pulumi.Input[object]] = {}
@@ -62,7 +62,7 @@ class DataLab(pulumi.ComponentResource):
             assert args.region is not None, "validated: servers with AWS buckets have a region"
             backups = LabBackups(
                 f"{name}-backups",
-                LabBackupsArgs(args.platform.customer, lab.name, args.region, lab.backup, tags),
+                LabBackupsArgs(args.platform.customer, lab.name, args.region, lab.backup, tags, retired=lab.retired),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             extra |= {

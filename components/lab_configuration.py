@@ -156,3 +156,25 @@ class LabConfiguration(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
         )
         self.register_outputs({"status": self.applied.stdout})
+
+
+class RetiredLabConfiguration(pulumi.ComponentResource):
+    """What stays of a decommissioned lab's configuration: its two database passwords, no longer protected.
+
+    Same type and name as the `LabConfiguration` it follows, so the passwords keep their identity; they are
+    exported (secret) because the databases on the kept data volume open with them only.
+    """
+
+    passwords: pulumi.Output[dict[str, str]]
+
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("constellab:lab_configuration:LabConfiguration", name, None, opts)
+        released = pulumi.ResourceOptions(parent=self, protect=False)
+        found = {
+            environment: random.RandomPassword(
+                f"{name}-{environment}-db-password", length=32, special=False, opts=released
+            ).result
+            for environment in ("prod", "dev")
+        }
+        self.passwords = pulumi.Output.secret(pulumi.Output.all(**found))
+        self.register_outputs({})

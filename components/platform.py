@@ -28,6 +28,8 @@ def dns_records(platform: PlatformConfig, addresses: Mapping[str, str]) -> list[
     """The records a customer creates by hand when DNS is customer-managed: `<H>` and `*.<H>` per server."""
     records = []
     for _, server in platform.servers():
+        if getattr(server, "retired", False):
+            continue  # decommissioned: nothing answers at its address any more
         host = naming.server_host(server.name, platform.base_domain)
         records += [{"name": name, "type": "A", "content": addresses[server.name]} for name in (host, f"*.{host}")]
     return records

@@ -331,6 +331,10 @@ class _Server(Model):
     """Cloud labs only: stop the lab when it has been idle."""
     state: Literal["running", "stopped"] = "running"
     """Cloud labs only: `stopped` parks the lab (it stays stopped and no schedule fires)."""
+    retired: bool = False
+    """Decommissioned: the next `up` removes its server, containers, DNS, schedules and identities, and
+    releases its data from Pulumi's protection while keeping it in AWS (data volume, buckets, settings); the
+    server can then leave the stack file (README, "Decommissioning a hub or a lab")."""
 
     @model_validator(mode="after")
     def _biota_fits(self) -> _Server:
@@ -530,12 +534,24 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
 
     hub_names = {hub.get("name") for hub in _mappings(document.get("hubs"))}
     known = ", ".join(sorted(name for name in hub_names if isinstance(name, str))) or "none declared"
-    references = [(f"labs[{i}].hub", lab.get("hub")) for i, lab in enumerate(_mappings(document.get("labs")))]
+    references = [
+        (f"labs[{i}].hub", lab.get("hub"), lab.get("retired") is True)
+        for i, lab in enumerate(_mappings(document.get("labs")))
+    ]
     if _get(space, "storage", "kind") == "hub":
-        references.append(("space.storage.hub", _get(space, "storage", "hub")))
-    for path, hub in references:
+        references.append(("space.storage.hub", _get(space, "storage", "hub"), False))
+    retired_hubs = {hub.get("name") for hub in _mappings(document.get("hubs")) if hub.get("retired") is True}
+    for path, hub, retiring in references:
         if isinstance(hub, str) and hub not in hub_names:
             issues.append(ConfigIssue(path=path, message=f"no hub named {hub!r} (hubs: {known})"))
+        elif hub in retired_hubs and not retiring:
+            issues.append(
+                ConfigIssue(
+                    path=path,
+                    message=f"hub {hub!r} is retired: its data lake is released, nothing may write to it; "
+                    "point this at another hub, or retire this server too",
+                )
+            )
     if (
         isinstance(space, Mapping)
         and isinstance(document.get("images"), Mapping)

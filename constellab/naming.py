@@ -15,6 +15,7 @@ DATA_ROOT = config.DATA_ROOT
 
 TAG_STACK = "constellab:stack"
 TAG_SERVER = "constellab:server"
+TAG_RETIRED = "constellab:retired"
 TAG_ROLE = "constellab:role"
 
 
@@ -31,9 +32,11 @@ def server_host(server_name: str, base_domain: str) -> str:
     return f"{server_name}.{base_domain}"
 
 
-def server_tags(stack: str, server_name: str, role: Role) -> dict[str, str]:
-    """Tags on every taggable AWS resource of a server; `ops lab` finds instances by them."""
-    return {TAG_STACK: stack, TAG_SERVER: server_name, TAG_ROLE: role, "Name": f"{stack}-{server_name}"}
+def server_tags(stack: str, server_name: str, role: Role, *, retired: bool = False) -> dict[str, str]:
+    """Tags on every taggable AWS resource of a server; `ops lab` finds instances by them. A decommissioned
+    server's kept data says so (`constellab:retired`), in AWS as in the guardrails."""
+    tags = {TAG_STACK: stack, TAG_SERVER: server_name, TAG_ROLE: role, "Name": f"{stack}-{server_name}"}
+    return tags | ({TAG_RETIRED: "true"} if retired else {})
 
 
 def bucket_prefix(customer: str, server_name: str, purpose: str) -> str:

@@ -92,7 +92,8 @@ SECRET_MAPS = tuple(secret for secret in SECRET_KEYS if secret.is_map)
 
 
 def _raw_servers(document: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
-    """(kind, name, server) of every server mapping of a raw document: kind is space, hub or lab."""
+    """(kind, name, server) of every server mapping of a raw document that runs (retired ones need no
+    secrets): kind is space, hub or lab."""
     found: list[tuple[str, str, Mapping[str, Any]]] = []
     space = document.get("space")
     if isinstance(space, Mapping):
@@ -100,7 +101,11 @@ def _raw_servers(document: Mapping[str, Any]) -> list[tuple[str, str, Mapping[st
     for key, kind in (("hubs", "hub"), ("labs", "lab")):
         items = document.get(key)
         if isinstance(items, list):
-            found += [(kind, str(item.get("name")), item) for item in items if isinstance(item, Mapping)]
+            found += [
+                (kind, str(item.get("name")), item)
+                for item in items
+                if isinstance(item, Mapping) and item.get("retired") is not True
+            ]
     return found
 
 

@@ -252,6 +252,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         raise UsageError(f"--policy-config: {error}") from None
     failed = False
+    if args.against is not None:
+        failed |= _check_removals(paths, args.against)
     report = {}
     for path in paths:
         try:
@@ -270,6 +272,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(report, indent=2, sort_keys=True))
     return 1 if failed else 0
+
+
+def _check_removals(paths: list[Path], ref: str) -> bool:
+    """Reports the hubs and labs each stack file lost since `ref`; True when one was not retired first."""
+    from constellab import yaml_io
+    from ops import decommission
+    from ops.git import GitRefError, resolve_commit
+
+    try:
+        commit = resolve_commit(ROOT, ref)
+    except GitRefError as error:
+        raise UsageError(str(error)) from None
+    refused = False
+    for path in paths:
+        before = decommission.stack_file_at(ROOT, commit, str(path.resolve().relative_to(ROOT)))
+        if before is None:
+            continue  # a new stack: nothing to lose
+        after = yaml_io.load(path.read_text())
+        for removal in decommission.removals(path.name[len("Pulumi.") : -len(".yaml")], before, after):
+            print(("error: " if not removal.retired_first else "note: ") + removal.message(), file=sys.stderr)
+            refused |= not removal.retired_first
+    return refused
 
 
 def deployable(names: list[str]) -> list[str]:
@@ -519,6 +543,11 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--all", action="store_true", help="every stack in stacks/")
     check.add_argument("--policy-config", metavar="<file.json>", help="pack configuration, as for pulumi preview")
     check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--against",
+        metavar="<git-ref>",
+        help="also refuse a hub or lab removed since this ref without being retired first (its data is protected)",
+    )
     check.set_defaults(handler=cmd_check)
 
     roll = commands.add_parser(

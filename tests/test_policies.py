@@ -216,7 +216,7 @@ CASES: list[tuple[str, list[Registration], list[str], list[Registration]]] = [
     ("ebs-data-volume-protected",
      [res(VOLUME, "data", {"encrypted": True}, protect=True, retain=False)],
      ["data (aws:Volume): the data volume can be deleted with its stack. "
-      "Fix: declare it with protect=True and retain_on_delete=True"],
+      "Fix: declare it with protect=True and retain_on_delete=True (retain_on_delete alone for a retired server)"],
      [res(VOLUME, "data", {"encrypted": True}, protect=True, retain=True)]),
     ("ec2-monitored-and-ebs-optimized",
      [res(INSTANCE, "vm", {**GOOD_INSTANCE, "monitoring": False})],
@@ -369,9 +369,19 @@ CASES: list[tuple[str, list[Registration], list[str], list[Registration]]] = [
       res(BUCKET, "lab1-backups", {"bucketPrefix": "acme-lab1-backup-daily-", "tags": TAGS})]),
     ("stack-stateful-resources-protected",
      [res(BUCKET, "data-bucket", {"tags": TAGS})],
-     ["data-bucket (aws:Bucket): holds data but is not protected. Fix: declare it with protect=True and retain_on_delete=True"],
+     ["data-bucket (aws:Bucket): holds data but is not protected. Fix: declare it with protect=True and "
+      "retain_on_delete=True (retain_on_delete alone for a retired server's kept data)"],
      [res(BUCKET, "data-bucket", {"tags": TAGS}, protect=True, retain=True)]),
 ]  # fmt: skip
+
+
+def test_a_retired_servers_kept_data_may_be_unprotected_but_never_deleted():
+    retired = {"encrypted": True, "tags": {"constellab:retired": "true"}}
+    assert messages("ebs-data-volume-protected", res(VOLUME, "data", retired, protect=False, retain=True)) == []
+    assert messages("ebs-data-volume-protected", res(VOLUME, "data", retired, protect=False, retain=False)) != []
+    assert messages("ebs-data-volume-protected", res(VOLUME, "data", {"encrypted": True}, retain=True)) != []
+    kept = res(BUCKET, "data-bucket", {"tags": {**TAGS, "constellab:retired": "true"}}, protect=False, retain=True)
+    assert messages("stack-stateful-resources-protected", kept) == []
 
 
 def test_every_rule_has_a_case_and_the_pack_has_at_least_30():

@@ -146,3 +146,15 @@ def depends_on(resource: PolicyResource, *types: str) -> list[PolicyResource]:
 def tags_of(resource: PolicyResource | ResourceValidationArgs) -> dict[str, str]:
     tags = resource.props.get("tags") or {}
     return dict(tags) if isinstance(tags, Mapping) else {}
+
+
+RETIRED_TAG = "constellab:retired"
+"""On the kept data of a decommissioned server (naming.server_tags): released from protection on purpose."""
+
+
+def kept_on_delete(resource: PolicyResource | ResourceValidationArgs) -> bool:
+    """Protected and retained on delete; a decommissioned server's data needs only the latter."""
+    retained = getattr(resource.opts, "retain_on_delete", True)  # CrossGuard does not pass it; offline does
+    if retained is False:
+        return False
+    return bool(resource.opts.protect) or tags_of(resource).get(RETIRED_TAG) == "true"

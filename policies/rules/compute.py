@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from .common import Rule, config, depends_on, dig, matches_any, of_type, report, tags_of
+from .common import Rule, config, depends_on, dig, kept_on_delete, matches_any, of_type, report, tags_of
 
 INSTANCE = "aws:ec2/instance:Instance"
 VOLUME = "aws:ebs/volume:Volume"
@@ -216,14 +216,13 @@ def required_tags(args: ResourceValidationArgs, report_violation: ReportViolatio
 def data_volume_protected(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != VOLUME:
         return
-    retained = getattr(args.opts, "retain_on_delete", True)  # CrossGuard does not pass it; offline checks it
-    if not args.opts.protect or retained is False:
+    if not kept_on_delete(args):
         report(
             report_violation,
             args.name,
             args.resource_type,
             "the data volume can be deleted with its stack",
-            "declare it with protect=True and retain_on_delete=True",
+            "declare it with protect=True and retain_on_delete=True (retain_on_delete alone for a retired server)",
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, StackValidationArgs
 
-from .common import Rule, as_list, of_type, report
+from .common import Rule, as_list, kept_on_delete, of_type, report
 
 CONTAINER = "docker:index/container:Container"
 STATEFUL = ("aws:s3/bucket:Bucket", "aws:ebs/volume:Volume")
@@ -46,14 +46,14 @@ def every_server_backs_up(args: StackValidationArgs, report_violation: ReportVio
 
 def stateful_protected(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     for resource in of_type(args.resources, *STATEFUL):
-        retained = getattr(resource.opts, "retain_on_delete", True)
-        if not resource.opts.protect or retained is False:
+        if not kept_on_delete(resource):
             report(
                 report_violation,
                 resource.name,
                 resource.resource_type,
                 "holds data but is not protected",
-                "declare it with protect=True and retain_on_delete=True",
+                "declare it with protect=True and retain_on_delete=True (retain_on_delete alone for a retired "
+                "server's kept data)",
                 resource.urn,
             )
 
