@@ -234,6 +234,9 @@ class ServerHost(pulumi.ComponentResource):
             f"{name}-docker",
             host=docker_host,
             ssh_opts=docker_ssh_options,
+            # A sleeping lab that this `up` does not touch is never woken: no check of the engine when the
+            # provider is configured (older upstream versions ping it there), only when a resource needs it.
+            disable_docker_daemon_check=True if machine is not None else None,
             opts=pulumi.ResourceOptions(parent=self),
         )
         containers = ContainerSet(

@@ -57,6 +57,9 @@ def test_every_cloud_server_is_woken_before_anything_reaches_it_and_settled_afte
                 and r.type in ("pulumi:providers:docker", "command:remote:Command", "command:local:Command")
             ]
             assert reaching and all(wake in r.dependencies for r in reaching), server
+            (provider,) = (r for r in reaching if r.type == "pulumi:providers:docker")
+            # An untouched sleeping lab: nothing may ping its engine when the provider is configured.
+            assert provider.inputs["disableDockerDaemonCheck"] in (True, "true"), server
             deployed = {c.urn for c in containers_of(registrations, server).values()}
             deployed |= {r.urn for r in reaching if r.type != "pulumi:providers:docker"}
             assert deployed <= set(settle.dependencies), f"{server}: put back only once everything is deployed"
