@@ -153,6 +153,7 @@ class ServerHost(pulumi.ComponentResource):
                     ssh_port=placement.ssh_port,
                     firewall=placement.firewall,
                     docker_firewall=docker_firewall(platform, server, server_set, cloud=False),
+                    docker_api_proxy=True,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -206,6 +207,7 @@ class ServerHost(pulumi.ComponentResource):
                 ssh_user=ADMIN_USER,
                 authorized_keys=list(platform.ssh_public_keys),
                 docker_firewall=docker_firewall(platform, server, server_set, cloud=True),
+                docker_api_proxy=not isinstance(server, Space),
                 after_cloud_init=True,
                 triggers=[machine.instance_id],
                 after=list(machine.reachable),
@@ -386,7 +388,9 @@ def deployment_fingerprint(
         host_setup.remote_command(
             preparation.ssh_user, preparation.ssh_port, preparation.firewall, after_cloud_init=True
         ),
-        host_setup.prepare_script(preparation.authorized_keys, preparation.docker_firewall),
+        host_setup.prepare_script(
+            preparation.authorized_keys, preparation.docker_firewall, preparation.docker_api_proxy
+        ),
         *(importlib.metadata.version(package) for package in ("pulumi-docker", "pulumi-command")),
     ]
     names = {ref.name for spec in server_set.containers for ref in spec.refs if not ref.generated}

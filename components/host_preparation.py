@@ -23,6 +23,8 @@ class HostPreparationArgs:
     host's logins to its site."""
     docker_firewall: host_firewall.DockerFirewall | None = None
     """The server's limits on Docker's traffic, loaded by the preparation and again at every Docker start."""
+    docker_api_proxy: bool = False
+    """Install Traefik's read-only Docker API proxy (a lab host)."""
     after_cloud_init: bool = False
     """A cloud server: wait for its first boot (cloud-init, which prepared it once already) before running."""
     triggers: list[pulumi.Input[str]] = field(default_factory=list)
@@ -59,7 +61,7 @@ class HostPreparation(pulumi.ComponentResource):
             ),
             create=command,
             update=command,
-            stdin=host_setup.prepare_script(args.authorized_keys, args.docker_firewall),
+            stdin=host_setup.prepare_script(args.authorized_keys, args.docker_firewall, args.docker_api_proxy),
             triggers=list(args.triggers) or None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.after),
         )

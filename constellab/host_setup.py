@@ -17,7 +17,9 @@ may already run Docker:
 6. unattended security upgrades;
 7. the firewall (ufw): incoming denied but SSH, 80 and 443; an active ufw is kept, with 80 and 443 allowed;
 8. what Docker routes past ufw, limited (`host_firewall`): Codelab's published SSH for the administrator
-   networks only, and on a cloud server the instance role for the containers that use it only.
+   networks only, and on a cloud server the instance role for the containers that use it only;
+9. the read-only Docker API proxy Traefik reads the lab manager's labels through (`docker_proxy`), as a
+   systemd service started before Docker, so the proxy's container never gets the socket.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
-from constellab import host_firewall, lab_host, ssh_keys
+from constellab import docker_proxy, host_firewall, lab_host, ssh_keys
 
 PREPARE_SCRIPT_PATH = "/usr/local/sbin/constellab-prepare-host"
 MOUNT_SCRIPT_PATH = "/usr/local/sbin/constellab-mount-data"
@@ -175,7 +178,7 @@ fi
 
 systemctl enable docker >/dev/null 2>&1 || true
 if [ "${restart_docker:-no}" = yes ]; then systemctl restart docker; else systemctl start docker; fi
-__DOCKER_FIREWALL__echo "__READY__"
+__DOCKER_FIREWALL____DOCKER_PROXY__echo "__READY__"
 docker version --format '{{.Server.Version}}'
 """
 
@@ -219,14 +222,77 @@ def _firewall_step(firewall: host_firewall.DockerFirewall | None) -> str:
     )
 
 
+PROXY_SCRIPT_PATH = "/usr/local/sbin/constellab-docker-proxy"
+PROXY_UNIT = "constellab-docker-proxy.service"
+PROXY_UNIT_TEXT = f"""[Unit]
+Description=Constellab: Traefik's read-only view of the Docker API
+# Before Docker: the proxy's container (restart always) finds its folder when Docker starts it.
+After=docker.socket
+Before=docker.service
+Wants=docker.socket
+StartLimitIntervalSec=0
+
+[Service]
+ExecStart=/usr/bin/python3 -I {PROXY_SCRIPT_PATH} --listen {lab_host.DOCKER_PROXY_DIR}/docker-ro.sock \\
+  --docker /var/run/docker.sock
+Restart=always
+RestartSec=2
+RuntimeDirectory={lab_host.DOCKER_PROXY_DIR.rsplit("/", 1)[1]}
+RuntimeDirectoryMode=0755
+RuntimeDirectoryPreserve=yes
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+RestrictAddressFamilies=AF_UNIX
+CapabilityBoundingSet=
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def _proxy_step(enabled: bool) -> str:
+    if not enabled:
+        return ""
+    source = (Path(docker_proxy.__file__)).read_text()
+    socket = f"{lab_host.DOCKER_PROXY_DIR}/docker-ro.sock"
+    return (
+        "# 9. Traefik's read-only view of the Docker API, a service of its own (restarted when it changes).\n"
+        "if ! have python3 && have apt-get; then\n"
+        "  DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-minimal </dev/null\n"
+        "fi\n"
+        "have python3 || { echo 'constellab-prepare: the Docker API proxy needs python3: install it' >&2; exit 1; }\n"
+        f"cat > {PROXY_SCRIPT_PATH}.new <<'PROXY'\n{source}PROXY\n"
+        f"cat > /etc/systemd/system/{PROXY_UNIT}.new <<'UNIT'\n{PROXY_UNIT_TEXT}UNIT\n"
+        "proxy_changed=no\n"
+        f"for file in {PROXY_SCRIPT_PATH} /etc/systemd/system/{PROXY_UNIT}; do\n"
+        '  if cmp -s "$file.new" "$file"; then rm -f "$file.new"\n'
+        '  else mv -f "$file.new" "$file"; proxy_changed=yes; fi\n'
+        "done\n"
+        f"chmod 0755 {PROXY_SCRIPT_PATH}\n"
+        "systemctl daemon-reload\n"
+        f"systemctl enable {PROXY_UNIT} >/dev/null 2>&1 || true\n"
+        f'if [ "$proxy_changed" = yes ]; then systemctl restart {PROXY_UNIT}; else systemctl start {PROXY_UNIT}; fi\n'
+        f"for attempt in $(seq 1 30); do [ -S {socket} ] && break; sleep 1; done\n"
+        f"[ -S {socket} ] || {{ journalctl -u {PROXY_UNIT} -n 20 --no-pager >&2 || true; "
+        f"echo 'constellab-prepare: the Docker API proxy did not start' >&2; exit 1; }}\n"
+        f'log "Docker API proxy for Traefik: {socket}"\n'
+    )
+
+
 def prepare_script(
-    authorized_keys: Sequence[str] | None = None, docker_firewall: host_firewall.DockerFirewall | None = None
+    authorized_keys: Sequence[str] | None = None,
+    docker_firewall: host_firewall.DockerFirewall | None = None,
+    docker_api_proxy: bool = False,
 ) -> str:
     """The preparation script (POSIX sh, run as root with the login user and the SSH port as arguments).
 
     `authorized_keys`: the keys the login user logs in with, exactly (a cloud server's); None leaves
     the host's logins as they are. `docker_firewall`: the server's limits on Docker's traffic (a lab host
-    or the space; None for the first boot's run, before any container exists).
+    or the space; None for the first boot's run, before any container exists). `docker_api_proxy`: install
+    Traefik's read-only Docker API proxy (a lab host; not at first boot: its source would not fit in the
+    16 KB of user data, and no container exists before the preparation over SSH).
     """
     return (
         _SCRIPT.replace("__GID__", str(lab_host.DOCKER_GID))
@@ -239,6 +305,7 @@ def prepare_script(
         .replace("__MOUNT_SCRIPT__", MOUNT_SCRIPT_PATH)
         # Last: the keys are the stack's text, never searched for placeholders.
         .replace("__DOCKER_FIREWALL__", _firewall_step(docker_firewall))
+        .replace("__DOCKER_PROXY__", _proxy_step(docker_api_proxy))
         .replace("__KEYS__", _keys_step(authorized_keys))
     )
 

@@ -15,6 +15,7 @@ the preview, the diagram and the README show the whole lab; nothing here declare
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 from dataclasses import dataclass
 
 from constellab import naming
@@ -30,7 +31,7 @@ from constellab.topology import (
     proxy_files,
     proxy_settings,
 )
-from constellab.traefik import ACME_DIR, CERT_RESOLVER, environment
+from constellab.traefik import ACME_DIR, CERT_RESOLVER, DOCKER_PROXY_SOCKET, environment
 
 NETWORK_MANAGER = "gencovery-network-manager"
 NETWORK_DEV = "gencovery-network-dev"
@@ -43,6 +44,8 @@ REVERSE_PROXY = "reverse_proxy"
 SYSTEM_CONTAINERS = (LAB_MANAGER, REVERSE_PROXY)
 LAB_MANAGER_PORT = 3080
 LAB_MANAGER_ROUTER = "lab-manager-router"
+DOCKER_PROXY_DIR = posixpath.dirname(DOCKER_PROXY_SOCKET)
+"""The folder of the host's read-only Docker API proxy's socket (`constellab.docker_proxy`)."""
 ACME_HOST_DIR = "/srv/letsencrypt"
 """The proxy's ACME store on the host, as lab-configurer mounts it (`/srv/letsencrypt:/letsencrypt`)."""
 
@@ -145,7 +148,9 @@ def system_set(platform: PlatformConfig, server: Hub | Lab, *, pinned: bool = Fa
         image=platform.images.traefik,
         networks=NETWORKS,
         env=dict(environment(settings)),
-        mounts=(Mount(ACME_HOST_DIR, ACME_DIR), Mount(DOCKER_SOCKET, DOCKER_SOCKET, read_only=True)),
+        # The host's read-only Docker API proxy, never the socket: whoever takes Traefik must not get root.
+        # Its folder, not the socket file: a restarted proxy makes a new socket, which a file mount misses.
+        mounts=(Mount(ACME_HOST_DIR, ACME_DIR), Mount(DOCKER_PROXY_DIR, DOCKER_PROXY_DIR, read_only=True)),
         files=proxy_files(settings),
         ports=(Port(80, 80), Port(443, 443)),
         restart="always",

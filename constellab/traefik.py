@@ -77,6 +77,11 @@ class ProxyFile:
     mode: int = 0o444
 
 
+DOCKER_PROXY_SOCKET = "/run/constellab/docker-ro.sock"
+"""Where the host's read-only Docker API proxy listens (`docker_proxy.DEFAULT_LISTEN`), the same path in the
+proxy's container (its folder is mounted read-only)."""
+
+
 @dataclass(frozen=True)
 class ProxySettings:
     """What a server's proxy configuration depends on."""
@@ -142,7 +147,8 @@ def static_config(settings: ProxySettings) -> dict[str, Any]:
         # in newer ones. v2 is the default here so the older labels work as written; the app hosts of
         # the newer ones are caught by our own v3 routers (`lab_host_routes`).
         config["core"] = {"defaultRuleSyntax": "v2"}
-        providers["docker"] = {"exposedByDefault": False}
+        # Through the host's read-only proxy of the Docker API (`constellab.docker_proxy`), never the socket.
+        providers["docker"] = {"exposedByDefault": False, "endpoint": f"unix://{DOCKER_PROXY_SOCKET}"}
         websecure["transport"] = {"respondingTimeouts": dict(RESPONDING_TIMEOUTS)}
         config["serversTransport"] = {"forwardingTimeouts": dict(FORWARDING_TIMEOUTS)}
     elif settings.tls in ("acme", "httpreq"):

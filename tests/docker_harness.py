@@ -57,7 +57,7 @@ TEST_LABEL = "constellab.test"
 someone's real lab host (README, "Try a lab locally"), which the tests must never remove."""
 """Name of the throw-away container `probe` runs (removed with the leftovers of an interrupted run)."""
 
-MOVED_HOST_ROOTS = (lab_host.DATA_ROOT, lab_host.ACME_HOST_DIR)
+MOVED_HOST_ROOTS = (lab_host.DATA_ROOT, lab_host.ACME_HOST_DIR, lab_host.DOCKER_PROXY_DIR)
 """Host folders the system set mounts that are moved into the test's temporary folder."""
 ACME_CA_HOSTS = ("acme-v02.api.letsencrypt.org", "acme-staging-v02.api.letsencrypt.org")
 

@@ -17,6 +17,7 @@ import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +33,7 @@ from constellab.settings import (
 )
 from constellab.topology import ContainerSpec, ServerSet
 from tests import docker_harness as harness
+from tests import docker_proxy_harness as proxy_harness
 from tests.conftest import missing
 from tests.traefik_harness import Response, http_get, https_get, self_signed
 
@@ -161,7 +163,9 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     substitutions = harness.lab_host_substitutions(tmp_path_factory.mktemp(f"host-{generation}"))
     standin_image = harness.standin_image()
     standins = harness.standins(generation, HOST, harness.htpasswd(CODELAB_USER, PASSWORD), standin_image)
-    with harness.exclusive_engine():
+    proxy_folder = Path(substitutions.host_path(lab_host.DOCKER_PROXY_DIR))
+    # The host's read-only Docker API proxy, as its systemd unit runs it: Traefik reads the labels through it.
+    with harness.exclusive_engine(), proxy_harness.running_proxy(proxy_folder, topology.DOCKER_SOCKET):
         deployment = harness.up(ServerSet(system.networks, system.containers + standins), values, substitutions)
         try:
             wait_until_routed()
@@ -209,8 +213,14 @@ def test_the_system_containers_run_as_their_specs_say(live: LiveHost, name: str)
         (live.substitutions.host_path(mount.host_path), mount.container_path, not mount.read_only)
         for mount in spec.mounts
     }
-    # The Docker socket is the engine's own: the proxy reads the real labels through it.
-    assert (topology.DOCKER_SOCKET, topology.DOCKER_SOCKET) in {(source, target) for source, target, _ in mounts}
+    # The lab manager drives the engine's own socket; Traefik reads the real labels through the read-only proxy.
+    sockets = {(source, target) for source, target, _ in mounts if target == topology.DOCKER_SOCKET}
+    if name == lab_host.LAB_MANAGER:
+        assert sockets == {(topology.DOCKER_SOCKET, topology.DOCKER_SOCKET)}
+    else:
+        assert sockets == set(), "whoever takes Traefik must not get root"
+        proxy = live.substitutions.host_path(lab_host.DOCKER_PROXY_DIR)
+        assert (proxy, lab_host.DOCKER_PROXY_DIR, False) in mounts, "the proxy's folder, read-only"
     env = dict(entry.split("=", 1) for entry in found["Config"]["Env"] or [])
     assert {key: env.get(key) for key in spec.env} == {
         key: harness.resolve(value, live.values) for key, value in spec.env.items()

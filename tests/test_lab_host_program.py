@@ -100,7 +100,7 @@ def program_secret(name: str):
 
 
 @pulumi.runtime.test
-def test_only_the_system_containers_publish_ports_or_mount_the_docker_socket(engine_for):
+def test_only_the_proxies_publish_ports_and_only_the_lab_manager_mounts_the_docker_socket(engine_for):
     engine = engine_for("acme-cloud")
 
     def check(registrations):
@@ -113,7 +113,20 @@ def test_only_the_system_containers_publish_ports_or_mount_the_docker_socket(eng
             if any(v["hostPath"] == "/var/run/docker.sock" for v in container.inputs.get("volumes", [])):
                 socket_users.add(name)
         assert published == {"reverse_proxy": {80, 443}, "traefik": {80, 443}}
-        assert socket_users == {"lab_manager", "reverse_proxy"}
+        assert socket_users == {"lab_manager"}, "whoever takes Traefik must not get root"
+        proxies = [c for c in of_type(registrations, CONTAINER) if c.inputs["name"] == "reverse_proxy"]
+        assert proxies and all(
+            {"hostPath": "/run/constellab", "containerPath": "/run/constellab", "readOnly": True}
+            in [
+                {k: v for k, v in m.items() if k in ("hostPath", "containerPath", "readOnly")}
+                for m in c.inputs["volumes"]
+            ]
+            for c in proxies
+        ), "the read-only API proxy's folder"
+        preparations = [r for r in of_type(registrations, REMOTE_COMMAND) if "-preparation-" in r.name]
+        lab_hosts = [r for r in preparations if "-space-" not in r.name]
+        assert all("constellab-docker-proxy.service" in r.inputs["stdin"] for r in lab_hosts)
+        assert not [r for r in preparations if "-space-" in r.name and "docker-proxy" in r.inputs["stdin"]]
 
     return declared(engine).apply(check)
 

@@ -291,9 +291,11 @@ CASES: list[tuple[str, list[Registration], list[str], list[Registration]]] = [
      ["c (docker:Container): runs privileged. Fix: drop privileged; grant the one capability it needs instead"],
      [res(CONTAINER, "c", {**GOOD_CONTAINER, "privileged": False})]),
     ("docker-socket-only-system-containers",
-     [res(CONTAINER, "c", {**GOOD_CONTAINER, "volumes": [{"hostPath": "/var/run/docker.sock", "containerPath": "/s"}]})],
-     ["c (docker:Container): space mounts the Docker socket (root on the host). "
-      "Fix: only lab_manager and reverse_proxy may mount /var/run/docker.sock"],
+     [res(CONTAINER, "c", {**GOOD_CONTAINER, "name": "reverse_proxy",
+                          "volumes": [{"hostPath": "/var/run/docker.sock", "containerPath": "/s"}]})],
+     ["c (docker:Container): reverse_proxy mounts the Docker socket (root on the host). "
+      "Fix: only lab_manager may mount /var/run/docker.sock; Traefik reads through the host's read-only proxy "
+      "(/run/constellab)"],
      [res(CONTAINER, "c", {**GOOD_CONTAINER, "name": "lab_manager",
                           "volumes": [{"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock"}]})]),
     ("docker-images-pinned",
@@ -488,5 +490,6 @@ def test_the_packs_copy_of_the_lab_host_contract_matches_the_programs():
 
     assert docker.LAB_MANAGER_NAMES == lab_host.LAB_MANAGER_NAMES
     assert docker.LAB_HOST_NETWORKS == lab_host.NETWORKS
-    assert set(docker.SOCKET_USERS) == set(lab_host.SYSTEM_CONTAINERS)
+    assert set(docker.SYSTEM_CONTAINERS) == set(lab_host.SYSTEM_CONTAINERS)
+    assert docker.SOCKET_USERS == (lab_host.LAB_MANAGER,)
     assert docker.LAB_MANAGER == lab_host.LAB_MANAGER

@@ -160,7 +160,11 @@ def test_every_lab_proxy_has_the_resolver_the_lab_managers_labels_name(tls):
     challenge = {"acme": "cloudflare", "httpreq": "httpreq"}.get(tls)
     assert acme_resolver.get("dnsChallenge", {}).get("provider") == challenge
     assert config["core"] == {"defaultRuleSyntax": "v2"}
-    assert config["providers"]["docker"] == {"exposedByDefault": False}
+    # The labels are read through the host's read-only API proxy, never the socket.
+    assert config["providers"]["docker"] == {
+        "exposedByDefault": False,
+        "endpoint": "unix:///run/constellab/docker-ro.sock",
+    }
     assert config["api"] == {"dashboard": False, "insecure": False}
     redirect = config["entryPoints"]["web"]["http"]["redirections"]["entryPoint"]
     assert redirect == {"to": "websecure", "scheme": "https", "permanent": True}

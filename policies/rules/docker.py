@@ -16,7 +16,9 @@ CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 SOCKET = "/var/run/docker.sock"
 # The two system containers of a lab host (constellab/lab_host.py; the pack cannot import the program).
-SOCKET_USERS = ("lab_manager", "reverse_proxy")
+SOCKET_USERS = ("lab_manager",)
+"""The lab manager drives Docker; the proxy reads labels through the host's read-only API proxy."""
+SYSTEM_CONTAINERS = ("lab_manager", "reverse_proxy")
 LAB_MANAGER = "lab_manager"
 NETWORK = "docker:index/network:Network"
 LAB_HOST_NETWORKS = ("gencovery-network-manager", "gencovery-network-dev", "gencovery-network-prod")
@@ -66,7 +68,8 @@ def socket_only_where_needed(args: ResourceValidationArgs, report_violation: Rep
             args.name,
             args.resource_type,
             f"{_name(args)} mounts the Docker socket (root on the host)",
-            "only lab_manager and reverse_proxy may mount /var/run/docker.sock",
+            "only lab_manager may mount /var/run/docker.sock; Traefik reads through the host's read-only proxy "
+            "(/run/constellab)",
         )
 
 
@@ -202,7 +205,7 @@ def restart_policy_set(args: ResourceValidationArgs, report_violation: ReportVio
     if args.resource_type != CONTAINER:
         return
     restart = args.props.get("restart")
-    if _name(args) in SOCKET_USERS and restart != "always":
+    if _name(args) in SYSTEM_CONTAINERS and restart != "always":
         # lab-configurer's system compose: both come back whatever stopped them.
         report(
             report_violation, args.name, args.resource_type, f"restart policy is {restart!r}", 'set restart to "always"'
@@ -221,7 +224,7 @@ RULES = [
     Rule("docker-no-privileged", "No container runs privileged", "mandatory", no_privileged),
     Rule(
         "docker-socket-only-system-containers",
-        "Only lab_manager and reverse_proxy mount the Docker socket",
+        "Only lab_manager mounts the Docker socket",
         "mandatory",
         socket_only_where_needed,
     ),
