@@ -85,8 +85,10 @@ class DockerFirewall:
 
     def jumps(self) -> list[str]:
         """The `DOCKER-USER` rules that send traffic to the chains (each inserted once)."""
+        # Written as `iptables -S` prints them, so that a former jump is recognised and removed. The
+        # original direction only: a reply (from Codelab's container address) is DNAT'ed traffic too.
         found = [
-            f"-p tcp -m conntrack --ctstate DNAT --ctorigdstport {port} -j {ADMIN_CHAIN}"
+            f"-p tcp -m conntrack --ctstate DNAT --ctorigdstport {port} --ctdir ORIGINAL -j {ADMIN_CHAIN}"
             for port in sorted(self.admin_ports)
         ]
         if self.imds is not None:
@@ -95,9 +97,18 @@ class DockerFirewall:
 
     def script(self) -> str:
         """The script the unit runs: the chains (one transaction), then each jump inserted once."""
+        jumps = self.jumps()
         jump_lines = "".join(
-            f"iptables -w -C DOCKER-USER {jump} 2>/dev/null || iptables -w -I DOCKER-USER {jump}\n"
-            for jump in self.jumps()
+            f"iptables -w -C DOCKER-USER {jump} 2>/dev/null || iptables -w -I DOCKER-USER {jump}\n" for jump in jumps
+        )
+        # A jump an earlier version inserted, and this one no longer renders, goes (Docker never flushes
+        # DOCKER-USER): after the new ones are in, so there is no moment without them.
+        kept = "|".join(f'"{jump}"' for jump in jumps) or '""'
+        jump_lines += (
+            "iptables -w -S DOCKER-USER | sed -n 's/^-A DOCKER-USER //p' | grep -e '-j CONSTELLAB-' |\n"
+            "  while IFS= read -r rule; do\n"
+            f'    case "$rule" in {kept}) ;; *) iptables -w -D DOCKER-USER $rule ;; esac\n'
+            "  done\n"
         )
         ports = ", ".join(str(port) for port in sorted(self.admin_ports)) or "none"
         summary = f"published admin port(s) {ports} for {len(_ipv4(self.admin_cidrs))} administrator network(s)"

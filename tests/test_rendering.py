@@ -354,4 +354,6 @@ def test_codelabs_published_ssh_answers_only_the_administrators_ipv4_networks():
         "*filter\n:CONSTELLAB-ADMIN - [0:0]\n-A CONSTELLAB-ADMIN -s 198.51.100.0/26 -j RETURN\n"
         "-A CONSTELLAB-ADMIN -j DROP\nCOMMIT\n"
     )
-    assert firewall.jumps() == ["-p tcp -m conntrack --ctstate DNAT --ctorigdstport 2222 -j CONSTELLAB-ADMIN"]
+    assert firewall.jumps() == [
+        "-p tcp -m conntrack --ctstate DNAT --ctorigdstport 2222 --ctdir ORIGINAL -j CONSTELLAB-ADMIN"
+    ]
