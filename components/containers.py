@@ -44,7 +44,8 @@ class ContainerSet(pulumi.ComponentResource):
                 ipam_configs=[docker.NetworkIpamConfigArgs(subnet=network.subnet, ip_range=network.ip_range)]
                 if network.subnet
                 else None,
-                opts=child,
+                # Its name is fixed (the lab manager's compose names it): a replacement cannot exist beside it.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             for network in args.server_set.networks
         }

@@ -116,8 +116,14 @@ class PowerGateProvider(ResourceProvider):
         return CreateResult(f"{props['instance_id']}-{props['role']}", self._act({}, props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        if news.get("instance_id") != olds.get("instance_id"):
-            return DiffResult(changes=True)  # a new instance: its first boot, gated again
+        # `olds` are the outputs the last update recorded: an unchanged gate keeps them as they are (a same
+        # step). So any new input (a fingerprint, a wake time) is an update, even with nothing to do, or the
+        # next `up` would compare against a stale one and wake or stop the server for nothing.
+        outputs_only = ("woken_at",) if news.get("role") == "wake" else ()  # the wake gate sets it
+        tracked = {key: value for key, value in news.items() if not key.startswith("__") and key not in outputs_only}
+        recorded = {key: olds.get(key) for key in tracked}
+        if tracked != recorded:
+            return DiffResult(changes=True)
         return DiffResult(changes=self._needs_action(olds, news))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

@@ -525,7 +525,9 @@ RESOURCES: tuple[ResourcePermissions, ...] = (
         delete=("cloudwatch:DeleteAlarms",),
         tag=("cloudwatch:TagResource", "cloudwatch:UntagResource"),
         scope=POWER_ALARMS,
-        unscoped=("cloudwatch:DescribeAlarms",),
+        # PutMetricAlarm's reference (older editions) asks ec2:DescribeInstanceStatus of an alarm on a status
+        # check (the auto-recover alarm's StatusCheckFailed_System): read-only, so granted rather than risked.
+        unscoped=("cloudwatch:DescribeAlarms", "ec2:DescribeInstanceStatus"),
         named_by=("name",),
         service_linked_role=CLOUDWATCH_EVENTS_ROLE,
     ),

@@ -27,6 +27,8 @@ UNIT = "constellab-docker-firewall.service"
 IMDS_ADDRESS = "169.254.169.254/32"
 ADMIN_CHAIN = "CONSTELLAB-ADMIN"
 IMDS_CHAIN = "CONSTELLAB-IMDS"
+FORMER_IMDS_GUARD = "constellab-imds-guard.service"
+"""The earlier versions' guard (user data): it let only the manager network reach the metadata service."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,18 @@ class DockerFirewall:
         # A jump an earlier version inserted, and this one no longer renders, goes (Docker never flushes
         # DOCKER-USER): after the new ones are in, so there is no moment without them.
         kept = "|".join(f'"{jump}"' for jump in jumps) or '""'
+        # The first version's guard of the metadata service (a unit of its own, from cloud-init): it would
+        # drop what the chain above lets through.
+        jump_lines += (
+            f"if [ -e /etc/systemd/system/{FORMER_IMDS_GUARD} ]; then\n"
+            f"  systemctl disable --now {FORMER_IMDS_GUARD} >/dev/null 2>&1 || true\n"
+            f"  rm -f /etc/systemd/system/{FORMER_IMDS_GUARD}\n"
+            "fi\n"
+            # As iptables prints it: `! -s <manager subnet> -d 169.254.169.254/32 -j DROP`.
+            "iptables -w -S DOCKER-USER | sed -n 's/^-A DOCKER-USER //p' |\n"
+            "  grep -e '^! -s [0-9./]* -d 169.254.169.254/32 -j DROP$' |\n"
+            "  while IFS= read -r rule; do iptables -w -D DOCKER-USER $rule; done\n"
+        )
         jump_lines += (
             "iptables -w -S DOCKER-USER | sed -n 's/^-A DOCKER-USER //p' | grep -e '-j CONSTELLAB-' |\n"
             "  while IFS= read -r rule; do\n"

@@ -419,3 +419,16 @@ def test_a_jump_an_earlier_version_inserted_goes_and_administrators_get_through_
         f"-A DOCKER-USER {jump}" for jump in hub.jumps()
     ], "exactly this version's jump, as iptables prints it"
     assert host.reaches(hub_probes(host)["admin"]), "an administrator reaches Codelab's SSH"
+
+
+def test_the_first_versions_guard_goes_and_glab_reaches_the_role_again(host: fw.Host):
+    """Earlier user data inserted its own rule, which let only the manager network through."""
+    lab = firewall("lab1")
+    host.reset()
+    former = "-d 169.254.169.254/32 ! -s 172.30.253.0/24 -j DROP"
+    host.out("router", f"iptables -w -I DOCKER-USER {former}")
+
+    load(host, lab.script())
+
+    assert not [rule for rule in host.filter_rules("DOCKER-USER") if "172.30.253.0/24" in rule]
+    assert host.reaches(lab1_probes(host)["glab"]), "glab reads the hub's data lake with the role"

@@ -210,7 +210,8 @@ def test_an_on_prem_host_is_prepared_over_ssh_before_docker_is_reached(engine_fo
         script = qc.inputs["stdin"]
         assert script.startswith(host_setup.prepare_script().split("systemctl enable docker")[0]), "the same steps"
         assert "-A CONSTELLAB-ADMIN -s 10.20.0.0/24 -j RETURN\n-A CONSTELLAB-ADMIN -j DROP" in script
-        assert "--ctstate DNAT --ctorigdstport 2222 --ctdir ORIGINAL -j CONSTELLAB-ADMIN" in script, "Codelab's SSH past ufw"
+        jump = "--ctstate DNAT --ctorigdstport 2222 --ctdir ORIGINAL -j CONSTELLAB-ADMIN"
+        assert jump in script, "Codelab's SSH past ufw"
         assert "CONSTELLAB-IMDS" not in script, "no metadata service on-prem"
         provider = next(
             p for p in of_type(registrations, "pulumi:providers:docker") if p.name == "pharma-qc-host-docker"

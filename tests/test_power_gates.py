@@ -224,3 +224,45 @@ def test_an_instance_ec2_does_not_know_fails_with_awss_answer(aws):
 
     with pytest.raises(ec2_power.Ec2Error, match=r"AWS refused describe_instances: InvalidInstanceID.NotFound"):
         gate.diff("id", missing, missing)
+
+
+def up(gate: PowerGateProvider, recorded: dict[str, Any] | None, news: dict[str, Any]) -> dict[str, Any]:
+    """What the engine does with a gate on one `up`: create it, or diff the new inputs against the outputs it
+    recorded and update when told so; an unchanged gate keeps its recorded outputs (a same step)."""
+    if recorded is None:
+        outs = gate.create(news).outs
+    elif gate.diff("id", recorded, news).changes:
+        outs = gate.update("id", recorded, news).outs
+    else:
+        return recorded
+    assert outs is not None
+    return outs
+
+
+@pytest.mark.slow
+def test_a_change_deployed_while_the_lab_was_awake_does_not_wake_it_at_night(aws):
+    instance = launch(aws, "lab1")
+    scheduled = {"schedule": OFFICE_HOURS.model_dump_json()}
+    recorded = up(provider_at(MONDAY_TEN_IN_PARIS), None, props(instance, "wake", **scheduled))
+    recorded = up(provider_at(MONDAY_TEN_IN_PARIS), recorded, props(instance, "wake", **scheduled, fingerprint="2"))
+    aws.stop_instances(InstanceIds=[instance])  # its schedule, in the evening
+
+    up(provider_at(SUNDAY_NIGHT_IN_PARIS), recorded, props(instance, "wake", **scheduled, fingerprint="2"))
+
+    assert state(aws, instance) == "stopped", "nothing new to deploy: asleep it stays"
+
+
+@pytest.mark.slow
+def test_a_wake_the_settle_gate_had_nothing_to_undo_is_never_undone_later(aws):
+    instance = launch(aws, "lab1", state="stopped")  # stopped by hand, inside its hours
+    gate = provider_at(MONDAY_TEN_IN_PARIS)
+    scheduled = {"schedule": OFFICE_HOURS.model_dump_json()}
+    woken = up(gate, props(instance, "wake", **scheduled), props(instance, "wake", **scheduled, fingerprint="2"))
+    settled = up(gate, props(instance, "settle", **scheduled), props(instance, "settle", **scheduled,
+                                                                       woken_at=woken["woken_at"]))  # fmt: skip
+    assert state(aws, instance) == "running", "inside its hours it runs: nothing to undo"
+
+    # Later the lab gets an idle stop, and is in use: the next up must not take the old wake for its own.
+    up(gate, settled, props(instance, "settle", **scheduled, idle_stop=True, woken_at=woken["woken_at"]))
+
+    assert state(aws, instance) == "running"
