@@ -95,3 +95,14 @@ def test_docker_over_ssh_is_multiplexed_on_every_remote_server(engine_for):
         assert ssh_options.CONTROL_DIRECTORY.expanduser().is_dir(), "ssh binds the master's socket there"
 
     return declared(engine).apply(check)
+
+
+@pulumi.runtime.test
+def test_a_network_with_a_fixed_name_is_deleted_before_it_is_replaced(engine_for):
+    engine = engine_for("acme-cloud")
+
+    def check(registrations):
+        networks = of_type(registrations, "docker:index/network:Network")
+        assert networks and all(n.delete_before_replace for n in networks), "Docker refuses a second of that name"
+
+    return declared(engine).apply(check)
