@@ -102,3 +102,29 @@ def missing(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI must run this check")
     pytest.skip(reason)
+
+
+
+UNGROUPED = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Fails the live tests, before they start, where `--dist loadgroup` is not honoured.
+
+    pytest-xdist keeps a group in one worker by appending `@<group>` to its tests' node ids; a pytest that
+    ignores that change (9.2 does) would let two workers bring up the same container names on the one
+    Docker engine, and the tests would break each other at random.
+    """
+    if getattr(config.option, "loadgroup", False):
+        for item in items:
+            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid:
+                item.stash[UNGROUPED] = (
+                    f"pytest {pytest.__version__} ignores pytest-xdist's `--dist loadgroup`: this test would share"
+                    " the Docker engine with another worker; install the pytest requirements-dev.txt pins"
+                )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if UNGROUPED in item.stash:
+        pytest.fail(item.stash[UNGROUPED], pytrace=False)
