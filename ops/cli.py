@@ -107,10 +107,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from constellab.settings import StackConfigError, load_stack_file
-    from ops import preview
+    from ops import preview, render_proxy
 
-    if args.against is not None and args.format == "mermaid":
-        raise UsageError("--against shows a difference, which a diagram cannot: use --format text, json or markdown")
+    if args.out is not None and args.format != "mermaid":
+        raise UsageError("--out writes one diagram file per stack: use it with --format mermaid")
+    if (args.full_report is not None or args.report_url is not None) and args.format != "markdown":
+        raise UsageError("--full-report and --report-url belong to the pull-request comment: use --format markdown")
+    out = None
+    if args.out is not None:
+        try:
+            out = render_proxy.output_directory(args.out)
+        except render_proxy.OutputError as error:
+            raise UsageError(str(error)) from None
+    if args.full_report is not None:
+        check_directory_can_be_made(str(Path(args.full_report).parent), "--full-report")
     paths = stack_files(args.stack, args.all)
     for path in paths:
         try:
@@ -138,16 +148,42 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if before is not None:
         from ops.diff import diff
 
-        changes = diff(before, {d["stack"]: d for d in documents}, args.against)
+        by_stack = {stack_name(path): path for path in paths}
+        changes = diff(
+            before,
+            {d["stack"]: d for d in documents},
+            args.against,
+            rerun=lambda stack, renewed: preview.renewed_resources(by_stack[stack], renewed),
+        )
     if args.format == "json":
         print(preview.render_json(documents, changes))
         return 0
-    from ops import report
+    from ops import diagram, report
 
     if args.format == "markdown":
-        print(report.markdown(documents, changes), end="")
+        if args.full_report is not None:
+            full = report.markdown(documents, changes, limit=None, before=before)
+            written = render_proxy.write(
+                [render_proxy.RenderedFile(Path(args.full_report).name, full, secret=False)],
+                Path(args.full_report).parent,
+            )
+            print(f"full report: {written[0]}", file=sys.stderr)
+        print(report.markdown(documents, changes, full_report=args.report_url, before=before), end="")
     elif args.format == "mermaid":
-        print("\n\n".join(report.mermaid(document) for document in documents))
+        diffs = {d["stack"]: d for d in (changes or {}).get("stacks", [])}
+        diagrams = {
+            d["stack"]: diagram.mermaid(d, diffs.get(d["stack"]), (before or {}).get(d["stack"])) for d in documents
+        }
+        if out is not None:
+            files = [
+                render_proxy.RenderedFile(f"{stack}.mmd", text + "\n", secret=False) for stack, text in diagrams.items()
+            ]
+            for path in render_proxy.write(files, out):
+                print(path)
+        elif len(diagrams) == 1:
+            print(next(iter(diagrams.values())))
+        else:
+            print(diagram.markdown_blocks(diagrams), end="")
     else:
         if changes is not None:
             print(report.render_diff_text(changes))
@@ -492,10 +528,18 @@ def parser() -> argparse.ArgumentParser:
         "--format",
         choices=("text", "json", "markdown", "mermaid"),
         default="text",
-        help="json: docs/preview-json.md; markdown: one pull-request comment; mermaid: the servers' diagram",
+        help="json: docs/preview-json.md; markdown: one pull-request comment; mermaid: the servers' diagrams "
+        "(one stack: the diagram; several: a ```mermaid block each, or one file each with --out)",
     )
     preview_cmd.add_argument(
         "--against", metavar="<git-ref>", help="also show what changes from the stacks as they are at this ref"
+    )
+    preview_cmd.add_argument("--out", metavar="<dir>", help="mermaid: write <stack>.mmd per stack into this directory")
+    preview_cmd.add_argument(
+        "--full-report", metavar="<file>", help="markdown: also write the whole report, which no size limit cuts"
+    )
+    preview_cmd.add_argument(
+        "--report-url", metavar="<url>", help="markdown: where the comment says the full report is (an artifact)"
     )
     preview_cmd.add_argument(
         "--jobs", type=at_least_one, metavar="<n>", help="stacks previewed at once (default: cores)"

@@ -1,7 +1,14 @@
 """Desired-state difference between two previews of the same stacks (before: a git ref; after: here).
 
-Resources are matched by URN. A change to an input that the provider cannot update in place is a
-replacement; removing or replacing anything that holds data is dangerous and listed first.
+Resources are matched by URN (or by an alias the program declares). A change to an input that the
+provider cannot update in place is a replacement (`ops.replacements`). As in the engine, a replaced or
+added resource's computed outputs (ids, ARNs, addresses, generated values) are unknown until apply: every
+input that takes one is shown as unknown, and replaces its resource when it forces replacement,
+transitively. The mock engine gives a replaced resource the same id as before, so which inputs take
+such values is found by running the program again with other computed values for those resources
+(`RecordingMocks.renewed`): the inputs whose real values differ are the ones the engine cannot know.
+
+What a reviewer must see first is classified by `ops.impact`: dangerous (data) and disruptive (downtime).
 """
 
 from __future__ import annotations
@@ -11,127 +18,39 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ops import impact, replacements
 from ops.git import GitRefError, resolve_commit, run_git
 
-# Inputs whose change makes the provider replace the resource (pulumi-aws 7, pulumi-docker 5, ...).
-REPLACED_BY: dict[str, set[str]] = {
-    "aws:ec2/instance:Instance": {"ami", "subnetId", "availabilityZone", "keyName", "privateIp", "tenancy"},
-    "aws:ebs/volume:Volume": {"availabilityZone", "encrypted", "kmsKeyId", "snapshotId"},
-    "aws:s3/bucket:Bucket": {"bucket", "bucketPrefix"},
-    "aws:ec2/subnet:Subnet": {"vpcId", "cidrBlock", "availabilityZone"},
-    "aws:ec2/vpc:Vpc": {"cidrBlock"},
-    "aws:ec2/securityGroup:SecurityGroup": {"vpcId", "name", "description"},
-    "aws:ec2/eip:Eip": {"domain"},
-    "aws:ec2/volumeAttachment:VolumeAttachment": {"volumeId", "instanceId", "deviceName"},
-    "aws:iam/user:User": set(),
-    "aws:iam/accessKey:AccessKey": {"user"},
-    "cloudflare:index/dnsRecord:DnsRecord": {"zoneId"},
-    "docker:index/network:Network": {"name", "driver", "ipamConfigs", "internal"},
-    "random:index/randomPassword:RandomPassword": {"length", "special", "overrideSpecial", "upper", "lower", "numeric"},
-}
-# A container is immutable: any change recreates it (its data lives in bind mounts).
-REPLACED_ON_ANY_CHANGE = {"docker:index/container:Container", "docker:index/remoteImage:RemoteImage"}
-STATEFUL = {"aws:s3/bucket:Bucket": "bucket", "aws:ebs/volume:Volume": "data volume"}
-CONTAINER = "docker:index/container:Container"
-DATABASE_DATA = "/var/lib/mysql"
+Renewed = frozenset[tuple[str, str]]
+Rerun = Callable[[Renewed], dict[str, Any]]
+"""Runs the program of the `after` side again with those resources' computed values renewed."""
+MAX_ROUNDS = 12
+"""Each round adds the resources newly replaced by unknown values; a chain longer than this is a bug."""
 
 
 class AgainstError(Exception):
     """The git ref cannot be previewed (unknown ref, or its preview failed): one line, exit 2."""
 
 
-def _database_data(resource: dict[str, Any]) -> str | None:
-    for volume in resource.get("inputs", {}).get("volumes") or []:
-        if isinstance(volume, dict) and volume.get("containerPath") == DATABASE_DATA:
-            return str(volume.get("hostPath"))
-    return None
+def _resources(document: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    return {r["urn"]: r for r in (document or {}).get("resources", []) if r["custom"]}
 
 
-def _is_database(resource: dict[str, Any]) -> bool:
-    return resource["type"] == CONTAINER and _database_data(resource) is not None
-
-
-def diff_stack(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
-    """Added, removed and changed resources of one stack; dangerous changes flagged."""
-    old = {r["urn"]: r for r in (before or {}).get("resources", []) if r["custom"]}
-    new = {r["urn"]: r for r in (after or {}).get("resources", []) if r["custom"]}
-    stack = (after or before or {}).get("stack", "")
-    added = [_brief(new[urn]) for urn in sorted(set(new) - set(old))]
-    removed = [_brief(old[urn]) for urn in sorted(set(old) - set(new))]
-    changed = []
-    dangerous = []
-    for urn in sorted(set(old) & set(new)):
-        was, now = old[urn], new[urn]
-        keys = sorted(set(was["inputs"]) | set(now["inputs"]))
-        changes = [
-            {"input": key, "before": was["inputs"].get(key), "after": now["inputs"].get(key)}
-            for key in keys
-            if _differs(was, now, key)
-        ]
-        option_changes = {
-            key: {"before": was["options"].get(key), "after": now["options"].get(key)}
-            for key in ("protect", "retainOnDelete", "deleteBeforeReplace", "ignoreChanges")
-            if was["options"].get(key) != now["options"].get(key)
-        }
-        if not changes and not option_changes:
+def _matches(old: dict[str, Any], new: dict[str, Any]) -> dict[str, str]:
+    """New URN -> old URN: the same URN, or an alias the new resource declares for an old one."""
+    matched = {urn: urn for urn in new if urn in old}
+    for urn, resource in new.items():
+        if urn in matched:
             continue
-        ignored = set(now["options"].get("ignoreChanges") or [])
-        forcing = sorted(
-            change["input"]
-            for change in changes
-            if change["input"] not in ignored
-            and (now["type"] in REPLACED_ON_ANY_CHANGE or change["input"] in REPLACED_BY.get(now["type"], set()))
-        )
-        entry = {
-            **_brief(now),
-            "changes": changes,
-            "options": option_changes,
-            "replace": bool(forcing),
-            "replaceBecause": forcing,
-        }
-        changed.append(entry)
-        if forcing and now["type"] in STATEFUL:
-            dangerous.append(
-                {
-                    **_brief(now),
-                    "action": "replace",
-                    "reason": f"replacing this {STATEFUL[now['type']]} ({', '.join(forcing)}) loses its data",
-                }
-            )
-        if _is_database(was) and _database_data(was) != _database_data(now):
-            dangerous.append(
-                {
-                    **_brief(now),
-                    "action": "move",
-                    "reason": f"the database data moves from {_database_data(was)} to {_database_data(now)}",
-                }
-            )
-        if was["options"].get("protect") and not now["options"].get("protect") and now["type"] in STATEFUL:
-            dangerous.append({**_brief(now), "action": "unprotect", "reason": "protection is removed"})
-    for resource in removed:
-        full = old[resource["urn"]]
-        if full["type"] in STATEFUL:
-            dangerous.append({**resource, "action": "remove", "reason": f"this {STATEFUL[full['type']]} is removed"})
-        elif _is_database(full):
-            dangerous.append(
-                {
-                    **resource,
-                    "action": "remove",
-                    "reason": f"the database with data in {_database_data(full)} is removed",
-                }
-            )
-    return {
-        "stack": stack,
-        "new": before is None,
-        "deleted": after is None,
-        "added": added,
-        "removed": removed,
-        "changed": changed,
-        "dangerous": dangerous,
-    }
+        for alias in resource.get("aliases") or []:
+            if alias in old and alias not in matched.values():
+                matched[urn] = alias
+                break
+    return matched
 
 
 def _differs(was: dict[str, Any], now: dict[str, Any], key: str) -> bool:
@@ -142,13 +61,128 @@ def _differs(was: dict[str, Any], now: dict[str, Any], key: str) -> bool:
     return bool(was["inputs"].get(key) != now["inputs"].get(key))
 
 
+def _changed_inputs(was: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    return sorted(key for key in set(was["inputs"]) | set(now["inputs"]) if _differs(was, now, key))
+
+
+def _unknown_inputs(plain: dict[str, Any], renewed: dict[str, Any]) -> list[str]:
+    """Inputs whose value changes when the provider computes other values: unknown until apply."""
+    return sorted(key for key in set(plain["inputs"]) | set(renewed["inputs"]) if _differs(plain, renewed, key))
+
+
+def _options(was: dict[str, Any], now: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        key: {"before": was["options"].get(key), "after": now["options"].get(key)}
+        for key in ("protect", "retainOnDelete", "deleteBeforeReplace", "ignoreChanges")
+        if was["options"].get(key) != now["options"].get(key)
+    }
+
+
+def diff_stack(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, rerun: Rerun | None = None
+) -> dict[str, Any]:
+    """Added, removed, changed and replaced resources of one stack, with what is dangerous or disruptive.
+
+    `rerun` (the after side's program, run again with renewed computed values) finds the inputs that are
+    unknown until apply; without it, only the changes the documents show are reported.
+    """
+    old, new = _resources(before), _resources(after)
+    stack = (after or before or {}).get("stack", "")
+    matched = _matches(old, new)
+    added = sorted(set(new) - set(matched))
+    removed = sorted(set(old) - set(matched.values()))
+    direct = {urn: _changed_inputs(old[was], new[urn]) for urn, was in matched.items()}
+    unknown: dict[str, list[str]] = {}
+
+    def forcing(urn: str) -> list[str]:
+        now = new[urn]
+        ignored = set(now["options"].get("ignoreChanges") or [])
+        inputs = (set(direct[urn]) | set(unknown.get(urn, []))) - ignored
+        return replacements.forcing(
+            now["type"],
+            sorted(inputs),
+            now["options"].get("replaceOnChanges") or [],
+            old[matched[urn]]["inputs"],
+            now["inputs"],
+        )
+
+    replaced = {urn for urn in matched if forcing(urn)}
+    if rerun is not None and before is not None and after is not None:
+        for _ in range(MAX_ROUNDS):
+            renewed_set = {(new[urn]["type"], new[urn]["name"]) for urn in [*added, *replaced]}
+            if not renewed_set:
+                break
+            renewed = _resources(rerun(frozenset(renewed_set)))
+            unknown = {urn: _unknown_inputs(new[urn], renewed[urn]) for urn in matched if urn in renewed}
+            newly = {urn for urn in matched if urn not in replaced and forcing(urn)}
+            if not newly:
+                break
+            replaced |= newly
+        else:
+            raise RuntimeError(f"{stack}: replacements still spreading after {MAX_ROUNDS} rounds")
+
+    changed = []
+    ignored_only = []
+    for urn in sorted(matched):
+        was, now = old[matched[urn]], new[urn]
+        ignored = set(now["options"].get("ignoreChanges") or [])
+        options = _options(was, now)
+        shown = [key for key in direct[urn] if key not in ignored]
+        unknowns = [key for key in unknown.get(urn, []) if key not in ignored and key not in shown]
+        if not shown and not unknowns and not options:
+            if set(direct[urn]) & ignored:
+                ignored_only.append({**_brief(now), "inputs": sorted(set(direct[urn]) & ignored)})
+            continue
+        because = forcing(urn) if urn in replaced else []
+        # An input that takes a value computed on apply is unknown, even where the mock engine shows one.
+        changes = [
+            {"input": key, "before": was["inputs"].get(key), "after": None, "unknown": True}
+            if key in unknown.get(urn, [])
+            else {"input": key, "before": was["inputs"].get(key), "after": now["inputs"].get(key)}
+            for key in [*shown, *unknowns]
+        ]
+        changed.append(
+            {
+                **_brief(now),
+                "changes": sorted(changes, key=lambda c: c["input"]),
+                "ignored": sorted(set(direct[urn]) & ignored),
+                "options": options,
+                "replace": urn in replaced,
+                "replaceBecause": because,
+                "stopStart": replacements.stops_and_starts(now["type"], shown) if urn not in replaced else [],
+            }
+        )
+    result = {
+        "stack": stack,
+        "new": before is None,
+        "deleted": after is None,
+        "added": [_brief(new[urn]) for urn in added],
+        "removed": [_brief(old[urn]) for urn in removed],
+        "changed": changed,
+        "ignored": ignored_only,
+    }
+    return result | impact.assess(result, before, after)
+
+
 def _brief(resource: dict[str, Any]) -> dict[str, Any]:
     return {"urn": resource["urn"], "type": resource["type"], "name": resource["name"]}
 
 
-def diff(before: dict[str, dict[str, Any] | None], after: dict[str, dict[str, Any]], ref: str) -> dict[str, Any]:
+def diff(
+    before: dict[str, dict[str, Any] | None],
+    after: dict[str, dict[str, Any]],
+    ref: str,
+    rerun: Callable[[str, Renewed], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The difference of every stack; `rerun(stack, renewed)` runs a stack's program again (see `diff_stack`)."""
     stacks = sorted(set(before) | set(after))
-    return {"against": ref, "stacks": [diff_stack(before.get(s), after.get(s)) for s in stacks]}
+
+    def rerun_of(stack: str) -> Rerun | None:
+        if rerun is None:
+            return None
+        return lambda renewed: rerun(stack, renewed)
+
+    return {"against": ref, "stacks": [diff_stack(before.get(s), after.get(s), rerun_of(s)) for s in stacks]}
 
 
 def documents_at(root: Path, ref: str, stacks: list[str]) -> dict[str, dict[str, Any] | None]:

@@ -96,11 +96,35 @@ def _mock_password(name: str, inputs: dict[str, Any]) -> str:
     return "".join(alphabet[(byte + index) % len(alphabet)] for index, byte in enumerate(stream))
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Answers the program's lookups and computes provider outputs, deterministically."""
+REPLACED_MARK = "~new"
+"""Appended to what a provider computes for a resource it creates anew (`RecordingMocks.renewed`)."""
 
-    def __init__(self, region: str = "eu-west-3") -> None:
+
+def _renewed(value: Any) -> Any:
+    """Another value of the same shape: what a provider computes differs from one creation to the next."""
+    if is_secret(value):
+        return {**value, "value": _renewed(value["value"])}
+    if isinstance(value, str):
+        return value + REPLACED_MARK
+    if isinstance(value, dict):
+        return {key: _renewed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renewed(item) for item in value]
+    return value
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Answers the program's lookups and computes provider outputs, deterministically.
+
+    `renewed` names resources (type, name) that a deployment would create anew (added or replaced): what
+    the provider computes for them (id, ARN, addresses, generated values) is unknown until it does. The
+    mocks answer other values for those, so every input that takes one, through any `apply`, differs from
+    a run without them: that is how `ops.diff` finds what the engine would show as unknown until apply.
+    """
+
+    def __init__(self, region: str = "eu-west-3", renewed: frozenset[tuple[str, str]] = frozenset()) -> None:
         self.region = region
+        self.renewed = renewed
         self.calls: list[MockCallArgs] = []
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -130,6 +154,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise UnknownLookupError(f"the mocks do not answer {token}: add it to RecordingMocks.call")
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        resource_id, state = self._computed(args)
+        if (args.typ, args.name) not in self.renewed:
+            return resource_id, state
+        inputs = dict(args.inputs)
+        computed = {key: value for key, value in state.items() if key not in inputs or inputs[key] != value}
+        return (_renewed(resource_id) if resource_id else None), state | _renewed(computed)
+
+    def _computed(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
         kind = args.typ
         if args.custom is False:
@@ -196,6 +228,12 @@ class Registration:
     outputs: dict[str, Any]
     aliases: list[dict[str, Any]] = field(default_factory=list)
     """The resource's aliases as the engine receives them (a URN, or a spec: name, type, parent...)."""
+    input_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    """Per input, the URNs of the resources whose outputs it takes (the engine's `propertyDependencies`)."""
+    replace_on_changes: list[str] = field(default_factory=list)
+    """The `replace_on_changes` resource option: inputs the program itself declares replace-forcing."""
+    alias_urns: list[str] = field(default_factory=list)
+    """The URNs the aliases stand for: what this resource was called in the state before."""
 
 
 class RecordingMonitor(MockMonitor):
@@ -211,6 +249,7 @@ class RecordingMonitor(MockMonitor):
             return response
         inputs = rpc.deserialize_properties(request.object)
         outputs = rpc.deserialize_properties(response.object) if response.object else {}
+        aliases = [json_format.MessageToDict(alias) for alias in request.aliases]
         self.registrations.append(
             Registration(
                 urn=response.urn,
@@ -227,10 +266,23 @@ class RecordingMonitor(MockMonitor):
                 dependencies=list(request.dependencies),
                 inputs=inputs,
                 outputs=outputs,
-                aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
+                aliases=aliases,
+                alias_urns=[self._alias_urn(alias, request) for alias in aliases],
+                input_dependencies={
+                    key: sorted(found.urns) for key, found in request.propertyDependencies.items() if found.urns
+                },
+                replace_on_changes=list(request.replaceOnChanges),
             )
         )
         return response
+
+    def _alias_urn(self, alias: dict[str, Any], request: Any) -> str:
+        """The URN an alias names, built the way this engine builds URNs (`MockMonitor.make_urn`)."""
+        if "urn" in alias:
+            return str(alias["urn"])
+        spec = alias.get("spec", {})
+        parent = "" if spec.get("noParent") else spec.get("parentUrn", request.parent)
+        return self.make_urn(parent, spec.get("type") or request.type, spec.get("name") or request.name)
 
 
 class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
@@ -289,14 +341,17 @@ def placeholder(secret: SecretKey, member: str | None = None) -> str:
     return f"offline-placeholder-{secret.name}" + (f"-{member}" if member else "")
 
 
-def configure(stack_file: Path, settings: StackSettings | None = None) -> Engine:
+def configure(
+    stack_file: Path, settings: StackSettings | None = None, renewed: frozenset[tuple[str, str]] = frozenset()
+) -> Engine:
     """Installs the mock engine and the stack's config, exactly as the CLI would hand it over.
 
-    Secret values are not decrypted: each secret key gets a placeholder, marked secret.
+    Secret values are not decrypted: each secret key gets a placeholder, marked secret. `renewed`: see
+    `RecordingMocks`.
     """
     settings = settings or load_stack_file(stack_file)
     stack = stack_name_of(stack_file)
-    mocks = RecordingMocks(region=settings.aws_region or "eu-west-3")
+    mocks = RecordingMocks(region=settings.aws_region or "eu-west-3", renewed=renewed)
     monitor = RecordingMonitor(mocks)
     # A fresh root stack per run, so several stacks can be previewed in one process.
     runtime_settings.ROOT.set(None)
@@ -333,11 +388,18 @@ class OfflineRun:
     """Stack outputs with secrets still wrapped (see `mask`, `reveal`)."""
 
 
-def run_program(stack_file: Path, build: Callable[[str, StackSettings], object] | None = None) -> OfflineRun:
-    """Runs the program for one stack file under the mock engine and returns what it declared."""
+def run_program(
+    stack_file: Path,
+    build: Callable[[str, StackSettings], object] | None = None,
+    renewed: frozenset[tuple[str, str]] = frozenset(),
+) -> OfflineRun:
+    """Runs the program for one stack file under the mock engine and returns what it declared.
+
+    `renewed`: resources (type, name) whose provider-computed values are to differ (`RecordingMocks`).
+    """
     import program
 
-    engine = configure(stack_file)
+    engine = configure(stack_file, renewed=renewed)
     builder = build or program.build
 
     def body() -> pulumi.Output[None]:

@@ -48,6 +48,10 @@ def _resource(registration: Registration) -> dict[str, Any]:
         "id": registration.id,
         "inputs": mask(inputs),
         "fingerprints": {key: _fingerprint(value) for key, value in sorted(inputs.items())},
+        "inputDependencies": {
+            key: registration.input_dependencies[key] for key in sorted(registration.input_dependencies)
+        },
+        "aliases": registration.alias_urns,
         "options": {
             "protect": registration.protect,
             "retainOnDelete": registration.retain_on_delete,
@@ -55,6 +59,7 @@ def _resource(registration: Registration) -> dict[str, Any]:
             "provider": registration.provider.rsplit("::", 1)[0] if registration.provider else None,
             "deleteBeforeReplace": registration.delete_before_replace,
             "ignoreChanges": sorted(registration.ignore_changes),
+            "replaceOnChanges": sorted(registration.replace_on_changes),
         },
     }
 
@@ -87,6 +92,23 @@ def lab_manager_sets(settings: StackSettings) -> dict[str, dict[str, Any]]:
     return found
 
 
+def server_summaries(settings: StackSettings) -> dict[str, dict[str, Any]]:
+    """Per server: its role, placement and power (what the diagram marks), from the stack file."""
+    from constellab.config import Lab, Space
+    from constellab.naming import role_of
+
+    found: dict[str, dict[str, Any]] = {}
+    for _, server in settings.platform.servers():
+        power = "always on"
+        if isinstance(server, Lab):
+            kinds = [word for word, on in (("scheduled", server.schedule), ("idle stop", server.idle_stop)) if on]
+            power = "parked" if server.state == "stopped" else " + ".join(kinds) or "always on"
+        if not isinstance(server, Space) and server.retired:
+            power = "retired"
+        found[server.name] = {"role": role_of(server), "placement": server.placement.kind, "power": power}
+    return found
+
+
 def stack_document(run: OfflineRun) -> dict[str, Any]:
     """One stack's preview as data: resources with inputs and options, summary, outputs, policies."""
     from ops.guardrails import check_run
@@ -107,6 +129,7 @@ def stack_document(run: OfflineRun) -> dict[str, Any]:
         "policies": [violation.as_dict() for violation in check_run(run)],
         "schedules": schedules,
         "labManager": lab_manager_sets(run.settings),
+        "servers": server_summaries(run.settings),
     }
 
 
@@ -114,6 +137,14 @@ def _document_for(path: str) -> dict[str, Any]:
     from ops.offline import run_program
 
     return stack_document(run_program(Path(path)))
+
+
+def renewed_resources(path: Path, renewed: frozenset[tuple[str, str]]) -> dict[str, Any]:
+    """The stack's resources when the provider computes other values for `renewed` (see `ops.diff`)."""
+    from ops.offline import run_program
+
+    run = run_program(path, renewed=renewed)
+    return {"stack": run.stack, "resources": [_resource(r) for r in run.registrations]}
 
 
 # A worker leaves cyclic garbage to pile up until it holds this many objects (roughly 800 MB): freeing

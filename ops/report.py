@@ -1,99 +1,28 @@
-"""Pull-request renderings of previews: one Markdown comment for all stacks, and Mermaid diagrams."""
+"""Pull-request renderings of previews: one Markdown comment for all stacks, and the difference as text.
+
+The comment puts first what a reviewer must see (dangerous and disruptive changes, mandatory guardrail
+violations), then one line per stack, then details and a diagram for the stacks that change. It fits
+GitHub's limit on a comment (65,536 characters) whatever the number of stacks: what does not fit is
+left out whole, a stack's section at a time (so a cut never lands inside a code block), and the comment
+says so and links the full report.
+"""
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import yaml
 
-from ops.preview import short_type
+from ops.diagram import mermaid
+from policies.rules.common import short_type
 
 MARKER = "<!-- constellab-preview -->"
-CONTAINER = "docker:index/container:Container"
-CONTAINER_SET = "constellab:containers:ContainerSet"
+COMMENT_LIMIT = 65_536
+"""GitHub's limit on the body of an issue or pull-request comment, in characters."""
 MAX_VALUE = 80
-
-
-def _id(*parts: str) -> str:
-    return "_".join(re.sub(r"[^A-Za-z0-9]", "_", part) for part in parts)
-
-
-def _label(text: str) -> str:
-    return text.replace('"', "'")
-
-
-def servers_of(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    servers = document.get("outputs", {}).get("servers", {})
-    return servers if isinstance(servers, dict) else {}
-
-
-def containers_of(document: dict[str, Any], server: str) -> list[str]:
-    """Container names of one server, from its ContainerSet's children."""
-    sets = {
-        r["urn"]
-        for r in document["resources"]
-        if r["type"] == CONTAINER_SET and r["name"].endswith(f"-{server}-host-containers")
-    }
-    return sorted(
-        str(r["inputs"].get("name")) for r in document["resources"] if r["type"] == CONTAINER and r["parent"] in sets
-    )
-
-
-PROXIES = ("reverse_proxy", "traefik")
-
-
-def mermaid(document: dict[str, Any]) -> str:
-    """Servers with the containers Pulumi declares, those their lab manager runs (dashed), DNS and buckets."""
-    stack = document["stack"]
-    managed_sets = document.get("labManager", {})
-    lines = ["flowchart LR", f'  subgraph {_id("stack", stack)}["{_label(stack)}"]']
-    managed_nodes: list[str] = []
-    for name, server in sorted(servers_of(document).items()):
-        host = server.get("host", name)
-        node = _id(stack, name)
-        lines.append(f'    subgraph {node}["{_label(name)} · {server.get("role", "?")} · {_label(host)}"]')
-        containers = containers_of(document, name)
-        for container in containers:
-            lines.append(f'      {_id(node, container)}["{_label(container)}"]')
-        managed = managed_sets.get(name, {}).get("containers", [])
-        if managed:
-            inner = _id(node, "managed")
-            lines.append(f'      subgraph {inner}["run by the lab manager"]')
-            for container in managed:
-                managed_id = _id(node, "managed", container["name"])
-                managed_nodes.append(managed_id)
-                networks = ", ".join(n.removeprefix("gencovery-network-") for n in container["networks"])
-                lines.append(f'        {managed_id}["{_label(container["name"])}<br/>{_label(networks)}"]')
-            lines.append("      end")
-        lines.append("    end")
-        dns = _id(node, "dns")
-        lines.append(f'    {dns}(["{_label(host)}<br/>*.{_label(host)}"])')
-        proxy = next((c for c in containers if c in PROXIES), None)
-        lines.append(f"    {dns} --> {_id(node, proxy) if proxy else node}")
-        manager = _id(node, "lab_manager") if "lab_manager" in containers else node
-        if managed and "lab_manager" in containers:
-            lines.append(f"    {manager} -. runs .-> {_id(node, 'managed')}")
-        backups = server.get("backupBuckets")
-        for frequency, name_of_bucket in sorted(backups.items()) if isinstance(backups, dict) else []:
-            bucket = _id(node, "backup", frequency)
-            lines.append(f'    {bucket}[("{frequency.lower()} backups: {_label(str(name_of_bucket))}")]')
-            lines.append(f"    {manager} --> {bucket}")
-        for key, what in (("dataLakeBucket", "data lake"), ("storage", "storage")):
-            if server.get(key):
-                bucket = _id(node, key)
-                lines.append(f'    {bucket}[("{what}: {_label(str(server[key]))}")]')
-                lines.append(f"    {node} --> {bucket}")
-        if server.get("resultsLocation"):
-            lines.append(f'    {node} -. "results: {_label(str(server["resultsLocation"]))}" .-> {_id(stack, "lake")}')
-    if any(s.get("resultsLocation") for s in servers_of(document).values()):
-        lines.append(f'    {_id(stack, "lake")}[("hub data lake")]')
-    lines.append("  end")
-    if managed_nodes:
-        lines.append("  classDef managed stroke-dasharray: 4 3")
-        lines.append(f"  class {','.join(managed_nodes)} managed")
-    return "\n".join(lines)
+MAX_LISTED = 40
+"""Items of one list (dangerous changes, violations...) shown in the comment before '… and N more'."""
 
 
 def _value(value: Any) -> str:
@@ -102,76 +31,176 @@ def _value(value: Any) -> str:
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
 
 
-def _counts(stack_diff: dict[str, Any] | None) -> tuple[str, str, str, str, str]:
+def _counts(stack_diff: dict[str, Any] | None) -> tuple[str, str, str, str]:
     if stack_diff is None:
-        return ("–", "–", "–", "–", "–")
+        return ("–", "–", "–", "–")
     replaced = sum(1 for c in stack_diff["changed"] if c["replace"])
     return (
         str(len(stack_diff["added"])),
         str(len(stack_diff["changed"]) - replaced),
         str(replaced),
         str(len(stack_diff["removed"])),
-        str(len(stack_diff["dangerous"])),
     )
 
 
-def markdown(documents: list[dict[str, Any]], diff: dict[str, Any] | None = None) -> str:
-    """One pull-request comment for every selected stack; dangerous changes first."""
-    diffs = {d["stack"]: d for d in (diff or {}).get("stacks", [])}
-    against = f" against `{diff['against']}`" if diff else ""
+def changes_anything(stack_diff: dict[str, Any] | None) -> bool:
+    return stack_diff is None or bool(stack_diff["added"] or stack_diff["removed"] or stack_diff["changed"])
+
+
+def disrupted_servers(stack_diff: dict[str, Any]) -> list[str]:
+    """The servers a change interrupts, always-on ones first, each once (`hub (downtime)`)."""
+    found: list[str] = []
+    for item in stack_diff.get("disruptive", []):
+        server = item.get("server")
+        if server is None:
+            continue
+        text = f"{server} (downtime)" if item.get("role") in ("hub", "space") else server
+        if text not in found:
+            found.append(text)
+    return found
+
+
+def verdict(stack_diff: dict[str, Any] | None) -> str:
+    """One line a reviewer reads first: how many dangerous and disruptive changes, or that there are none."""
+    if stack_diff is None:
+        return "no comparison"
+    if stack_diff["new"]:
+        return "new stack: everything is created"
+    if not changes_anything(stack_diff):
+        return "no change"
+    dangerous, disruptive = len(stack_diff["dangerous"]), len(stack_diff["disruptive"])
+    if not dangerous and not disruptive:
+        return "no dangerous or disruptive change"
+    parts = []
+    if dangerous:
+        parts.append(f"⚠️ {dangerous} dangerous")
+    if disruptive:
+        parts.append(f"🔌 {disruptive} disruptive: {', '.join(disrupted_servers(stack_diff))}")
+    return " · ".join(parts)
+
+
+def _listed(items: list[str], what: str) -> list[str]:
+    shown = items[:MAX_LISTED]
+    if len(items) > MAX_LISTED:
+        shown.append(f"- … and {len(items) - MAX_LISTED} more {what} (see the full report)")
+    return shown
+
+
+def _head(documents: list[dict[str, Any]], diffs: dict[str, dict[str, Any]], against: str | None) -> list[str]:
+    compared = f" against `{against}`" if against else ""
     lines = [
         MARKER,
         "## Constellab preview",
         "",
-        f"Offline preview of {len(documents)} stack(s){against}, under Pulumi's mock engine: nothing was created.",
+        f"Offline preview of {len(documents)} stack(s){compared}, under Pulumi's mock engine: nothing was created.",
+    ]
+    if diffs:
+        dangerous = sum(len(d["dangerous"]) for d in diffs.values())
+        disruptive = sum(len(d["disruptive"]) for d in diffs.values())
+        touched = sum(1 for d in diffs.values() if changes_anything(d))
+        lines += ["", f"**{dangerous} dangerous and {disruptive} disruptive change(s); {touched} stack(s) change.**"]
+    dangerous_lines = [
+        f"- **{stack}** `{item['name']}` ({short_type(item['type'])})"
+        + (f" on {item['server']}" if item.get("server") else "")
+        + f" — {item['action']}: {item['reason']}"
+        for stack, d in diffs.items()
+        for item in d["dangerous"]
+    ]
+    if dangerous_lines:
+        lines += ["", "### ⚠️ Dangerous: data is removed or replaced", "", *_listed(dangerous_lines, "dangerous")]
+    disruptive_lines = [
+        f"- **{stack}** {item.get('server', '?')}"
+        + (" (**downtime**)" if item.get("role") in ("hub", "space") else "")
+        + f": {item['reason']} — `{item['name']}`"
+        for stack, d in diffs.items()
+        for item in d["disruptive"]
+    ]
+    if disruptive_lines:
+        lines += [
+            "",
+            "### 🔌 Disruptive: a server or its system containers stop",
+            "",
+            *_listed(disruptive_lines, "disruptive"),
+        ]
+    violations = [
+        f"- **{d['stack']}** `{v['rule']}`: {v['message']}"
+        for d in documents
+        for v in d["policies"]
+        if v["level"] == "mandatory"
+    ]
+    if violations:
+        lines += ["", "### ❌ Mandatory guardrail violations", "", *_listed(violations, "violations")]
+    lines += [
         "",
-        "| stack | resources | added | changed | replaced | removed | dangerous | mandatory violations |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| stack | resources | added | changed | replaced | removed | mandatory violations | verdict |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for document in documents:
+        stack_diff = diffs.get(document["stack"])
         mandatory = sum(1 for v in document["policies"] if v["level"] == "mandatory")
-        counts = _counts(diffs.get(document["stack"]))
         lines.append(
-            f"| {document['stack']} | {document['summary']['resources']} | " + " | ".join(counts) + f" | {mandatory} |"
+            f"| {document['stack']} | {document['summary']['resources']} | "
+            + " | ".join(_counts(stack_diff))
+            + f" | {mandatory} | {verdict(stack_diff)} |"
         )
-    dangerous = [(stack, item) for stack, d in diffs.items() for item in d["dangerous"]]
-    if dangerous:
-        lines += ["", "### ⚠️ Dangerous changes", ""]
-        lines += [
-            f"- **{stack}**: `{item['name']}` ({short_type(item['type'])}) — {item['action']}: {item['reason']}"
-            for stack, item in dangerous
-        ]
-    violations = [(d["stack"], v) for d in documents for v in d["policies"] if v["level"] == "mandatory"]
-    if violations:
-        lines += ["", "### ❌ Mandatory guardrail violations", ""]
-        lines += [f"- **{stack}** `{v['rule']}`: {v['message']}" for stack, v in violations]
-    for document in documents:
-        lines += _stack_section(document, diffs.get(document["stack"]))
-    return "\n".join(lines) + "\n"
+    return lines
 
 
-def _stack_section(document: dict[str, Any], stack_diff: dict[str, Any] | None) -> list[str]:
-    lines = ["", f"### {document['stack']}", "", "```mermaid", mermaid(document), "```"]
+def markdown(
+    documents: list[dict[str, Any]],
+    diff: dict[str, Any] | None = None,
+    *,
+    limit: int | None = COMMENT_LIMIT,
+    full_report: str | None = None,
+    before: dict[str, dict[str, Any] | None] | None = None,
+) -> str:
+    """One pull-request comment for every selected stack, at most `limit` characters (None: no limit).
+
+    Details and a diagram come only for the stacks that change (all stacks without `diff`); `full_report`
+    (a link) is where a reader finds what did not fit. Without a limit (the full report), each stack's
+    section also lists its resources by type and its outputs.
+    """
+    diffs = {d["stack"]: d for d in (diff or {}).get("stacks", [])}
+    head = "\n".join(_head(documents, diffs, diff["against"] if diff else None)) + "\n"
+    sections = [
+        "\n".join(_stack_section(d, diffs.get(d["stack"]), (before or {}).get(d["stack"]), limit is None)) + "\n"
+        for d in documents
+        if diff is None or changes_anything(diffs.get(d["stack"]))
+    ]
+    where = f"the [full report]({full_report})" if full_report else "the full report (`--full-report`)"
+    body = head
+    for index, section in enumerate(sections):
+        rest = len(sections) - index
+        note = f"\n_{rest} more stack section(s) did not fit in this comment: see {where}._\n"
+        if limit is not None and len(body) + len(section) + len(note) > limit:
+            body += note
+            break
+        body += section
+    if limit is not None and len(body) > limit:  # the head alone is too long: cut it at a line, no code block in it
+        cut = body[: limit - 200].rsplit("\n", 1)[0]
+        body = cut + f"\n\n_The comment is cut here: see {where}._\n"
+    return body
+
+
+def _stack_section(
+    document: dict[str, Any], stack_diff: dict[str, Any] | None, before: dict[str, Any] | None, full: bool
+) -> list[str]:
+    """A stack's diagram, changes and guardrails; `full` adds its resources by type and its outputs."""
+    lines = ["", f"### {document['stack']}", "", "```mermaid", mermaid(document, stack_diff, before), "```"]
     if stack_diff is not None:
         total = len(stack_diff["added"]) + len(stack_diff["changed"]) + len(stack_diff["removed"])
-        lines += ["", f"<details><summary>Changes ({total})</summary>", ""]
+        lines += ["", f"<details><summary>Changes ({total}): {verdict(stack_diff)}</summary>", ""]
         if stack_diff["new"]:
             lines.append("_New stack: every resource is added._")
         for item in stack_diff["added"]:
             lines.append(f"- ➕ `{item['name']}` ({short_type(item['type'])})")
         for item in stack_diff["removed"]:
             lines.append(f"- ➖ `{item['name']}` ({short_type(item['type'])})")
-        for item in stack_diff["changed"]:
-            verb = "🔁 replace" if item["replace"] else "✏️ update"
-            because = f" (because of {', '.join(item['replaceBecause'])})" if item["replace"] else ""
-            lines.append(f"- {verb} `{item['name']}` ({short_type(item['type'])}){because}")
-            lines += [f"  - `{c['input']}`: `{_value(c['before'])}` → `{_value(c['after'])}`" for c in item["changes"]]
-            lines += [
-                f"  - option `{k}`: `{_value(v['before'])}` → `{_value(v['after'])}`"
-                for k, v in item["options"].items()
-            ]
-        if total == 0:
-            lines.append("No change.")
+        changed = [_changed_line(item, full) for item in stack_diff["changed"]]
+        lines += changed if full else _listed(changed, "changed resources")
+        ignored = [f"`{item['name']}` ({', '.join(item['inputs'])})" for item in stack_diff.get("ignored", [])]
+        if ignored:
+            lines.append(f"- ignored by the program (`ignore_changes`), so unchanged: {', '.join(ignored)}")
         lines += ["", "</details>"]
     if document["schedules"]:
         lines += ["", "| scheduled lab | weekly hours | saving |", "|---|---:|---:|"]
@@ -182,44 +211,54 @@ def _stack_section(document: dict[str, Any], stack_diff: dict[str, Any] | None) 
     lines += [f"- [{v['level']}] `{v['rule']}`: {v['message']}" for v in document["policies"]] or [
         "All guardrails pass."
     ]
-    lines += [
-        "",
-        "</details>",
-        "",
-        "<details><summary>Resources by type</summary>",
-        "",
-        "| type | count |",
-        "|---|---:|",
-    ]
-    lines += [f"| `{kind}` | {count} |" for kind, count in document["summary"]["byType"].items()]
+    lines += ["", "</details>"]
+    if not full:
+        return lines
+    lines += ["", "<details><summary>Resources by type</summary>", "", "| type | count |"]
+    lines += ["|---|---:|", *(f"| `{kind}` | {count} |" for kind, count in document["summary"]["byType"].items())]
     outputs = yaml.safe_dump(document["outputs"], sort_keys=True, default_flow_style=False, width=120).rstrip()
-    lines += [
-        "",
-        "</details>",
-        "",
-        "<details><summary>Outputs (secrets masked)</summary>",
-        "",
-        "```yaml",
-        outputs,
-        "```",
-        "",
-        "</details>",
-    ]
+    lines += ["", "</details>", "", "<details><summary>Outputs (secrets masked)</summary>", "", "```yaml", outputs]
+    lines += ["```", "", "</details>"]
     return lines
+
+
+def _changed_line(item: dict[str, Any], full: bool) -> str:
+    """One changed resource: what happens to it, and its changed inputs (below it, in the full report)."""
+    verb = "🔁 replace" if item["replace"] else "✏️ update"
+    because = f" (because of {', '.join(item['replaceBecause'])})" if item["replace"] else ""
+    restart = f" (stops and starts it: {', '.join(item['stopStart'])})" if item.get("stopStart") else ""
+    head = f"- {verb} `{item['name']}` ({short_type(item['type'])}){because}{restart}"
+    inputs = []
+    for change in item["changes"]:
+        if change.get("unknown"):
+            inputs.append(f"`{change['input']}` → _unknown until apply_")
+        else:
+            inputs.append(f"`{change['input']}`: `{_value(change['before'])}` → `{_value(change['after'])}`")
+    inputs += [f"option `{k}`: `{_value(v['before'])}` → `{_value(v['after'])}`" for k, v in item["options"].items()]
+    if item.get("ignored"):
+        inputs.append(f"ignored by the program (`ignore_changes`): {', '.join(item['ignored'])}")
+    if full:
+        return "\n".join([head, *(f"  - {text}" for text in inputs)])
+    return f"{head}: " + "; ".join(inputs) if inputs else head
 
 
 def render_diff_text(diff: dict[str, Any]) -> str:
     lines = [f"Difference against {diff['against']}:"]
     for stack in diff["stacks"]:
-        lines.append(
-            f"  {stack['stack']}: "
-            + ", ".join(
-                f"{n} {w}" for n, w in zip(_counts(stack)[:4], ("added", "changed", "replaced", "removed"), strict=True)
-            )
+        counts = ", ".join(
+            f"{n} {w}" for n, w in zip(_counts(stack), ("added", "changed", "replaced", "removed"), strict=True)
         )
+        lines.append(f"  {stack['stack']}: {counts} — {verdict(stack)}")
         for item in stack["dangerous"]:
-            lines.append(f"    DANGER {item['name']} ({short_type(item['type'])}): {item['action']}: {item['reason']}")
+            where = f" on {item['server']}" if item.get("server") else ""
+            lines.append(
+                f"    DANGER {item['name']} ({short_type(item['type'])}){where}: {item['action']}: {item['reason']}"
+            )
+        for item in stack["disruptive"]:
+            downtime = " (downtime)" if item.get("role") in ("hub", "space") else ""
+            lines.append(f"    DISRUPT {item.get('server', '?')}{downtime}: {item['reason']} ({item['name']})")
         for item in stack["changed"]:
             verb = "replace" if item["replace"] else "update"
-            lines.append(f"    {verb} {item['name']}: {', '.join(c['input'] for c in item['changes']) or 'options'}")
+            inputs = [c["input"] + (" (unknown until apply)" if c.get("unknown") else "") for c in item["changes"]]
+            lines.append(f"    {verb} {item['name']}: {', '.join(inputs) or 'options'}")
     return "\n".join(lines)

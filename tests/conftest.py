@@ -104,7 +104,6 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-
 UNGROUPED = pytest.StashKey[str]()
 
 

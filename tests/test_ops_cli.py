@@ -203,6 +203,8 @@ def test_a_stack_named_twice_is_previewed_once():
     assert [s["stack"] for s in json.loads(result.stdout)["stacks"]] == ["local"]
 
 
-def test_a_diagram_of_a_difference_is_refused_before_any_work(capsys):
-    assert main(["preview", "--stack", "local", "--format", "mermaid", "--against", "HEAD"]) == 2
-    assert "--against shows a difference, which a diagram cannot" in capsys.readouterr().err
+def test_options_of_another_format_are_refused_before_any_work(capsys):
+    assert main(["preview", "--stack", "local", "--format", "json", "--out", "diagrams"]) == 2
+    assert "--out writes one diagram file per stack: use it with --format mermaid" in capsys.readouterr().err
+    assert main(["preview", "--stack", "local", "--full-report", "full.md"]) == 2
+    assert "--full-report and --report-url belong to the pull-request comment" in capsys.readouterr().err

@@ -68,7 +68,7 @@ def test_the_markdown_comment_has_a_summary_diagram_and_details(preview_json):
     comment = result.stdout
     assert comment.startswith(MARKER)
     acme = next(s for s in preview_json["stacks"] if s["stack"] == "acme-cloud")
-    assert f"| acme-cloud | {acme['summary']['resources']} | – | – | – | – | – | 0 |" in comment
+    assert f"| acme-cloud | {acme['summary']['resources']} | – | – | – | – | 0 | no comparison |" in comment
     assert "```mermaid\nflowchart LR" in comment
     assert "<details><summary>Guardrails (0 violation(s))</summary>" in comment
     assert "| lab1 | 55.0 | 67.3% |" in comment
@@ -80,7 +80,7 @@ def test_the_mermaid_diagram_shows_servers_containers_dns_and_buckets():
     assert result.returncode == 0, result.stderr
     diagram = result.stdout
     assert diagram.startswith("flowchart LR")
-    assert 'subgraph biolab_hybrid_analysis["analysis · lab · analysis.biolab.constellab.app"]' in diagram
+    assert 'subgraph biolab_hybrid_analysis["analysis · lab · cloud · ⏱ scheduled + idle stop"]' in diagram
     assert 'biolab_hybrid_hub_reverse_proxy["reverse_proxy"]' in diagram
     # What the lab manager runs is drawn from the one description of its set, marked as its own.
     assert 'subgraph biolab_hybrid_hub_managed["run by the lab manager"]' in diagram
@@ -88,8 +88,8 @@ def test_the_mermaid_diagram_shows_servers_containers_dns_and_buckets():
     assert "biolab_hybrid_analysis_managed_gws_biota_db" not in diagram
     assert "class " in diagram and "biolab_hybrid_hub_managed_glab" in diagram.split("class ", 1)[1]
     assert '(["hub.biolab.constellab.app<br/>*.hub.biolab.constellab.app"])' in diagram
-    assert "biolab_hybrid_analysis_lab_manager --> biolab_hybrid_analysis_backup_DAILY" in diagram
-    assert "biolab_hybrid_analysis_lab_manager --> biolab_hybrid_analysis_backup_WEEKLY" in diagram
+    assert "biolab_hybrid_analysis_lab_manager --> biolab_hybrid_bucket_biolab_analysis_backup_daily_" in diagram
+    assert "biolab_hybrid_analysis_lab_manager --> biolab_hybrid_bucket_biolab_analysis_backup_weekly_" in diagram
 
 
 def resource(kind: str, name: str, inputs: dict[str, Any], **options: Any) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def test_a_changed_availability_zone_replaces_the_data_volume_and_is_dangerous()
     result = diff_stack(document(before), document(after))
     assert result["changed"][0]["replace"] and result["changed"][0]["replaceBecause"] == ["availabilityZone"]
     assert [d["action"] for d in result["dangerous"]] == ["replace"]
-    assert "loses its data" in result["dangerous"][0]["reason"]
+    assert "replaced by an empty data volume" in result["dangerous"][0]["reason"]
 
 
 def test_a_new_image_is_ignored_and_a_new_type_updates_in_place():
@@ -127,7 +127,8 @@ def test_a_new_image_is_ignored_and_a_new_type_updates_in_place():
     after = copy.deepcopy(before)
     after["inputs"] = {"ami": "ami-2", "instanceType": "t3.xlarge"}
     changed = diff_stack(document(before), document(after))["changed"][0]
-    assert not changed["replace"] and {c["input"] for c in changed["changes"]} == {"ami", "instanceType"}
+    assert not changed["replace"] and [c["input"] for c in changed["changes"]] == ["instanceType"]
+    assert changed["ignored"] == ["ami"] and changed["stopStart"] == ["instanceType"]
 
 
 def test_a_moved_or_removed_database_is_dangerous_and_a_subnet_change_replaces():
@@ -226,15 +227,19 @@ def test_against_a_git_ref_reports_added_changed_replaced_and_dangerous(tmp_path
     assert ("acme-lab1-host-server-data", "replace") in dangerous
     changed = {c["name"]: c for c in changes["changed"]}
     assert changed["acme-network-public"]["replaceBecause"] == ["availabilityZone"]
-    assert changed["acme-lab1-host-server-instance"]["replace"] is False
+    # The new zone's subnet is a new one, so is every instance in it: in place is not an option.
+    assert changed["acme-lab1-host-server-instance"]["replace"] is True
     lifecycle = changed["acme-hub-backups-daily-lifecycle"]
     assert [c["input"] for c in lifecycle["changes"]] == ["rules"] and not lifecycle["replace"]
 
     comment = ops(
         "preview", "--stack", "acme-cloud", "--against", "HEAD~1", "--format", "markdown", cwd=tmp_path
     ).stdout
-    assert comment.index("### ⚠️ Dangerous changes") < comment.index("### acme-cloud")
-    assert "`acme-lab2-backups-daily-bucket` (aws:Bucket) — remove: this bucket is removed" in comment
+    assert comment.index("### ⚠️ Dangerous") < comment.index("### 🔌 Disruptive") < comment.index("### acme-cloud")
+    assert (
+        "**acme-cloud** `acme-lab2-backups-daily-bucket` (aws:Bucket) on lab2 — remove: this bucket and its data"
+        " leave the stack (AWS keeps it: retain on delete)"
+    ) in comment
 
 
 @pytest.mark.slow

@@ -1,0 +1,269 @@
+"""Which input changes make a provider replace a resource, for every resource type the program declares.
+
+One entry per type: the inputs whose change forces a new resource, and where that fact comes from. A
+bridged provider (pulumi-aws, pulumi-docker, pulumi-cloudflare, pulumi-random) replaces a resource when a
+changed attribute is `ForceNew` in the Terraform provider's schema (or has a `RequiresReplace` plan
+modifier in a framework resource); pulumi-command has its own rules. `tests/test_preview_truth.py` fails
+when the program declares a type this table does not cover.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from constellab.naming import instance_architecture
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one resource type reacts to a changed input."""
+
+    replace_on: frozenset[str]
+    """Inputs whose change replaces the resource."""
+    source: str
+    """Where the fact comes from (provider source file, or documentation)."""
+    in_place_only: frozenset[str] | None = None
+    """If set, every input BUT these replaces the resource (a Docker container)."""
+    stop_start_on: frozenset[str] = frozenset()
+    """Inputs updated in place only by stopping and starting the resource (an EC2 instance's type)."""
+
+
+def _rule(inputs: str, source: str, *, in_place_only: str | None = None, stop_start_on: str = "") -> Rule:
+    return Rule(
+        replace_on=frozenset(inputs.split()),
+        source=source,
+        in_place_only=frozenset(in_place_only.split()) if in_place_only is not None else None,
+        stop_start_on=frozenset(stop_start_on.split()),
+    )
+
+
+TF_AWS = "hashicorp/terraform-provider-aws v6 (bridged by pulumi-aws 7)"
+V6 = "read in zongruxie4/terraform-provider-aws, a fork tracking upstream v6.41+"
+V5 = "read in isometry/terraform-provider-aws@c129a939 (late v5; no v6 copy could be read), as upstream's older copy"
+# v6's per-resource `region` replaces every AWS resource (the provider's forceNewIfRegionChanges interceptors).
+RULES: dict[str, Rule] = {
+    "aws:ec2/instance:Instance": _rule(
+        "ami associatePublicIpAddress availabilityZone cpuOptions ebsBlockDevices ebsOptimized enclaveOptions "
+        "ephemeralBlockDevices hibernation hostId instanceMarketOptions keyName launchTemplate networkInterfaces "
+        "placementGroup placementGroupId placementPartitionNumber primaryNetworkInterface privateDnsNameOptions "
+        "privateIp region rootBlockDevice secondaryNetworkInterfaces securityGroups subnetId tenancy",
+        f"{TF_AWS} internal/service/ec2/ec2_instance.go@19bdae64 ({V6}): ForceNew on ami, "
+        "associate_public_ip_address, availability_zone, ebs_optimized, ephemeral_block_device, hibernation, "
+        "host_id, instance_market_options, key_name, launch_template, placement_group(_id), "
+        "placement_partition_number, private_dns_name_options, private_ip, security_groups, subnet_id, tenancy; "
+        "nested fields of cpu_options, ebs_block_device, enclave_options, network_interface, root_block_device "
+        "(encrypted, kms_key_id); CustomizeDiff: instance_type replaces when the old and new types share no CPU "
+        "architecture, user_data only with user_data_replace_on_change. resourceInstanceUpdate stops and starts "
+        "the instance for instance_type, user_data, user_data_base64, capacity_reservation_specification",
+        stop_start_on="instanceType userData userDataBase64 capacityReservationSpecification",
+    ),
+    "aws:ebs/volume:Volume": _rule(
+        "availabilityZone encrypted kmsKeyId multiAttachEnabled outpostArn region snapshotId",
+        f"{TF_AWS} internal/service/ec2/ebs_volume.go@04dad9bd ({V6}): ForceNew on availability_zone, encrypted, "
+        "kms_key_id, multi_attach_enabled, outpost_arn, snapshot_id (size, type, iops, throughput: ModifyVolume)",
+    ),
+    "aws:ec2/volumeAttachment:VolumeAttachment": _rule(
+        "deviceName instanceId region volumeId",
+        f"{TF_AWS} internal/service/ec2/ebs_volume_attachment.go ({V5}): ForceNew on device_name, instance_id, "
+        "volume_id (its update does nothing)",
+    ),
+    "aws:ec2/eip:Eip": _rule(
+        "address domain ipamPoolId networkBorderGroup publicIpv4Pool region",
+        f"{TF_AWS} internal/service/ec2/ec2_eip.go@14b46383 ({V6}): ForceNew on address, domain, ipam_pool_id, "
+        "network_border_group, public_ipv4_pool",
+    ),
+    "aws:ec2/eipAssociation:EipAssociation": _rule(
+        "allocationId allowReassociation instanceId networkInterfaceId privateIpAddress publicIp region",
+        f"{TF_AWS} internal/service/ec2/ec2_eip_association.go ({V5}): every argument is ForceNew (no update)",
+    ),
+    "aws:ec2/internetGateway:InternetGateway": _rule(
+        "region",
+        f"{TF_AWS} internal/service/ec2/vpc_internet_gateway.go@5972ac32 ({V6}): no ForceNew argument; a new "
+        "vpc_id detaches and attaches it",
+    ),
+    "aws:ec2/routeTable:RouteTable": _rule(
+        "region vpcId", f"{TF_AWS} internal/service/ec2/vpc_route_table.go ({V5}): ForceNew on vpc_id (routes update)"
+    ),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": _rule(
+        "gatewayId region subnetId",
+        f"{TF_AWS} internal/service/ec2/vpc_route_table_association.go@71795f1e ({V6}): ForceNew on gateway_id, "
+        "subnet_id; route_table_id is replaced in place (ReplaceRouteTableAssociation)",
+    ),
+    "aws:ec2/securityGroup:SecurityGroup": _rule(
+        "description name namePrefix region vpcId",
+        f"{TF_AWS} internal/service/ec2/vpc_security_group.go ({V5}): ForceNew on description, name, name_prefix, "
+        "vpc_id",
+    ),
+    "aws:ec2/subnet:Subnet": _rule(
+        "availabilityZone availabilityZoneId cidrBlock ipv4IpamPoolId ipv4NetmaskLength ipv6IpamPoolId ipv6Native "
+        "ipv6NetmaskLength outpostArn region vpcId",
+        f"{TF_AWS} internal/service/ec2/vpc_subnet.go@036145e2 ({V6}): ForceNew on availability_zone(_id), "
+        "cidr_block, ipv4/ipv6 IPAM pool and netmask, ipv6_native, outpost_arn, vpc_id",
+    ),
+    "aws:ec2/vpc:Vpc": _rule(
+        "cidrBlock instanceTenancy ipv4IpamPoolId ipv4NetmaskLength region",
+        f"{TF_AWS} internal/service/ec2/vpc_.go@036145e2 ({V6}): ForceNew on cidr_block, ipv4_ipam_pool_id, "
+        "ipv4_netmask_length; CustomizeDiff replaces on instance_tenancy but dedicated -> default",
+    ),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _rule(
+        "region securityGroupId",
+        f"{TF_AWS} internal/service/ec2/vpc_security_group_ingress_rule.go ({V5}, framework): RequiresReplace on "
+        "security_group_id; ModifyPlan replaces when the source changes kind (cidr_ipv4, cidr_ipv6, "
+        "prefix_list_id, referenced_security_group_id); addresses, ports, protocol update in place",
+    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _rule(
+        "region securityGroupId",
+        f"{TF_AWS} internal/service/ec2/vpc_security_group_egress_rule.go ({V5}): the ingress rule's schema and "
+        "ModifyPlan",
+    ),
+    "aws:iam/accessKey:AccessKey": _rule(
+        "pgpKey user", f"{TF_AWS} internal/service/iam/access_key.go: ForceNew on user, pgp_key (status in place)"
+    ),
+    "aws:iam/instanceProfile:InstanceProfile": _rule(
+        "name namePrefix path",
+        f"{TF_AWS} internal/service/iam/instance_profile.go: ForceNew on name, name_prefix, path",
+    ),
+    "aws:iam/role:Role": _rule(
+        "name namePrefix path", f"{TF_AWS} internal/service/iam/role.go: ForceNew on name, name_prefix, path"
+    ),
+    "aws:iam/rolePolicy:RolePolicy": _rule(
+        "name namePrefix role", f"{TF_AWS} internal/service/iam/role_policy.go: ForceNew on name, name_prefix, role"
+    ),
+    "aws:iam/user:User": _rule(
+        "", f"{TF_AWS} internal/service/iam/user.go: name and path are renamed in place (UpdateUser)"
+    ),
+    "aws:iam/userPolicy:UserPolicy": _rule(
+        "name namePrefix user", f"{TF_AWS} internal/service/iam/user_policy.go: ForceNew on name, name_prefix, user"
+    ),
+    "aws:s3/bucket:Bucket": _rule(
+        "bucket bucketPrefix objectLockEnabled bucketNamespace",
+        f"{TF_AWS} internal/service/s3/bucket.go: ForceNew on bucket, bucket_prefix, object_lock_enabled",
+    ),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _rule(
+        "bucket expectedBucketOwner",
+        f"{TF_AWS} internal/service/s3/bucket_lifecycle_configuration.go: RequiresReplace on bucket, "
+        "expected_bucket_owner",
+    ),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _rule(
+        "bucket", f"{TF_AWS} internal/service/s3/bucket_ownership_controls.go: ForceNew on bucket"
+    ),
+    "aws:s3/bucketPolicy:BucketPolicy": _rule(
+        "bucket", f"{TF_AWS} internal/service/s3/bucket_policy.go: ForceNew on bucket"
+    ),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _rule(
+        "bucket", f"{TF_AWS} internal/service/s3/bucket_public_access_block.go: ForceNew on bucket"
+    ),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _rule(
+        "bucket expectedBucketOwner",
+        f"{TF_AWS} internal/service/s3/bucket_server_side_encryption_configuration.go: ForceNew on bucket, "
+        "expected_bucket_owner",
+    ),
+    "aws:s3/bucketVersioning:BucketVersioning": _rule(
+        "bucket expectedBucketOwner mfa",
+        f"{TF_AWS} internal/service/s3/bucket_versioning.go: ForceNew on bucket, expected_bucket_owner, mfa",
+    ),
+    "aws:scheduler/schedule:Schedule": _rule(
+        "name namePrefix", f"{TF_AWS} internal/service/scheduler/schedule.go: ForceNew on name, name_prefix"
+    ),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _rule(
+        "name", f"{TF_AWS} internal/service/cloudwatch/metric_alarm.go: ForceNew on alarm_name"
+    ),
+    "cloudflare:index/dnsRecord:DnsRecord": _rule(
+        "zoneId",
+        "cloudflare/terraform-provider-cloudflare v5 (bridged by pulumi-cloudflare 6) internal/services/"
+        "dns_record/schema.go: RequiresReplace on zone_id",
+    ),
+    "docker:index/container:Container": _rule(
+        "",
+        "kreuzwerker/terraform-provider-docker (bridged by pulumi-docker) internal/provider/"
+        "resource_docker_container.go: every argument is ForceNew but those resourceDockerContainerUpdate applies",
+        in_place_only="restart memory memorySwap cpuShares cpuSet",
+    ),
+    "docker:index/network:Network": _rule(
+        "attachable checkDuplicate driver ingress internal ipamConfigs ipamDriver ipamOptions ipv6 labels name options",
+        "kreuzwerker/terraform-provider-docker internal/provider/resource_docker_network.go: every argument is "
+        "ForceNew (a network has no update)",
+    ),
+    "docker:index/remoteImage:RemoteImage": _rule(
+        "build forceRemove keepLocally name platform pullTriggers triggers",
+        "kreuzwerker/terraform-provider-docker internal/provider/resource_docker_image.go: ForceNew on name, "
+        "pull_triggers, triggers, build, platform",
+    ),
+    "random:index/randomPassword:RandomPassword": _rule(
+        "keepers length lower minLower minNumeric minSpecial minUpper number numeric overrideSpecial special upper",
+        "hashicorp/terraform-provider-random internal/provider/resource_password.go: RequiresReplace on every argument",
+    ),
+    "command:local:Command": _rule(
+        "triggers",
+        "pulumi/pulumi-command provider/pkg/provider/local/command.go: `triggers` replaces (runs delete, then "
+        "create); a change of create, update, environment, stdin or the rest runs `update` (or `create`) again",
+    ),
+    "command:remote:Command": _rule(
+        "triggers",
+        "pulumi/pulumi-command provider/pkg/provider/remote/command.go: as command:local:Command",
+    ),
+    "pulumi-python:dynamic/power:Gate": _rule(
+        "",
+        "components/power_gate.py: PowerGateProvider.diff never asks for a replacement; the gate reads the "
+        "instance's real state at every diff, so what it does is decided at apply",
+    ),
+    "pulumi:providers:docker": _rule(
+        "",
+        "pulumi/pulumi-terraform-bridge DiffConfig: a changed provider configuration updates the provider; its "
+        "resources are not replaced for it",
+    ),
+    "pulumi:providers:cloudflare": _rule("", "as pulumi:providers:docker"),
+}
+DECIDED_AT_APPLY = frozenset({"pulumi-python:dynamic/power:Gate"})
+"""Types whose diff reads the real world (no offline engine can know what they will do)."""
+
+
+def covers(kind: str) -> bool:
+    return kind in RULES
+
+
+RULE_SOURCES = ("cidrIpv4", "cidrIpv6", "prefixListId", "referencedSecurityGroupId")
+
+
+def _conditional(kind: str, key: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Replacements a provider decides from the values themselves (CustomizeDiff, ModifyPlan)."""
+    if kind == "aws:ec2/instance:Instance" and key == "instanceType":
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, str) and isinstance(new, str):
+            return instance_architecture(old) != instance_architecture(new)
+        return False
+    if kind.startswith("aws:vpc/securityGroup") and key in RULE_SOURCES:
+        return (before.get(key) is None) != (after.get(key) is None)  # the source changes kind
+    return False
+
+
+def forcing(
+    kind: str,
+    changed: list[str],
+    replace_on_changes: list[str] | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> list[str]:
+    """The changed inputs that replace a resource of this type (raises KeyError for an unknown type).
+
+    `replace_on_changes` is the resource option the program may set (`*` for every input); `before` and
+    `after` (the inputs) decide the replacements that depend on the values.
+    """
+    rule = RULES[kind]
+    program = set(replace_on_changes or [])
+    found = []
+    for key in changed:
+        if _conditional(kind, key, before or {}, after or {}):
+            found.append(key)
+            continue
+        in_place = rule.in_place_only is not None and key in rule.in_place_only
+        forced = not in_place if rule.in_place_only is not None else key in rule.replace_on
+        if forced or key in program or "*" in program:
+            found.append(key)
+    return sorted(found)
+
+
+def stops_and_starts(kind: str, changed: list[str]) -> list[str]:
+    """The changed inputs updated in place by stopping and starting the resource."""
+    return sorted(set(changed) & RULES[kind].stop_start_on)

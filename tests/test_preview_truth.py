@@ -1,0 +1,270 @@
+"""The pull-request preview tells the truth: replacements spread as in the engine, what the offline engine
+cannot know is unknown until apply, and dangerous (data) and disruptive (downtime) changes come first.
+
+Each scenario previews a shipped stack as it is (before) and changed (after), exactly as `ops preview
+--against` does, then compares them with `ops.diff` and its re-runs of the changed program.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ops import replacements
+from ops.diff import diff_stack
+from ops.offline import RecordingMocks, run_program
+from ops.preview import renewed_resources, stack_document
+from ops.report import verdict
+from tests.conftest import STACK_NAMES, stack_file
+
+Platform = dict[str, Any]
+
+
+def changed_stack(folder: Path, stack: str, change: Callable[[Platform], None]) -> Path:
+    document = yaml.safe_load(stack_file(stack).read_text())
+    change(document["config"]["constellab:platform"])
+    path = folder / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict[str, dict[str, Any]]:
+    return {name: stack_document(run_program(stack_file(name))) for name in STACK_NAMES}
+
+
+def compare(shipped: dict[str, Any], path: Path) -> dict[str, Any]:
+    before = shipped[path.name.removeprefix("Pulumi.").removesuffix(".yaml")]
+    after = stack_document(run_program(path))
+    return diff_stack(before, after, lambda renewed: renewed_resources(path, renewed))
+
+
+def by_name(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in result["changed"]}
+
+
+def test_every_resource_type_the_program_declares_has_its_replacement_rules_and_their_source(shipped):
+    declared = {r["type"] for document in shipped.values() for r in document["resources"] if r["custom"]}
+
+    missing = sorted(kind for kind in declared if not replacements.covers(kind))
+
+    assert missing == [], f"add these types to ops/replacements.py RULES, with the provider source: {missing}"
+    assert all(rule.source for rule in replacements.RULES.values())
+
+
+def test_a_type_missing_from_the_table_is_refused_not_guessed():
+    with pytest.raises(KeyError):
+        replacements.forcing("aws:rds/instance:Instance", ["engineVersion"])
+
+
+def test_a_new_vpc_and_subnet_replace_the_subnet_groups_and_every_server_in_it_and_hubs_go_down(shipped, tmp_path):
+    def new_network(platform: Platform) -> None:
+        platform["network"] |= {"vpcCidr": "10.50.0.0/16", "subnetCidr": "10.50.1.0/24"}
+
+    result = compare(shipped, changed_stack(tmp_path, "acme-cloud", new_network))
+
+    changed = by_name(result)
+    replaced = {name for name, item in changed.items() if item["replace"]}
+    assert {"acme-network-vpc", "acme-network-public", "acme-network-public-routes"} <= replaced
+    for server in ("hub", "lab1", "lab2", "space"):
+        assert {
+            f"acme-{server}-host-server-sg",
+            f"acme-{server}-host-server-instance",
+            f"acme-{server}-host-server-data-attachment",
+            f"acme-{server}-host-server-eip-association",
+            f"acme-{server}-host-server-in-22-203_0_113_0-24",
+        } <= replaced, server
+        instance = changed[f"acme-{server}-host-server-instance"]
+        assert {c["input"]: c.get("unknown") for c in instance["changes"]}["subnetId"] is True
+    assert changed["acme-network-public"]["replaceBecause"] == ["cidrBlock", "vpcId"]
+    assert not any(item["replace"] for name, item in changed.items() if name.endswith("-server-data"))
+    assert result["dangerous"] == [], "the data volumes stay: the subnet keeps its availability zone"
+    down = [(d["server"], d["role"], d["action"]) for d in result["disruptive"]]
+    assert down[:2] == [("hub", "hub", "replace"), ("space", "space", "replace")], "always-on servers first"
+    assert {("lab1", "lab", "replace"), ("lab2", "lab", "replace")} <= set(down)
+    assert verdict(result).startswith("🔌 4 disruptive: hub (downtime), space (downtime)")
+    assert result["servers"]["replaced"] == ["hub", "lab1", "lab2", "space"]
+
+
+def test_a_newer_image_that_the_program_ignores_replaces_nothing(shipped, tmp_path, monkeypatch):
+    path = changed_stack(tmp_path, "acme-cloud", lambda platform: None)
+    answer = RecordingMocks.call
+
+    def newer_image(self: RecordingMocks, args: Any) -> Any:
+        found, failures = answer(self, args)
+        if args.token == "aws:ec2/getAmi:getAmi":
+            found = found | {"id": "ami-0newerdebian13"}
+        return found, failures
+
+    monkeypatch.setattr(RecordingMocks, "call", newer_image)
+    result = compare(shipped, path)
+
+    assert {(item["name"], tuple(item["inputs"])) for item in result["ignored"]} == {
+        (f"acme-{server}-host-server-instance", ("ami",)) for server in ("hub", "lab1", "lab2", "space")
+    }
+    assert result["changed"] == [], "an ignored input changes nothing"
+    assert result["dangerous"] == [] and result["disruptive"] == []
+    assert verdict(result) == "no change"
+
+
+def test_a_larger_instance_type_stops_and_starts_that_lab_without_replacing_it(shipped, tmp_path):
+    def larger(platform: Platform) -> None:
+        platform["labs"][0]["placement"]["instanceType"] = "t3.2xlarge"
+
+    result = compare(shipped, changed_stack(tmp_path, "acme-cloud", larger))
+
+    instance = by_name(result)["acme-lab1-host-server-instance"]
+    assert instance["replace"] is False and instance["stopStart"] == ["instanceType"]
+    assert [(d["server"], d["action"]) for d in result["disruptive"]] == [("lab1", "restart")]
+    assert result["dangerous"] == []
+    assert not any(item["replace"] for item in result["changed"])
+
+
+def test_a_new_schedule_is_neither_dangerous_nor_disruptive(shipped, tmp_path):
+    def later(platform: Platform) -> None:
+        platform["labs"][0]["schedule"]["periods"][0]["stop"] = "20:00"
+
+    result = compare(shipped, changed_stack(tmp_path, "acme-cloud", later))
+
+    changed = by_name(result)
+    assert "scheduleExpression" in {c["input"] for c in changed["acme-lab1-host-power-period0-stop"]["changes"]}
+    assert result["dangerous"] == [] and result["disruptive"] == []
+    assert not any(item["replace"] for item in result["changed"])
+    assert verdict(result) == "no dangerous or disruptive change"
+
+
+def test_what_is_generated_on_create_is_unknown_until_apply_where_a_running_container_takes_it(shipped, tmp_path):
+    def configured_by_the_stack(platform: Platform) -> None:
+        lab = platform["labs"][0]
+        lab.pop("bricks")
+        lab["configuration"] = {"mode": "stack", "labId": "3b8f0c6a-91d2-4b7e-8a35-6c0e4f2d9a17",
+                                "frontVersion": "2.5.3", "glabTag": "2.10.0",
+                                "bricks": [{"name": "gws_core", "version": "0.18.4"}]}  # fmt: skip
+
+    path = changed_stack(tmp_path, "acme-cloud", configured_by_the_stack)
+    document = yaml.safe_load(path.read_text())
+    config = document["config"]
+    del config["constellab:labManagerApiKeys"]["lab1"]
+    for key in ("spaceApiKey", "codelabPassword"):  # placeholders, as in the shipped stacks
+        config[f"constellab:{key}"] = config["constellab:communityApiKey"]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    result = compare(shipped, path)
+
+    added = {(item["type"], item["name"]) for item in result["added"]}
+    assert ("random:index/randomPassword:RandomPassword", "acme-lab1-host-containers-lab-manager-api-key") in added
+    manager = by_name(result)["acme-lab1-host-containers-lab-manager"]
+    assert [(c["input"], c.get("unknown")) for c in manager["changes"]] == [("envs", True)]
+    assert manager["replace"] is True and manager["replaceBecause"] == ["envs"]
+    assert [(d["server"], d["name"]) for d in result["disruptive"]] == [("lab1", manager["name"])]
+
+
+def test_a_new_lab_manager_version_recreates_it_on_every_host_and_reconfigures_stack_labs(shipped, tmp_path):
+    def upgrade(platform: Platform) -> None:
+        platform["images"]["labManager"] = "constellab/lab-manager:2.5.0"
+
+    result = compare(shipped, changed_stack(tmp_path, "pharma-onprem", upgrade))
+
+    changed = by_name(result)
+    manager = changed["pharma-hub-host-containers-lab-manager"]
+    assert manager["replace"] is True
+    assert manager["changes"] == [{"input": "image", "before": manager["changes"][0]["before"], "after": None,
+                                   "unknown": True}], "the new image's id is known once it is pulled"  # fmt: skip
+    disrupted = {(d["server"], d["type"].split(":")[-1]) for d in result["disruptive"]}
+    assert ("hub", "Container") in disrupted and ("qc", "Command") in disrupted
+    assert result["disruptive"][0]["role"] == "hub", "a hub's downtime comes first"
+    assert result["dangerous"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The rules one resource at a time (documents as `ops preview --format json` writes them)
+# ---------------------------------------------------------------------------------------------
+
+
+def resource(kind: str, name: str, inputs: dict[str, Any], **options: Any) -> dict[str, Any]:
+    return {
+        "urn": f"urn:pulumi:s::constellab::{kind}::{name}",
+        "type": kind,
+        "name": name,
+        "parent": None,
+        "custom": True,
+        "id": name,
+        "inputs": inputs,
+        "options": {"protect": False, "retainOnDelete": False, "dependsOn": [], "provider": None,
+                    "deleteBeforeReplace": False, "ignoreChanges": [], **options},
+    }  # fmt: skip
+
+
+def document(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {"stack": "s", "resources": list(resources)}
+
+
+def test_a_bucket_whose_prefix_forces_a_new_one_is_dangerous_unless_the_program_ignores_it():
+    bucket = resource("aws:s3/bucket:Bucket", "lake", {"bucketPrefix": "acme-hub-data-"}, protect=True)
+    renamed = copy.deepcopy(bucket)
+    renamed["inputs"]["bucketPrefix"] = "acme-hub-lake-"
+
+    result = diff_stack(document(bucket), document(renamed))
+
+    assert by_name(result)["lake"]["replaceBecause"] == ["bucketPrefix"]
+    assert [(d["name"], d["action"]) for d in result["dangerous"]] == [("lake", "replace")]
+    assert "replaced by an empty bucket" in result["dangerous"][0]["reason"]
+    ignored = copy.deepcopy(renamed)
+    ignored["options"]["ignoreChanges"] = ["bucketPrefix"]
+    kept = diff_stack(document(bucket), document(ignored))
+    assert by_name(kept)["lake"]["ignored"] == ["bucketPrefix"] and kept["dangerous"] == []
+
+
+def test_a_new_database_password_or_a_moved_data_folder_is_dangerous():
+    password = resource("random:index/randomPassword:RandomPassword", "db-prod", {"length": 32})
+    longer = copy.deepcopy(password)
+    longer["inputs"]["length"] = 40
+    manager = resource(
+        "docker:index/container:Container", "lm", {"volumes": [{"hostPath": "/app", "containerPath": "/app"}]}
+    )
+    moved = copy.deepcopy(manager)
+    moved["inputs"]["volumes"][0]["hostPath"] = "/data/app"
+
+    result = diff_stack(document(password, manager), document(longer, moved))
+
+    assert sorted((d["name"], d["action"]) for d in result["dangerous"]) == [("db-prod", "replace"), ("lm", "move")]
+    assert "locks the lab manager out" in next(d["reason"] for d in result["dangerous"] if d["name"] == "db-prod")
+
+
+def test_a_container_setting_updated_in_place_restarts_nothing():
+    proxy = resource("docker:index/container:Container", "proxy", {"restart": "unless-stopped", "image": "traefik"})
+    always = copy.deepcopy(proxy)
+    always["inputs"]["restart"] = "always"
+
+    result = diff_stack(document(proxy), document(always))
+
+    assert by_name(result)["proxy"]["replace"] is False and result["disruptive"] == []
+
+
+def test_removing_protection_or_a_data_volume_is_dangerous():
+    volume = resource("aws:ebs/volume:Volume", "data", {"size": 100}, protect=True, retainOnDelete=True)
+    released = copy.deepcopy(volume)
+    released["options"]["protect"] = False
+
+    assert [d["action"] for d in diff_stack(document(volume), document(released))["dangerous"]] == ["unprotect"]
+    removed = diff_stack(document(volume), document())["dangerous"]
+    assert [(d["action"], "retain on delete" in d["reason"]) for d in removed] == [("remove", True)]
+
+
+def test_a_type_of_another_cpu_architecture_replaces_the_server_and_says_the_old_image_would_be_refused(
+    shipped, tmp_path
+):
+    def graviton(platform: Platform) -> None:
+        platform["labs"][0]["placement"]["instanceType"] = "m7g.xlarge"
+
+    result = compare(shipped, changed_stack(tmp_path, "acme-cloud", graviton))
+
+    instance = by_name(result)["acme-lab1-host-server-instance"]
+    assert instance["replace"] is True and instance["replaceBecause"] == ["instanceType"]
+    [down] = [d for d in result["disruptive"] if d["type"] == "aws:ec2/instance:Instance"]
+    assert down["server"] == "lab1" and "which EC2 refuses: retire the server" in down["reason"]
