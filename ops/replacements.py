@@ -164,7 +164,9 @@ RULES: dict[str, Rule] = {
         f"{TF_AWS} internal/service/s3/bucket_versioning.go: ForceNew on bucket, expected_bucket_owner, mfa",
     ),
     "aws:scheduler/schedule:Schedule": _rule(
-        "name namePrefix", f"{TF_AWS} internal/service/scheduler/schedule.go: ForceNew on name, name_prefix"
+        "groupName name namePrefix region",
+        f"{TF_AWS} internal/service/scheduler/schedule.go@02f524b9: ForceNew on group_name, name, name_prefix "
+        "(the expression, time zone, state and target are updated in place)",
     ),
     "aws:cloudwatch/metricAlarm:MetricAlarm": _rule(
         "name", f"{TF_AWS} internal/service/cloudwatch/metric_alarm.go: ForceNew on alarm_name"

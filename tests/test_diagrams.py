@@ -181,3 +181,24 @@ def test_unchanged_stacks_take_one_line_and_changed_ones_say_what_disrupts_whom(
     assert "| customer-000 | 196 | 0 | 3 | 0 | 0 | 0 | 🔌 3 disruptive: lab0, lab1, lab2 |" in comment
     assert "**0 dangerous and 3 disruptive change(s); 1 stack(s) change.**" in comment
     assert comment.index("### 🔌 Disruptive") < comment.index("| stack |") < comment.index("### customer-000")
+
+
+def test_the_comment_workflows_last_resort_cut_never_lands_inside_a_code_block(tmp_path: Path):
+    """preview-comment.yml cuts a body over the limit (never expected) at a line outside any ``` block."""
+    import yaml
+
+    node = shutil.which("node")
+    if node is None:
+        missing("Node.js is not installed")
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "preview-comment.yml").read_text())
+    script = workflow["jobs"]["comment"]["steps"][-1]["with"]["script"]
+    cut = script[script.index("const limit") : script.index("const comments")]
+    body = MARKER + "\n" + "x" * 65_000 + "\n```mermaid\n" + "flowchart LR\n" * 200 + "```\n"
+    program = tmp_path / "cut.js"
+    program.write_text(f"let body = {json.dumps(body)};\n{cut}\nprocess.stdout.write(body);\n")
+
+    done = subprocess.run([node, str(program)], capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout) <= COMMENT_LIMIT and fences_balanced(done.stdout)
+    assert "```mermaid" not in done.stdout and done.stdout.endswith("workflow artifact._\n")

@@ -20,7 +20,7 @@ from ops.diff import diff_stack
 from ops.offline import RecordingMocks, run_program
 from ops.preview import renewed_resources, stack_document
 from ops.report import verdict
-from tests.conftest import STACK_NAMES, stack_file
+from tests.conftest import ROOT, STACK_NAMES, stack_file
 
 Platform = dict[str, Any]
 
@@ -268,3 +268,13 @@ def test_a_type_of_another_cpu_architecture_replaces_the_server_and_says_the_old
     assert instance["replace"] is True and instance["replaceBecause"] == ["instanceType"]
     [down] = [d for d in result["disruptive"] if d["type"] == "aws:ec2/instance:Instance"]
     assert down["server"] == "lab1" and "which EC2 refuses: retire the server" in down["reason"]
+
+
+def test_the_readmes_example_comment_is_what_the_preview_writes_for_its_change():
+    import runpy
+
+    example = runpy.run_path(str(ROOT / "docs" / "example_comment.py"))
+
+    assert example["current"]() == example["readme_block"](example["render"]()), (
+        "run: .venv/bin/python docs/example_comment.py --write"
+    )
