@@ -62,6 +62,9 @@ def imports_of(document: dict) -> str:
         if package == "pulumi":  # pulumi:providers:<name>
             lines.append(f"from pulumi_{kind} import Provider")
             continue
+        if package == "pulumi-python":  # a dynamic resource: its provider is the program's own code
+            lines.append("import pulumi.dynamic")
+            continue
         path = module.split("/")[0]
         where = f"pulumi_{package}" if path == "index" else f"pulumi_{package}.{path}"
         lines.append(f"from {where} import {kind}")
