@@ -31,9 +31,9 @@ from constellab.settings import (
 SECRET_REFS = {
     "constellab:cloudflareApiToken": "cloudflare-token",
     "constellab:acmeDnsApiToken": "acme-dns-token",
-    "constellab:spaceApiKey": "space-api-key",
+    "constellab:spaceApiKeys": "space-api-key",
     "constellab:communityApiKey": "community-api-key",
-    "constellab:codelabPassword": "codelab-token",
+    "constellab:codelabTokens": "codelab-token",
     "constellab:openaiApiKey": "openai-api-key",
     TLS_PRIVATE_KEYS.key: "tls-private-key",
     LAB_MANAGER_API_KEYS.key: "lab-manager-api-key",

@@ -178,8 +178,11 @@ class ServerHost(pulumi.ComponentResource):
             assert isinstance(server.certificates, ManualCertificates)
             values["tls-certificate"] = server.certificates.certificate_chain
             values["tls-private-key"] = values[f"tls-private-key:{server.name}"]
-        if not isinstance(server, Space) and not server.configured_by_stack:
+        if not isinstance(server, Space) and not isinstance(placement, LocalPlacement):
             values["lab-manager-api-key"] = values[f"lab-manager-api-key:{server.name}"]
+        if not isinstance(server, Space) and server.configured_by_stack:
+            for secret in ("space-api-key", "codelab-token"):
+                values[secret] = values[f"{secret}:{server.name}"]
 
         wake = None
         gate_args: PowerGateArgs | None = None
@@ -249,8 +252,11 @@ class ServerHost(pulumi.ComponentResource):
         deployed: list[pulumi.Resource] = [containers]
 
         if not isinstance(server, Space) and isinstance(server.configuration, StackConfiguration):
-            api_key = containers.passwords["lab-manager-api-key"].result
-            credentials["labManagerApiKey"] = api_key
+            if "lab-manager-api-key" in containers.passwords:  # a local lab's, generated here
+                api_key: pulumi.Input[str] = containers.passwords["lab-manager-api-key"].result
+                credentials["labManagerApiKey"] = api_key
+            else:
+                api_key = values["lab-manager-api-key"]
             configured = LabConfiguration(
                 f"{name}-configuration",
                 LabConfigurationArgs(

@@ -19,8 +19,6 @@ own interpreter (`Pulumi.yaml`: `virtualenv: .venv`). Its whole input, secrets i
 standard input."""
 HEALTH_TIMEOUT_SECONDS = 900
 """A first deployment waits for the proxy and its wildcard certificate as well as the lab manager."""
-UP_TIMEOUT_SECONDS = 1800
-"""The lab manager pulls every image of the lab before it reports UP."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +96,8 @@ def client_document(
         "init": init,
         "tls": {"verify": args.verify, "ca": args.trusted_chain} if args.verify == "pem" else {"verify": args.verify},
         "healthTimeoutSeconds": HEALTH_TIMEOUT_SECONDS,
-        "upTimeoutSeconds": UP_TIMEOUT_SECONDS,
+        # The lab manager pulls every image of the lab (and Biota's data directory) before it reports UP.
+        "upTimeoutSeconds": args.configuration.up_timeout_seconds,
     }
     return json.dumps(document, sort_keys=True)
 

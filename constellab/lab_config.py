@@ -164,6 +164,15 @@ class StackConfiguration(Model):
     """The site key of the lab's captcha (public by design); none by default."""
     openai: bool = False
     """Hand the stack's secret `openaiApiKey` to the lab."""
+    up_timeout_minutes: Annotated[int, Field(ge=5, le=720)] | None = None
+    """How long `pulumi up` waits for the lab to be UP once configured: 30 minutes by default, 120 with
+    the Biota brick (the lab manager first downloads its ~10 GB data directory)."""
+
+    @property
+    def up_timeout_seconds(self) -> int:
+        if self.up_timeout_minutes is not None:
+            return self.up_timeout_minutes * 60
+        return (120 if BIOTA_BRICK in {brick.name for brick in self.bricks} else 30) * 60
 
     @model_validator(mode="after")
     def _bricks_consistent(self) -> StackConfiguration:

@@ -132,8 +132,9 @@ def system_set(platform: PlatformConfig, server: Hub | Lab, *, pinned: bool = Fa
             "VOLUME_PATH": DATA_ROOT,
             "LOG_PATH": f"{DATA_ROOT}/lab_manager/logs",
             "VIRTUAL_HOST": host,
-            # Configured per server (the Space's key) or generated here when the stack configures the lab.
-            "LAB_MANAGER_API_KEY": Ref("lab-manager-api-key", generated=server.configured_by_stack),
+            # The key the Space generated for this lab (it calls the Space with it); generated here for a lab
+            # on this machine, which no Space knows.
+            "LAB_MANAGER_API_KEY": Ref("lab-manager-api-key", generated=server.placement.kind == "local"),
             "ENVIRONMENT_PROFILE": platform.environment_profile,
             "AUTO_START_LAB": "true",
         },

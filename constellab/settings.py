@@ -60,17 +60,23 @@ ACME_DNS_TOKEN = SecretKey(
     "constellab:acmeDnsApiToken",
     "Cloudflare API token the servers' Traefik uses for DNS-01 only (Zone > DNS > Edit on the zone, nothing else)",
 )
-SPACE_API_KEY = SecretKey("constellab:spaceApiKey", "the Space API key that labs configured by the stack use")
+SPACE_API_KEYS = SecretKey(
+    "constellab:spaceApiKeys",
+    "the Space API key of each hub and lab the stack configures, as the Space shows it for that lab",
+    is_map=True,
+)
 COMMUNITY_API_KEY = SecretKey(
     "constellab:communityApiKey", "API key for Constellab Community (the space, and labs configured by the stack)"
 )
-CODELAB_PASSWORD = SecretKey(
-    "constellab:codelabPassword", "Codelab's access token, handed to labs configured by the stack (codelabToken)"
+CODELAB_TOKENS = SecretKey(
+    "constellab:codelabTokens",
+    "the Codelab access token of each hub and lab the stack configures (its codelabToken)",
+    is_map=True,
 )
 OPENAI_API_KEY = SecretKey("constellab:openaiApiKey", "OpenAI API key for labs with configuration.openai: true")
 LAB_MANAGER_API_KEYS = SecretKey(
     "constellab:labManagerApiKeys",
-    "the lab manager API key the Space generated for each hub and lab it configures (a secret map)",
+    "the lab manager API key the Space generated for each hub and lab (a secret map; local labs get one here)",
     is_map=True,
 )
 TLS_PRIVATE_KEYS = SecretKey(
@@ -81,14 +87,19 @@ TLS_PRIVATE_KEYS = SecretKey(
 SECRET_KEYS = (
     CLOUDFLARE_TOKEN,
     ACME_DNS_TOKEN,
-    SPACE_API_KEY,
+    SPACE_API_KEYS,
     COMMUNITY_API_KEY,
-    CODELAB_PASSWORD,
+    CODELAB_TOKENS,
     OPENAI_API_KEY,
     LAB_MANAGER_API_KEYS,
     TLS_PRIVATE_KEYS,
 )
 SECRET_MAPS = tuple(secret for secret in SECRET_KEYS if secret.is_map)
+REPLACED_KEYS = {
+    "constellab:spaceApiKey": SPACE_API_KEYS,
+    "constellab:codelabPassword": CODELAB_TOKENS,
+}
+"""Keys of earlier versions, one value for every lab of a stack, now one per lab: each lab has its own in the Space."""
 
 
 def _raw_servers(document: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
@@ -136,9 +147,19 @@ def acme_servers(document: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def space_configured_servers(document: Mapping[str, Any]) -> list[str]:
-    """Names of the hubs and labs the Space configures (their lab manager keys are secret config)."""
-    return [name for kind, name, server in _raw_servers(document) if kind != "space" and _mode(server) == "space"]
+def space_keyed_servers(document: Mapping[str, Any]) -> list[str]:
+    """Names of the hubs and labs whose lab manager key is the one the Space generated for them: all but local
+    ones. A lab the stack configures still calls the Space with that key (its backup targets and history)."""
+    return [
+        name
+        for kind, name, server in _raw_servers(document)
+        if kind != "space" and not (isinstance(server.get("placement"), Mapping) and server["placement"].get("kind") == "local")
+    ]
+
+
+def stack_configured_servers(document: Mapping[str, Any]) -> list[str]:
+    """Names of the hubs and labs the stack configures (their Space key and Codelab token are secret config)."""
+    return [name for kind, name, server in _raw_servers(document) if kind != "space" and _mode(server) == "stack"]
 
 
 def _stack_configured(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -149,7 +170,9 @@ def required_members(document: Mapping[str, Any]) -> dict[SecretKey, list[str]]:
     """For each secret map, the server names it needs an entry for."""
     return {
         TLS_PRIVATE_KEYS: manual_certificate_servers(document),
-        LAB_MANAGER_API_KEYS: space_configured_servers(document),
+        LAB_MANAGER_API_KEYS: space_keyed_servers(document),
+        SPACE_API_KEYS: stack_configured_servers(document),
+        CODELAB_TOKENS: stack_configured_servers(document),
     }
 
 
@@ -162,12 +185,8 @@ def required_secrets(document: Mapping[str, Any]) -> list[SecretKey]:
     if acme_servers(document):
         needed.append(ACME_DNS_TOKEN)
     by_stack = _stack_configured(document)
-    if by_stack:
-        needed.append(SPACE_API_KEY)
     if by_stack or isinstance(document.get("space"), Mapping):
         needed.append(COMMUNITY_API_KEY)
-    if by_stack:
-        needed.append(CODELAB_PASSWORD)
     if any(isinstance(s.get("configuration"), Mapping) and s["configuration"].get("openai") is True for s in by_stack):
         needed.append(OPENAI_API_KEY)
     needed += [secret for secret, members in required_members(document).items() if members]
@@ -216,7 +235,16 @@ def validate(raw: RawStackConfig, source: str) -> StackSettings:
     issues: list[ConfigIssue] = []
     known = {PLATFORM_KEY, *(secret.key for secret in SECRET_KEYS)}
     for key in sorted(raw.values) + sorted(raw.secrets):
-        if key.startswith("constellab:") and key not in known:
+        if key in REPLACED_KEYS:
+            replacement = REPLACED_KEYS[key]
+            issues.append(
+                ConfigIssue(
+                    path=key,
+                    message=f"replaced by {replacement.name}, one per server the stack configures (each lab has its "
+                    f"own in the Space): remove it and run `{replacement.set_command('<server>')}` for each",
+                )
+            )
+        elif key.startswith("constellab:") and key not in known:
             allowed = ", ".join(sorted(k.split(":", 1)[1] for k in known))
             issues.append(ConfigIssue(path=key, message=f"unknown setting: use one of {allowed}"))
 
@@ -278,10 +306,12 @@ def _missing_member(secret: SecretKey, server: str) -> str:
     if secret is TLS_PRIVATE_KEYS:
         key_file = f'-- "$(cat {server}.key)"'
         return f"missing: the manual certificate needs its key, run `{secret.set_command(server, value=key_file)}`"
-    return (
-        f"missing: the Space configures {server}, so its lab manager takes the API key the Space generated for it: "
-        f"run `{secret.set_command(server, value='<key>')}` (or set {server}'s configuration.mode to stack)"
-    )
+    if secret is LAB_MANAGER_API_KEYS:
+        return (
+            f"missing: {server}'s lab manager takes the API key the Space generated for it (it calls the Space with it, "
+            f"for its backups too): create the lab in the Space and run `{secret.set_command(server, value='<key>')}`"
+        )
+    return f"missing: the stack configures {server}: run `{secret.set_command(server, value='<key>')}` ({secret.purpose})"
 
 
 # ---------------------------------------------------------------------------------------------

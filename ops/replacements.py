@@ -39,6 +39,7 @@ def _rule(inputs: str, source: str, *, in_place_only: str | None = None, stop_st
 
 
 TF_AWS = "hashicorp/terraform-provider-aws v6 (bridged by pulumi-aws 7)"
+TF_DOCKER = "kreuzwerker/terraform-provider-docker v4.5.0@5074970c (the commit pulumi-docker 5 pins)"
 V6 = "read in zongruxie4/terraform-provider-aws, a fork tracking upstream v6.41+"
 V5 = "read in isometry/terraform-provider-aws@c129a939 (late v5; no v6 copy could be read), as upstream's older copy"
 # v6's per-resource `region` replaces every AWS resource (the provider's forceNewIfRegionChanges interceptors).
@@ -118,50 +119,53 @@ RULES: dict[str, Rule] = {
         "ModifyPlan",
     ),
     "aws:iam/accessKey:AccessKey": _rule(
-        "pgpKey user", f"{TF_AWS} internal/service/iam/access_key.go: ForceNew on user, pgp_key (status in place)"
+        "pgpKey user", f"{TF_AWS} internal/service/iam/access_key.go@1271cd22: ForceNew on pgp_key, user"
     ),
     "aws:iam/instanceProfile:InstanceProfile": _rule(
         "name namePrefix path",
-        f"{TF_AWS} internal/service/iam/instance_profile.go: ForceNew on name, name_prefix, path",
+        f"{TF_AWS} internal/service/iam/instance_profile.go@013f1736: ForceNew on name, name_prefix, path",
     ),
     "aws:iam/role:Role": _rule(
-        "name namePrefix path", f"{TF_AWS} internal/service/iam/role.go: ForceNew on name, name_prefix, path"
+        "name namePrefix path", f"{TF_AWS} internal/service/iam/role.go@0040ea69: ForceNew on name, name_prefix, path"
     ),
     "aws:iam/rolePolicy:RolePolicy": _rule(
-        "name namePrefix role", f"{TF_AWS} internal/service/iam/role_policy.go: ForceNew on name, name_prefix, role"
+        "name namePrefix role",
+        f"{TF_AWS} internal/service/iam/role_policy.go@02f97af8: ForceNew on name, name_prefix, role",
     ),
     "aws:iam/user:User": _rule(
-        "", f"{TF_AWS} internal/service/iam/user.go: name and path are renamed in place (UpdateUser)"
+        "", f"{TF_AWS} internal/service/iam/user.go@058fd401: no ForceNew argument (a new name or path: UpdateUser)"
     ),
     "aws:iam/userPolicy:UserPolicy": _rule(
-        "name namePrefix user", f"{TF_AWS} internal/service/iam/user_policy.go: ForceNew on name, name_prefix, user"
+        "name namePrefix user",
+        f"{TF_AWS} internal/service/iam/user_policy.go@02f97af8: ForceNew on name, name_prefix, user",
     ),
     "aws:s3/bucket:Bucket": _rule(
-        "bucket bucketPrefix objectLockEnabled bucketNamespace",
-        f"{TF_AWS} internal/service/s3/bucket.go: ForceNew on bucket, bucket_prefix, object_lock_enabled",
+        "bucket bucketPrefix objectLockEnabled region",
+        f"{TF_AWS} internal/service/s3/bucket.go@0070bcd1: ForceNew on bucket, bucket_prefix and the object lock "
+        "(an older copy: object_lock_configuration.object_lock_enabled, top-level object_lock_enabled since v5)",
     ),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _rule(
-        "bucket expectedBucketOwner",
-        f"{TF_AWS} internal/service/s3/bucket_lifecycle_configuration.go: RequiresReplace on bucket, "
-        "expected_bucket_owner",
+        "bucket expectedBucketOwner region",
+        f"{TF_AWS} internal/service/s3/bucket_lifecycle_configuration.go@01606926 (framework): RequiresReplace on "
+        "bucket, expected_bucket_owner",
     ),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _rule(
-        "bucket", f"{TF_AWS} internal/service/s3/bucket_ownership_controls.go: ForceNew on bucket"
+        "bucket region", f"{TF_AWS} internal/service/s3/bucket_ownership_controls.go@01c08000: ForceNew on bucket"
     ),
     "aws:s3/bucketPolicy:BucketPolicy": _rule(
-        "bucket", f"{TF_AWS} internal/service/s3/bucket_policy.go: ForceNew on bucket"
+        "bucket region", f"{TF_AWS} internal/service/s3/bucket_policy.go@0073593e: ForceNew on bucket"
     ),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _rule(
-        "bucket", f"{TF_AWS} internal/service/s3/bucket_public_access_block.go: ForceNew on bucket"
+        "bucket region", f"{TF_AWS} internal/service/s3/bucket_public_access_block.go@01606926: ForceNew on bucket"
     ),
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _rule(
-        "bucket expectedBucketOwner",
-        f"{TF_AWS} internal/service/s3/bucket_server_side_encryption_configuration.go: ForceNew on bucket, "
+        "bucket expectedBucketOwner region",
+        f"{TF_AWS} internal/service/s3/bucket_server_side_encryption_configuration.go@01606926: ForceNew on bucket, "
         "expected_bucket_owner",
     ),
     "aws:s3/bucketVersioning:BucketVersioning": _rule(
-        "bucket expectedBucketOwner mfa",
-        f"{TF_AWS} internal/service/s3/bucket_versioning.go: ForceNew on bucket, expected_bucket_owner, mfa",
+        "bucket expectedBucketOwner region",
+        f"{TF_AWS} internal/service/s3/bucket_versioning.go@01c08000: ForceNew on bucket, expected_bucket_owner",
     ),
     "aws:scheduler/schedule:Schedule": _rule(
         "groupName name namePrefix region",
@@ -169,41 +173,50 @@ RULES: dict[str, Rule] = {
         "(the expression, time zone, state and target are updated in place)",
     ),
     "aws:cloudwatch/metricAlarm:MetricAlarm": _rule(
-        "name", f"{TF_AWS} internal/service/cloudwatch/metric_alarm.go: ForceNew on alarm_name"
+        "name region", f"{TF_AWS} internal/service/cloudwatch/metric_alarm.go@055611a6: ForceNew on alarm_name"
     ),
     "cloudflare:index/dnsRecord:DnsRecord": _rule(
-        "zoneId",
-        "cloudflare/terraform-provider-cloudflare v5 (bridged by pulumi-cloudflare 6) internal/services/"
-        "dns_record/schema.go: RequiresReplace on zone_id",
+        "type zoneId",
+        "cloudflare/terraform-provider-cloudflare v5 (bridged by pulumi-cloudflare 6) internal/services/dns_record/"
+        "schema.go@a2efdc57 (v5.22.0; the same at v5.19.1): RequiresReplace on zone_id and type; name, content, "
+        "ttl, proxied, comment update in place",
     ),
     "docker:index/container:Container": _rule(
         "",
-        "kreuzwerker/terraform-provider-docker (bridged by pulumi-docker) internal/provider/"
-        "resource_docker_container.go: every argument is ForceNew but those resourceDockerContainerUpdate applies",
-        in_place_only="restart memory memorySwap cpuShares cpuSet",
+        f"{TF_DOCKER} internal/provider/resource_docker_container.go: ForceNew on every argument that shapes the "
+        "container (name, image, env, labels, volumes, ports, networks_advanced, upload, command...); "
+        "resourceDockerContainerUpdate applies restart, max_retry_count, cpu_shares, cpu_set, memory, "
+        "memory_reservation, memory_swap and the device limits, and starts it when must_run becomes true; the "
+        "other in-place arguments only steer create and delete (pulumi-docker sets DeleteBeforeReplace)",
+        in_place_only="attach containerReadRefreshTimeoutMilliseconds cpuPeriod cpuQuota cpuSet cpuShares "
+        "destroyGraceSeconds deviceReadBps deviceReadIops deviceWriteBps deviceWriteIops healthcheck init logs "
+        "maxRetryCount memory memoryReservation memorySwap mustRun removeVolumes restart rm start tmpfs wait "
+        "waitTimeout",
     ),
     "docker:index/network:Network": _rule(
-        "attachable checkDuplicate driver ingress internal ipamConfigs ipamDriver ipamOptions ipv6 labels name options",
-        "kreuzwerker/terraform-provider-docker internal/provider/resource_docker_network.go: every argument is "
-        "ForceNew (a network has no update)",
+        "attachable driver ingress internal ipamConfigs ipamDriver ipamOptions ipv6 labels name options",
+        f"{TF_DOCKER} internal/provider/resource_docker_network.go: every argument is ForceNew (no update)",
     ),
     "docker:index/remoteImage:RemoteImage": _rule(
-        "build forceRemove keepLocally name platform pullTriggers triggers",
-        "kreuzwerker/terraform-provider-docker internal/provider/resource_docker_image.go: ForceNew on name, "
-        "pull_triggers, triggers, build, platform",
+        "build name platform pullTriggers triggers",
+        f"{TF_DOCKER} internal/provider/resource_docker_image.go: ForceNew on name, pull_triggers, triggers, "
+        "platform, and build's required context; keep_locally and force_remove only change the state",
     ),
     "random:index/randomPassword:RandomPassword": _rule(
         "keepers length lower minLower minNumeric minSpecial minUpper number numeric overrideSpecial special upper",
-        "hashicorp/terraform-provider-random internal/provider/resource_password.go: RequiresReplace on every argument",
+        "hashicorp/terraform-provider-random internal/provider/resource_password.go@f8d869dc (v3.9.0, pinned by "
+        "pulumi-random): RequiresReplace on every argument",
     ),
     "command:local:Command": _rule(
         "triggers",
-        "pulumi/pulumi-command provider/pkg/provider/local/command.go: `triggers` replaces (runs delete, then "
-        "create); a change of create, update, environment, stdin or the rest runs `update` (or `create`) again",
+        "pulumi/pulumi-command v1.2.1 provider/pkg/provider/common/inputs.go@7f3eb6f3: only `triggers` is "
+        "replaceOnChanges (the SDK adds replace_on_changes triggers[*]); a change of create, update, environment, "
+        "stdin or the rest runs `update` (or `create`) again in place",
     ),
     "command:remote:Command": _rule(
         "triggers",
-        "pulumi/pulumi-command provider/pkg/provider/remote/command.go: as command:local:Command",
+        "pulumi/pulumi-command v1.2.1 provider/pkg/provider/remote/command.go@7f3eb6f3: as command:local:Command; "
+        "a new connection runs the command again on the new host, in place",
     ),
     "pulumi-python:dynamic/power:Gate": _rule(
         "",
@@ -212,10 +225,13 @@ RULES: dict[str, Rule] = {
     ),
     "pulumi:providers:docker": _rule(
         "",
-        "pulumi/pulumi-terraform-bridge DiffConfig: a changed provider configuration updates the provider; its "
-        "resources are not replaced for it",
+        "pulumi/pulumi-terraform-bridge pkg/tfbridge/provider.go@59de6c66 (v3.136): DiffConfig replaces a provider "
+        "only for a key marked ForcesProviderReplace, and pulumi-docker marks none: a new host updates the "
+        "provider, and its containers are not re-created for it",
     ),
-    "pulumi:providers:cloudflare": _rule("", "as pulumi:providers:docker"),
+    "pulumi:providers:cloudflare": _rule(
+        "", "the same bridge DiffConfig; pulumi-cloudflare marks no key ForcesProviderReplace"
+    ),
 }
 DECIDED_AT_APPLY = frozenset({"pulumi-python:dynamic/power:Gate"})
 """Types whose diff reads the real world (no offline engine can know what they will do)."""

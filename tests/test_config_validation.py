@@ -24,11 +24,12 @@ from tests.conftest import STACK_NAMES, stack_file
 ALL_SECRETS = {
     "constellab:cloudflareApiToken": SecretState.SECRET,
     "constellab:acmeDnsApiToken": SecretState.SECRET,
-    "constellab:spaceApiKey": SecretState.SECRET,
+    "constellab:spaceApiKeys": SecretState.SECRET,
     "constellab:communityApiKey": SecretState.SECRET,
-    "constellab:codelabPassword": SecretState.SECRET,
+    "constellab:codelabTokens": SecretState.SECRET,
     "constellab:labManagerApiKeys": SecretState.SECRET,
 }
+SECRET_MAPS = ("constellab:labManagerApiKeys", "constellab:spaceApiKeys", "constellab:codelabTokens")
 SERVER_NAMES = frozenset({"space", "hub", "lab1", "lab2"})
 """Every name the tests' platforms use: each secret map has a member for each."""
 STACK_CONFIGURATION = {
@@ -55,7 +56,7 @@ def problems(
     raw = RawStackConfig(
         values=values,
         secrets=ALL_SECRETS if secrets is None else secrets,
-        secret_members={"constellab:labManagerApiKeys": SERVER_NAMES},
+        secret_members=dict.fromkeys(SECRET_MAPS, SERVER_NAMES),
     )
     with pytest.raises(StackConfigError) as caught:
         validate(raw, "test")
@@ -240,23 +241,32 @@ def test_every_problem_is_reported_at_once():
     set_path(platform, "labs[1].placement.instanceType", "huge")
     set_path(platform, "labs[0].name", "hub")
     secrets = {k: v for k, v in ALL_SECRETS.items() if k != "constellab:cloudflareApiToken"}
-    found = problems(platform, secrets={**secrets, "constellab:spaceApiKey": SecretState.PLAIN})
+    found = problems(platform, secrets={**secrets, "constellab:communityApiKey": SecretState.PLAIN})
     assert [line.split(": ", 1)[0] for line in found] == [
         "customer",
         "images.traefik",
         "labs[1].placement.instanceType",
         "labs[0].name",
         "constellab:cloudflareApiToken",
-        "constellab:spaceApiKey",
+        "constellab:communityApiKey",
     ]
 
 
 def test_a_secret_stored_in_plain_text_is_refused_with_the_fix():
-    found = problems(valid_platform(), secrets={**ALL_SECRETS, "constellab:codelabPassword": SecretState.PLAIN})
+    found = problems(valid_platform(), secrets={**ALL_SECRETS, "constellab:communityApiKey": SecretState.PLAIN})
     assert found == [
-        "constellab:codelabPassword: is stored in plain text: remove it and run "
-        "`pulumi config set --secret codelabPassword <value>` "
-        "(Codelab's access token, handed to labs configured by the stack (codelabToken))"
+        "constellab:communityApiKey: is stored in plain text: remove it and run "
+        "`pulumi config set --secret communityApiKey <value>` "
+        "(API key for Constellab Community (the space, and labs configured by the stack))"
+    ]
+
+
+@pytest.mark.parametrize(("old", "new"), [("spaceApiKey", "spaceApiKeys"), ("codelabPassword", "codelabTokens")])
+def test_a_stack_wide_key_of_earlier_versions_is_refused_with_its_per_lab_replacement(old, new):
+    found = problems(valid_platform(), secrets={**ALL_SECRETS, f"constellab:{old}": SecretState.SECRET})
+    assert found == [
+        f"constellab:{old}: replaced by {new}, one per server the stack configures (each lab has its own in the "
+        f"Space): remove it and run `pulumi config set --secret --path '{new}.<server>' <value>` for each"
     ]
 
 
@@ -269,26 +279,28 @@ def test_the_space_configures_a_lab_only_with_the_key_it_generated_for_it():
     with pytest.raises(StackConfigError) as caught:
         validate(raw, "test")
     assert [str(issue) for issue in caught.value.issues] == [
-        "constellab:labManagerApiKeys.lab1: missing: the Space configures lab1, so its lab manager takes the API key "
-        "the Space generated for it: run `pulumi config set --secret --path 'labManagerApiKeys.lab1' <key>` "
-        "(or set lab1's configuration.mode to stack)"
+        "constellab:labManagerApiKeys.lab1: missing: lab1's lab manager takes the API key the Space generated for it "
+        "(it calls the Space with it, for its backups too): create the lab in the Space and run "
+        "`pulumi config set --secret --path 'labManagerApiKeys.lab1' <key>`"
     ]
 
 
-def test_a_lab_the_stack_configures_needs_no_key_from_the_space_but_the_space_and_codelab_secrets():
+def test_a_lab_the_stack_configures_takes_the_spaces_keys_for_it_too():
     platform = valid_platform()
     platform["labs"][1]["configuration"] = STACK_CONFIGURATION
-    secrets = {
-        k: v for k, v in ALL_SECRETS.items() if k not in ("constellab:spaceApiKey", "constellab:codelabPassword")
-    }
     raw = RawStackConfig(
         values={PLATFORM_KEY: platform, "aws:region": "eu-west-3"},
-        secrets=secrets,
-        secret_members={"constellab:labManagerApiKeys": frozenset({"hub", "lab1"})},
-    )
+        secrets=ALL_SECRETS,
+        secret_members={"constellab:labManagerApiKeys": frozenset({"hub", "lab1"}),
+                        "constellab:spaceApiKeys": frozenset({"lab1"}), "constellab:codelabTokens": frozenset()},
+    )  # fmt: skip
     with pytest.raises(StackConfigError) as caught:
         validate(raw, "test")
-    assert [issue.path for issue in caught.value.issues] == ["constellab:spaceApiKey", "constellab:codelabPassword"]
+    assert [issue.path for issue in caught.value.issues] == [
+        "constellab:spaceApiKeys.lab2",
+        "constellab:codelabTokens.lab2",
+        "constellab:labManagerApiKeys.lab2",
+    ]
 
 
 def test_openai_is_handed_to_a_lab_only_with_its_secret():
@@ -314,7 +326,8 @@ def test_a_local_lab_uses_this_machines_docker_socket():
     document = yaml.safe_load(stack_file("local").read_text())
     platform = document["config"][PLATFORM_KEY]
     platform["labs"][0]["placement"]["dockerHost"] = "tcp://10.0.0.5:2375"
-    raw = RawStackConfig(values={PLATFORM_KEY: platform}, secrets=ALL_SECRETS)
+    raw = RawStackConfig(values={PLATFORM_KEY: platform}, secrets=ALL_SECRETS,
+                         secret_members=dict.fromkeys(SECRET_MAPS, frozenset({"lab"})))  # fmt: skip
     with pytest.raises(StackConfigError) as caught:
         validate(raw, "test")
     assert [issue.path for issue in caught.value.issues] == ["labs[0].placement.dockerHost"]
@@ -347,9 +360,8 @@ def test_on_prem_lab_hosts_need_the_administrator_networks_codelabs_ssh_answers(
     del document["adminCidrs"]
     raw = RawStackConfig(
         values={PLATFORM_KEY: document, "aws:region": "eu-west-1"},
-        secrets={"constellab:spaceApiKey": SecretState.SECRET, "constellab:communityApiKey": SecretState.SECRET,
-                 "constellab:codelabPassword": SecretState.SECRET, "constellab:tlsPrivateKeys": SecretState.SECRET},
-        secret_members={"constellab:tlsPrivateKeys": frozenset({"hub"})},
+        secrets={**ALL_SECRETS, "constellab:tlsPrivateKeys": SecretState.SECRET},
+        secret_members={"constellab:tlsPrivateKeys": frozenset({"hub"}), **dict.fromkeys(SECRET_MAPS, {"hub", "qc"})},
     )  # fmt: skip
     with pytest.raises(StackConfigError) as caught:
         validate(raw, "test")
@@ -441,11 +453,11 @@ def test_every_shipped_stack_validates(stack):
 
 def test_a_plain_secret_in_a_stack_file_is_detected(tmp_path: Path):
     document = yaml.safe_load(stack_file("local").read_text())
-    document["config"]["constellab:spaceApiKey"] = "sk-live-123"
+    document["config"]["constellab:communityApiKey"] = "sk-live-123"
     path = tmp_path / "Pulumi.leaky.yaml"
     path.write_text(yaml.safe_dump(document))
-    assert read_stack_file(path).secrets["constellab:spaceApiKey"] is SecretState.PLAIN
-    with pytest.raises(StackConfigError, match="constellab:spaceApiKey: is stored in plain text"):
+    assert read_stack_file(path).secrets["constellab:communityApiKey"] is SecretState.PLAIN
+    with pytest.raises(StackConfigError, match="constellab:communityApiKey: is stored in plain text"):
         load_stack_file(path)
 
 
@@ -514,10 +526,7 @@ def test_a_manual_certificate_needs_its_private_key_in_secret_config():
     raw = RawStackConfig(
         values={PLATFORM_KEY: config[PLATFORM_KEY], "aws:region": "eu-west-1"},
         secrets={**ALL_SECRETS, "constellab:tlsPrivateKeys": SecretState.SECRET},
-        secret_members={
-            "constellab:tlsPrivateKeys": frozenset({"qc"}),
-            "constellab:labManagerApiKeys": frozenset({"hub"}),
-        },
+        secret_members={"constellab:tlsPrivateKeys": frozenset({"qc"}), **dict.fromkeys(SECRET_MAPS, {"hub", "qc"})},
     )
     with pytest.raises(StackConfigError) as caught:
         validate(raw, "test")
@@ -543,10 +552,7 @@ def test_an_on_prem_lab_cannot_be_scheduled():
     raw = RawStackConfig(
         values={PLATFORM_KEY: platform, "aws:region": "eu-west-1"},
         secrets={**ALL_SECRETS, "constellab:tlsPrivateKeys": SecretState.SECRET},
-        secret_members={
-            "constellab:tlsPrivateKeys": frozenset({"hub"}),
-            "constellab:labManagerApiKeys": frozenset({"hub"}),
-        },
+        secret_members={"constellab:tlsPrivateKeys": frozenset({"hub"}), **dict.fromkeys(SECRET_MAPS, {"hub", "qc"})},
     )
     with pytest.raises(StackConfigError) as caught:
         validate(raw, "test")

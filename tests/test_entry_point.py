@@ -29,12 +29,12 @@ def test_the_entry_point_declares_the_stack(engine_for):
 def test_the_entry_point_refuses_a_plain_secret_before_registering_anything(engine_for):
     engine = engine_for("local")
     config = dict(runtime_config.CONFIG.get())
-    config["constellab:spaceApiKey"] = "sk-plain"
-    secret_keys = ["constellab:communityApiKey", "constellab:codelabPassword"]
+    config["constellab:communityApiKey"] = "sk-plain"
+    secret_keys = ["constellab:spaceApiKeys", "constellab:codelabTokens"]
     runtime_config.set_all_config(config, secret_keys)
     with pytest.raises(pulumi.RunError) as refused:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-    assert "constellab:spaceApiKey: is stored in plain text" in str(refused.value)
+    assert "constellab:communityApiKey: is stored in plain text" in str(refused.value)
 
     def check(_):
         assert engine.registrations == []

@@ -246,8 +246,9 @@ def test_a_lab_the_stack_configures_is_handed_to_its_lab_manager_with_every_secr
         manager = containers_of(registrations, "qc")["lab_manager"]
         assert document["apiKey"] == env_of(manager)["LAB_MANAGER_API_KEY"], "the key the container got"
         init = document["init"]
-        assert init["space"]["apiKey"] == placeholder(program_secret("spaceApiKey"))
-        assert init["lab"]["codelabToken"] == placeholder(program_secret("codelabPassword"))
+        assert init["space"]["apiKey"] == placeholder(program_secret("spaceApiKeys"), "qc"), "qc's own, not hub's"
+        assert init["lab"]["codelabToken"] == placeholder(program_secret("codelabTokens"), "qc")
+        assert document["apiKey"] == placeholder(program_secret("labManagerApiKeys"), "qc"), "the Space's key for qc"
         passwords = {
             r.name: r
             for r in of_type(registrations, "random:index/randomPassword:RandomPassword")
@@ -421,4 +422,4 @@ def test_a_changed_brick_or_secret_changes_what_the_configuration_call_sends(sta
     assert after["config"]["environment"]["bricks"] == [{"name": "gws_core", "version": "0.18.5"}]
     assert {key for key in before if before[key] != after[key]} == {"config"}, "only what changed"
     # The secrets are in it too (offline, their placeholders): a changed secret is a changed input as well.
-    assert before["init"]["space"]["apiKey"] == placeholder(program_secret("spaceApiKey"))
+    assert before["init"]["space"]["apiKey"] == placeholder(program_secret("spaceApiKeys"), "qc")

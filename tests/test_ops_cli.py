@@ -27,13 +27,13 @@ def test_validate_reports_every_problem_and_exits_non_zero(tmp_path, capsys):
     path = tmp_path / "Pulumi.bad.yaml"
     path.write_text(
         "config:\n  constellab:platform:\n    customer: Bad\n    baseDomain: x.example\n"
-        "    dns: {provider: none}\n  constellab:spaceApiKey: plain\n"
+        "    dns: {provider: none}\n  constellab:communityApiKey: plain\n"
     )
     assert main(["validate", str(path)]) == 1
     err = capsys.readouterr().err
     assert "customer: 'Bad' is not a DNS label" in err
     assert "images: required: add it" in err
-    assert "constellab:spaceApiKey: is stored in plain text" in err
+    assert "constellab:communityApiKey: is stored in plain text" in err
 
 
 def test_preview_of_an_unknown_stack_is_one_line_and_exit_2():

@@ -138,30 +138,27 @@ def test_a_new_schedule_is_neither_dangerous_nor_disruptive(shipped, tmp_path):
     assert verdict(result) == "no dangerous or disruptive change"
 
 
-def test_what_is_generated_on_create_is_unknown_until_apply_where_a_running_container_takes_it(shipped, tmp_path):
-    def configured_by_the_stack(platform: Platform) -> None:
-        lab = platform["labs"][0]
-        lab.pop("bricks")
-        lab["configuration"] = {"mode": "stack", "labId": "3b8f0c6a-91d2-4b7e-8a35-6c0e4f2d9a17",
-                                "frontVersion": "2.5.3", "glabTag": "2.10.0",
-                                "bricks": [{"name": "gws_core", "version": "0.18.4"}]}  # fmt: skip
+def test_what_a_new_resource_gets_on_create_is_unknown_until_apply_where_others_take_it(shipped, tmp_path):
+    def second_hub(platform: Platform) -> None:
+        hub = copy.deepcopy(platform["hubs"][0]) | {"name": "hub2"}
+        hub.pop("externalSources")
+        platform["hubs"].append(hub)
+        platform["labs"][0]["hub"] = "hub2"  # lab1's results go to the new hub's lake
 
-    path = changed_stack(tmp_path, "acme-cloud", configured_by_the_stack)
+    path = changed_stack(tmp_path, "acme-cloud", second_hub)
     document = yaml.safe_load(path.read_text())
-    config = document["config"]
-    del config["constellab:labManagerApiKeys"]["lab1"]
-    for key in ("spaceApiKey", "codelabPassword"):  # placeholders, as in the shipped stacks
-        config[f"constellab:{key}"] = config["constellab:communityApiKey"]
+    keys = document["config"]["constellab:labManagerApiKeys"]
+    keys["hub2"] = keys["hub"]
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
     result = compare(shipped, path)
 
-    added = {(item["type"], item["name"]) for item in result["added"]}
-    assert ("random:index/randomPassword:RandomPassword", "acme-lab1-host-containers-lab-manager-api-key") in added
-    manager = by_name(result)["acme-lab1-host-containers-lab-manager"]
-    assert [(c["input"], c.get("unknown")) for c in manager["changes"]] == [("envs", True)]
-    assert manager["replace"] is True and manager["replaceBecause"] == ["envs"]
-    assert [(d["server"], d["name"]) for d in result["disruptive"]] == [("lab1", manager["name"])]
+    assert ("aws:s3/bucket:Bucket", "acme-hub2-data-lake-bucket") in {(i["type"], i["name"]) for i in result["added"]}
+    [policy] = [item for item in result["changed"] if item["name"].startswith("acme-lab1-host-identity")]
+    assert [(c["input"], c.get("unknown"), c["after"]) for c in policy["changes"]] == [("policy", True, None)]
+    assert policy["replace"] is False
+    assert result["servers"]["added"] == ["hub2"]
+    assert result["dangerous"] == [] and result["disruptive"] == []
 
 
 def test_a_new_lab_manager_version_recreates_it_on_every_host_and_reconfigures_stack_labs(shipped, tmp_path):

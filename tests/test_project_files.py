@@ -41,7 +41,7 @@ def test_every_stack_file_passes_check_jsonschema_with_the_exported_schema():
 def test_check_jsonschema_rejects_a_plain_secret_in_a_stack_file(tmp_path):
     checker = tool("check-jsonschema")
     document = yaml.safe_load((STACKS / "Pulumi.local.yaml").read_text())
-    document["config"]["constellab:codelabPassword"] = "hunter2"
+    document["config"]["constellab:communityApiKey"] = "hunter2"
     path = tmp_path / "Pulumi.leaky.yaml"
     path.write_text(yaml.safe_dump(document))
     result = subprocess.run([checker, "--schemafile", str(SCHEMA_PATH), str(path)], capture_output=True, text=True)

@@ -117,11 +117,14 @@ def test_a_lab_without_a_certificate_resolver_asks_for_no_wildcard():
     assert manager.labels["traefik.http.routers.lab-manager-router.tls"] == "true"
 
 
-def test_the_lab_managers_key_is_generated_only_for_labs_the_stack_configures():
-    platform = load_stack_file(stack_file("biolab-hybrid")).platform
-    by_space, by_stack = platform.hubs[0], platform.labs[0]
-    assert topology.generated_secret_names(topology.server_set(platform, by_space).containers) == []
-    assert topology.generated_secret_names(topology.server_set(platform, by_stack).containers) == [
+def test_the_lab_managers_key_is_the_spaces_in_both_modes_and_generated_only_on_this_machine():
+    biolab = load_stack_file(stack_file("biolab-hybrid")).platform
+    by_space, by_stack = biolab.hubs[0], biolab.labs[0]
+    assert by_stack.configured_by_stack and not by_space.configured_by_stack
+    for server in (by_space, by_stack):
+        assert topology.generated_secret_names(topology.server_set(biolab, server).containers) == []
+    local = load_stack_file(stack_file("local")).platform
+    assert topology.generated_secret_names(topology.server_set(local, local.labs[0]).containers) == [
         "lab-manager-api-key"
     ]
 
