@@ -136,6 +136,9 @@ if ! have dockerd; then
   # Standard input is this script (sh -s): no child may read it.
   apt-get update -q </dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io docker-compose </dev/null
+elif ! docker compose version >/dev/null 2>&1; then
+  # An engine installed by the site (Docker CE, say) is left as it is: a package of ours could conflict with it.
+  warn "Docker Compose v2 is missing (docker compose version fails): install the site's compose plugin"
 fi
 
 # 4. The login user drives Docker, and logs in with exactly the declared keys (where they are declared).

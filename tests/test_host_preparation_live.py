@@ -193,6 +193,19 @@ def test_a_server_already_running_docker_keeps_its_containers_and_gets_the_group
     assert not [call for call in calls if "docker.io" in call]
 
 
+def test_an_engine_of_the_sites_without_compose_is_left_as_it_is_with_a_warning(host: Host):
+    host.out("cp /opt/engine/docker /opt/engine/dockerd /usr/local/bin/")
+    host.out("sed -i 's/^case \"$1\" in$/case \"$1\" in\\n  compose) exit 1 ;;/' /usr/local/bin/docker")
+    assert host.sh("docker compose version").returncode == 1, "the stand-in has no compose"
+
+    done = host.prepare("admin", "22", "ufw")
+
+    assert done.returncode == 0, done.stderr
+    assert "Docker Compose v2 is missing (docker compose version fails)" in done.stderr
+    installs = [call for call in host.out(f"cat {RECORD}").splitlines() if call.startswith("apt-get install")]
+    assert not [call for call in installs if "docker" in call.split(" (")[0]], "nothing of ours beside it"
+
+
 def test_a_site_that_keeps_its_own_firewall_is_left_alone(host: Host):
     done = host.prepare("admin", "22", "none")
 

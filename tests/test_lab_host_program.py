@@ -423,3 +423,52 @@ def test_a_changed_brick_or_secret_changes_what_the_configuration_call_sends(sta
     assert {key for key in before if before[key] != after[key]} == {"config"}, "only what changed"
     # The secrets are in it too (offline, their placeholders): a changed secret is a changed input as well.
     assert before["init"]["space"]["apiKey"] == placeholder(program_secret("spaceApiKeys"), "qc")
+
+
+CLOUD_STACKS = [name for name in STACK_NAMES if name in ("acme-cloud", "biolab-hybrid")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stack", CLOUD_STACKS)
+@pulumi.runtime.test
+def test_every_cloud_servers_registered_user_data_passes_cloud_init_schema_and_prepares_the_host(
+    engine_for, stack, tmp_path
+):
+    """What each instance of a shipped stack boots with, as the engine receives it: Debian's `cloud-init
+    schema` accepts it, and it carries lab-configurer's GID, daemon.json and folders."""
+    import subprocess
+
+    from tests.conftest import tool
+
+    cloud_init_cli = tool("cloud-init")
+    engine = engine_for(stack)
+
+    def check(registrations):
+        instances = of_type(registrations, "aws:ec2/instance:Instance")
+        assert len(instances) == sum(
+            1 for _, server in engine.settings.platform.servers() if server.placement.kind == "cloud"
+        )
+        for instance in instances:
+            document = instance.inputs["userData"]
+            path = tmp_path / f"{instance.name}.yaml"
+            path.write_text(document)
+            checked = subprocess.run(
+                [cloud_init_cli, "schema", "--config-file", str(path)], capture_output=True, text=True
+            )
+            assert checked.returncode == 0, f"{instance.name}: {checked.stdout}{checked.stderr}"
+            # The preparation, as cloud-init runs it at the first boot: every script it writes or runs.
+            import yaml
+
+            parsed = yaml.safe_load(document)
+            scripts = "\n".join(
+                [entry["content"] for entry in parsed.get("write_files", [])]
+                + [command if isinstance(command, str) else " ".join(command) for command in parsed.get("runcmd", [])]
+            )
+            assert f"groupadd -g {lab_host.DOCKER_GID} docker" in scripts, instance.name
+            assert f"groupmod -g {lab_host.DOCKER_GID} docker" in scripts, instance.name
+            assert f"cat > /etc/docker/daemon.json <<'JSON'\n{host_setup.DAEMON_JSON}JSON" in scripts, instance.name
+            for folder, _ in lab_host.HOST_FOLDERS:
+                assert f"mkdir -p {folder}\n" in scripts, (instance.name, folder)
+        return instances
+
+    return declared(engine).apply(check)

@@ -883,3 +883,68 @@ def test_a_fake_clock_bounds_the_health_wait_without_waiting() -> None:
     ):
         client.apply(request, out=io.StringIO(), clock=lambda: now[0], sleep=sleep)
     assert now[0] == 600
+
+
+# ---------------------------------------------------------------------------------------------
+# The document the program's LabConfiguration resource hands the client, against the same fake
+# ---------------------------------------------------------------------------------------------
+
+
+def program_document(tmp_path: Path, port: int) -> dict[str, Any]:
+    """The client's standard input exactly as the local stack's LabConfiguration registers it (a lab named so
+    that its lab manager is the fake's host), pointed at the fake's port, with short waits."""
+    import yaml
+
+    from ops.offline import reveal, run_program
+    from tests.conftest import stack_file
+
+    stack = yaml.safe_load(stack_file("local").read_text())
+    platform = stack["config"]["constellab:platform"]
+    platform["baseDomain"] = HOST.split(".", 1)[1]
+    platform["labs"][0]["name"] = HOST.split(".", 1)[0]
+    for key in ("constellab:spaceApiKeys", "constellab:codelabTokens"):
+        stack["config"][key] = {"lab1": stack["config"][key]["lab"]}
+    path = tmp_path / "Pulumi.local.yaml"
+    path.write_text(yaml.safe_dump(stack, sort_keys=False))
+    run = run_program(path)
+    [command] = [r for r in run.registrations if r.type == "command:local:Command"]
+    found: dict[str, Any] = json.loads(reveal(command.inputs["stdin"]))
+    assert found["transport"] == {"kind": "direct", "address": "127.0.0.1", "port": 443}, "this machine's proxy"
+    found["transport"]["port"] = port
+    return found | {"tls": {"verify": "pem", "ca": CERTIFICATE}, "healthTimeoutSeconds": 2, "upTimeoutSeconds": 2,
+                    "pollSeconds": 0.05, "settleSeconds": 0.5}  # fmt: skip
+
+
+def test_what_the_program_registers_is_what_the_lab_manager_accepts(manager: FakeLabManager, tmp_path, capsys):
+    sent = program_document(tmp_path, manager.port)
+    manager.api_key = sent["apiKey"]
+
+    code, _, err = run_main(sent, capsys)
+
+    assert (code, err) == (0, "")
+    [put], [init] = manager.of("PUT /lab/config"), manager.of("POST /lab/init-all")
+    assert put.body == sent["config"] and init.body == sent["init"]
+    assert put.headers["Authorization"] == f"api-key {sent['apiKey']}"
+
+
+def test_a_changed_secret_changes_the_registered_call_and_what_the_lab_manager_receives(
+    manager: FakeLabManager, tmp_path, capsys, monkeypatch
+):
+    from ops import offline
+
+    before = program_document(tmp_path, manager.port)
+    original = offline.placeholder
+    monkeypatch.setattr(
+        offline,
+        "placeholder",
+        lambda secret, member=None: original(secret, member) + ("-rotated" if secret.name == "spaceApiKeys" else ""),
+    )
+    after = program_document(tmp_path, manager.port)
+    manager.api_key = after["apiKey"]
+
+    code, _, err = run_main(after, capsys)
+
+    assert (code, err) == (0, "")
+    assert {key for key in after if after[key] != before[key]} == {"init"}, "a new input: the call runs again"
+    [init] = manager.of("POST /lab/init-all")
+    assert init.body["space"]["apiKey"] == before["init"]["space"]["apiKey"] + "-rotated"
