@@ -153,7 +153,8 @@ def space_keyed_servers(document: Mapping[str, Any]) -> list[str]:
     return [
         name
         for kind, name, server in _raw_servers(document)
-        if kind != "space" and not (isinstance(server.get("placement"), Mapping) and server["placement"].get("kind") == "local")
+        if kind != "space"
+        and not (isinstance(server.get("placement"), Mapping) and server["placement"].get("kind") == "local")
     ]
 
 
@@ -308,10 +309,12 @@ def _missing_member(secret: SecretKey, server: str) -> str:
         return f"missing: the manual certificate needs its key, run `{secret.set_command(server, value=key_file)}`"
     if secret is LAB_MANAGER_API_KEYS:
         return (
-            f"missing: {server}'s lab manager takes the API key the Space generated for it (it calls the Space with it, "
-            f"for its backups too): create the lab in the Space and run `{secret.set_command(server, value='<key>')}`"
+            f"missing: {server}'s lab manager takes the API key the Space generated for it (it calls the Space with "
+            f"it, for its backups too): create the lab in the Space and run "
+            f"`{secret.set_command(server, value='<key>')}`"
         )
-    return f"missing: the stack configures {server}: run `{secret.set_command(server, value='<key>')}` ({secret.purpose})"
+    command = secret.set_command(server, value="<key>")
+    return f"missing: the stack configures {server}: run `{command}` ({secret.purpose})"
 
 
 # ---------------------------------------------------------------------------------------------

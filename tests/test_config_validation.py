@@ -361,7 +361,8 @@ def test_on_prem_lab_hosts_need_the_administrator_networks_codelabs_ssh_answers(
     raw = RawStackConfig(
         values={PLATFORM_KEY: document, "aws:region": "eu-west-1"},
         secrets={**ALL_SECRETS, "constellab:tlsPrivateKeys": SecretState.SECRET},
-        secret_members={"constellab:tlsPrivateKeys": frozenset({"hub"}), **dict.fromkeys(SECRET_MAPS, {"hub", "qc"})},
+        secret_members={"constellab:tlsPrivateKeys": frozenset({"hub"}),
+                        **dict.fromkeys(SECRET_MAPS, frozenset({"hub", "qc"}))},
     )  # fmt: skip
     with pytest.raises(StackConfigError) as caught:
         validate(raw, "test")
@@ -526,7 +527,10 @@ def test_a_manual_certificate_needs_its_private_key_in_secret_config():
     raw = RawStackConfig(
         values={PLATFORM_KEY: config[PLATFORM_KEY], "aws:region": "eu-west-1"},
         secrets={**ALL_SECRETS, "constellab:tlsPrivateKeys": SecretState.SECRET},
-        secret_members={"constellab:tlsPrivateKeys": frozenset({"qc"}), **dict.fromkeys(SECRET_MAPS, {"hub", "qc"})},
+        secret_members={
+            "constellab:tlsPrivateKeys": frozenset({"qc"}),
+            **dict.fromkeys(SECRET_MAPS, frozenset({"hub", "qc"})),
+        },
     )
     with pytest.raises(StackConfigError) as caught:
         validate(raw, "test")
@@ -552,7 +556,10 @@ def test_an_on_prem_lab_cannot_be_scheduled():
     raw = RawStackConfig(
         values={PLATFORM_KEY: platform, "aws:region": "eu-west-1"},
         secrets={**ALL_SECRETS, "constellab:tlsPrivateKeys": SecretState.SECRET},
-        secret_members={"constellab:tlsPrivateKeys": frozenset({"hub"}), **dict.fromkeys(SECRET_MAPS, {"hub", "qc"})},
+        secret_members={
+            "constellab:tlsPrivateKeys": frozenset({"hub"}),
+            **dict.fromkeys(SECRET_MAPS, frozenset({"hub", "qc"})),
+        },
     )
     with pytest.raises(StackConfigError) as caught:
         validate(raw, "test")

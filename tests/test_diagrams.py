@@ -187,8 +187,8 @@ def test_the_comment_workflows_last_resort_cut_never_lands_inside_a_code_block(t
     """preview-comment.yml cuts a body over the limit (never expected) at a line outside any ``` block."""
     import yaml
 
-    node = shutil.which("node")
-    if node is None:
+    node = shutil.which("node") or ""
+    if not node:
         missing("Node.js is not installed")
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "preview-comment.yml").read_text())
     script = workflow["jobs"]["comment"]["steps"][-1]["with"]["script"]

@@ -195,7 +195,7 @@ def test_a_server_already_running_docker_keeps_its_containers_and_gets_the_group
 
 def test_an_engine_of_the_sites_without_compose_is_left_as_it_is_with_a_warning(host: Host):
     host.out("cp /opt/engine/docker /opt/engine/dockerd /usr/local/bin/")
-    host.out("sed -i 's/^case \"$1\" in$/case \"$1\" in\\n  compose) exit 1 ;;/' /usr/local/bin/docker")
+    host.out('sed -i \'s/^case "$1" in$/case "$1" in\\n  compose) exit 1 ;;/\' /usr/local/bin/docker')
     assert host.sh("docker compose version").returncode == 1, "the stand-in has no compose"
 
     done = host.prepare("admin", "22", "ufw")
