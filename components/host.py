@@ -222,9 +222,13 @@ class ServerHost(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=machine.reachable),
             )
+            # A server the gate has just started is booting: the preparation runs again then, and its readiness
+            # check (cloud-init done, Docker answering) holds the Docker provider until the server takes calls.
             prepared = HostPreparation(
                 f"{name}-preparation",
-                dataclasses.replace(preparation, after=[*machine.reachable, wake]),
+                dataclasses.replace(
+                    preparation, after=[*machine.reachable, wake], triggers=[machine.instance_id, wake.woken_at]
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             prepared_over_ssh.append(prepared)

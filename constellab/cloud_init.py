@@ -82,6 +82,21 @@ RequiresMountsFor={CLOUD_DATA_ROOT}
 """
 
 
+WAIT_FOR_INTERNET = """command -v curl >/dev/null 2>&1 || exit 0
+imds=http://169.254.169.254/latest
+for attempt in $(seq 1 60); do
+  token=$(curl -s -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' $imds/api/token || true)
+  if [ -n "$token" ] && curl -sf -m 2 -H "X-aws-ec2-metadata-token: $token" $imds/meta-data/public-ipv4 >/dev/null
+  then exit 0; fi
+  curl -s -m 3 -o /dev/null http://deb.debian.org/ && exit 0
+  sleep 5
+done
+echo 'constellab: neither a public address nor the Debian mirror after 5 minutes' >&2
+"""
+"""Every boot, before cloud-init's modules: until the instance has its public address (or, in a subnet with
+a NAT gateway, reaches Debian's mirror), for 5 minutes at most."""
+
+
 def render_user_data(*, server_name: str, ssh_public_keys: list[str]) -> str:
     """The `#cloud-config` document of a cloud server's first boot.
 
@@ -106,6 +121,9 @@ def render_user_data(*, server_name: str, ssh_public_keys: list[str]) -> str:
         # a unit that runs once cloud-init's init stage is over: seconds later, long before the first-boot
         # packages and scripts of the final stage.
         "bootcmd": [
+            # The first boot's packages need the internet, which a new instance reaches through its Elastic IP:
+            # Pulumi associates it once EC2 reports the instance running, seconds before or after this point.
+            ["sh", "-c", WAIT_FOR_INTERNET],
             [
                 "systemd-run",
                 "--no-block",
@@ -116,7 +134,7 @@ def render_user_data(*, server_name: str, ssh_public_keys: list[str]) -> str:
                 "/bin/sh",
                 KEYS_SCRIPT_PATH,
                 ADMIN_USER,
-            ]
+            ],
         ],
         "write_files": [
             {

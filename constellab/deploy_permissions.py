@@ -525,9 +525,17 @@ RESOURCES: tuple[ResourcePermissions, ...] = (
         delete=("cloudwatch:DeleteAlarms",),
         tag=("cloudwatch:TagResource", "cloudwatch:UntagResource"),
         scope=POWER_ALARMS,
-        # PutMetricAlarm's reference (older editions) asks ec2:DescribeInstanceStatus of an alarm on a status
-        # check (the auto-recover alarm's StatusCheckFailed_System): read-only, so granted rather than risked.
-        unscoped=("cloudwatch:DescribeAlarms", "ec2:DescribeInstanceStatus"),
+        # PutMetricAlarm's API reference: ec2:DescribeInstanceStatus and ec2:DescribeInstances for an alarm on a
+        # status check, ec2:StopInstances for a stop action (the idle stop), ec2:DescribeInstanceRecoveryAttribute
+        # and ec2:RecoverInstances for a recover action (the auto-recover alarm).
+        unscoped=(
+            "cloudwatch:DescribeAlarms",
+            "ec2:DescribeInstanceStatus",
+            "ec2:DescribeInstances",
+            "ec2:StopInstances",
+            "ec2:DescribeInstanceRecoveryAttribute",
+            "ec2:RecoverInstances",
+        ),
         named_by=("name",),
         service_linked_role=CLOUDWATCH_EVENTS_ROLE,
     ),

@@ -128,8 +128,14 @@ class DockerFirewall:
         summary = f"published admin port(s) {ports} for {len(_ipv4(self.admin_cidrs))} administrator network(s)"
         if self.imds is not None:
             summary += f"; the instance role for {len(self.imds.allowed)} source(s), refused to {len(self.imds.denied)}"
+        # Codelab's SSH then goes through the host firewall's INPUT rules; but nothing would keep the containers
+        # from the instance role: on a cloud server, that is a failure, not a note.
+        missing = "exit 1" if self.imds is not None else "exit 0"
         return (
-            _SCRIPT.replace("__RULES__", self.rules()).replace("__JUMPS__", jump_lines).replace("__SUMMARY__", summary)
+            _SCRIPT.replace("__RULES__", self.rules())
+            .replace("__JUMPS__", jump_lines)
+            .replace("__SUMMARY__", summary)
+            .replace("__MISSING__", missing)
         )
 
 
@@ -139,7 +145,7 @@ set -eu
 if ! iptables -w -n -L DOCKER-USER >/dev/null 2>&1; then
   echo "constellab-docker-firewall: no DOCKER-USER chain: Docker does not manage iptables here," \\
     "so its published ports go through the host firewall's INPUT rules" >&2
-  exit 0
+  __MISSING__
 fi
 iptables-restore -w --noflush <<'RULES'
 __RULES__RULES

@@ -10,7 +10,8 @@ Name=auto-recovery-supported,Values=true` lists the current set):
   storage families `d`, `h`, `i`, `im`, `is`, `z1d`);
 - no bare metal (`.metal` sizes, `mac*`);
 - the families listed: A1, T1-T4g, C/M/R 4 and newer without instance store, G3, G5g, Inf1, P2,
-  P3, VT1, Hpc6a (C3, M3, R3, X1 and X1e only without their instance store, which a launch keeps).
+  P3, VT1, Hpc6a. AWS also lists C3, M3, R3, X1 and X1e when launched without their instance store,
+  which a stack file cannot say: those are refused too.
 """
 
 from __future__ import annotations

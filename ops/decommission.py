@@ -39,11 +39,16 @@ class Removal:
             kept.insert(0, "its data volume")
         if self.kind == "hub":
             kept.append("its data lake")
+        running = (
+            f" with the server running (`./run ops lab start {self.name} --stack {self.stack} --wait` if it is asleep)"
+            if self.placement == "cloud"
+            else ""
+        )
         return (
             f"{self.stack}: {self.kind} {self.name} is no longer in the stack file, but it was not retired first: "
             f"`pulumi up` would delete its server and then stop at its protected data ({', '.join(kept)}, and any "
             f"database passwords). To decommission it and keep the data: put it back with `retired: true`, run "
-            f"`pulumi up` (the data is released from protection and kept), then remove it "
+            f"`pulumi up`{running} (the data is released from protection and kept), then remove it "
             f'(README, "Decommissioning a hub or a lab")'
         )
 

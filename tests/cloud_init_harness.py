@@ -172,6 +172,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 TAGS = {name: open(os.path.join(sys.argv[1], name)).read() for name in os.listdir(sys.argv[1])}
 TOKEN = "AQAEAConstellabTestToken=="
 PREFIX = "/latest/meta-data/tags/instance"
+PUBLIC_IPV4 = "/latest/meta-data/public-ipv4"
+ASKED = {"public-ipv4": 0}
+"""The Elastic IP is associated a little after the boot started: the first two answers have none."""
 LOG = open(sys.argv[2], "a", buffering=1)
 
 
@@ -203,6 +206,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(401)
         if self.path == PREFIX:
             return self.answer(200, "\\n".join(sorted(TAGS)))
+        if self.path == PUBLIC_IPV4:
+            ASKED["public-ipv4"] += 1
+            return self.answer(200, "203.0.113.7") if ASKED["public-ipv4"] > 2 else self.answer(404)
         name = self.path[len(PREFIX) + 1 :] if self.path.startswith(PREFIX + "/") else None
         if name in TAGS:
             return self.answer(200, TAGS[name])

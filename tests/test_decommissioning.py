@@ -127,7 +127,8 @@ def test_a_lab_taken_out_without_retirement_is_named_with_the_way_to_keep_its_da
 
     assert (removal.kind, removal.name, removal.retired_first) == ("lab", "lab2", False)
     assert "its data volume, its backup buckets" in removal.message()
-    assert "put it back with `retired: true`, run `pulumi up`" in removal.message()
+    assert "put it back with `retired: true`, run `pulumi up` with the server running" in removal.message()
+    assert "`./run ops lab start lab2 --stack acme-cloud --wait` if it is asleep" in removal.message()
     before["config"]["constellab:platform"]["labs"][1]["retired"] = True
     (after_retirement,) = decommission.removals("acme-cloud", before, after)
     assert after_retirement.retired_first and "stays in AWS" in after_retirement.message()

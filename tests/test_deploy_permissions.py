@@ -118,6 +118,18 @@ def test_the_alarm_actions_service_linked_role_may_be_created_and_no_other():
     )
 
 
+def test_the_alarm_actions_ec2_calls_are_granted_as_put_metric_alarm_asks():
+    """PutMetricAlarm's API reference: a status-check alarm, a stop action (idle stop), a recover action."""
+    granted = {action for statement in document_statements() for action in as_list(statement["Action"])}
+    assert {
+        "ec2:DescribeInstanceStatus",
+        "ec2:DescribeInstances",
+        "ec2:StopInstances",
+        "ec2:DescribeInstanceRecoveryAttribute",
+        "ec2:RecoverInstances",
+    } <= granted
+
+
 def test_the_program_s_roles_are_passed_only_to_the_service_each_is_for():
     passing = {
         s["Condition"]["StringEquals"]["iam:PassedToService"]: as_list(s["Resource"])

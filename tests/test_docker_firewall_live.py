@@ -297,10 +297,10 @@ def check_replaced(host: fw.Host, first: str, second: str, cidrs: tuple[str, ...
     assert len([rule for rule in docker_user if rule.endswith(f"-j {host_firewall.ADMIN_CHAIN}")]) == 1
 
 
-def check_without_docker_user(host: fw.Host, script: str) -> None:
+def check_without_docker_user(host: fw.Host, script: str, *, refused: bool = False) -> None:
     host.reset(docker_user=False)
     done = host.load(script)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == (1 if refused else 0), done.stderr
     assert "constellab-docker-firewall: no DOCKER-USER chain" in done.stderr
     assert not [rule for rule in host.filter_rules() if "CONSTELLAB" in rule], "nothing loaded"
 
@@ -321,7 +321,11 @@ def test_new_administrator_networks_replace_the_chains_content(host: fw.Host):
 
 
 def test_on_a_host_where_docker_does_not_manage_iptables_the_script_says_so_and_succeeds(host: fw.Host):
-    check_without_docker_user(host, firewall("lab1").script())
+    check_without_docker_user(host, firewall("hub").script())
+
+
+def test_on_a_cloud_server_without_docker_user_the_script_fails_rather_than_leave_the_role_open(host: fw.Host):
+    check_without_docker_user(host, firewall("lab1").script(), refused=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,7 +403,7 @@ def test_the_replacement_check_sees_a_stale_rule(host: fw.Host):
 
 
 def test_the_docker_user_check_sees_a_script_without_its_guard(host: fw.Host):
-    script = fw.replace_once(firewall("lab1").script(), "if ! iptables -w -n -L DOCKER-USER", "if false")
+    script = fw.replace_once(firewall("hub").script(), "if ! iptables -w -n -L DOCKER-USER", "if false")
     with pytest.raises(AssertionError):
         check_without_docker_user(host, script)
 

@@ -64,6 +64,10 @@ def test_every_cloud_server_is_woken_before_anything_reaches_it_and_settled_afte
             deployed |= {r.urn for r in reaching if r.type != "pulumi:providers:docker"}
             assert deployed <= set(settle.dependencies), f"{server}: put back only once everything is deployed"
             assert wake in settle.dependencies, "it knows whether the wake started the server"
+            # A server just started is booting: the preparation runs again, and the provider waits for its check.
+            (preparation,) = (r for r in reaching if r.type == "command:remote:Command")
+            assert wake in preparation.input_dependencies["triggers"], server
+            assert preparation.urn in provider.input_dependencies["host"], server
 
     return declared(engine).apply(check)
 
