@@ -269,7 +269,8 @@ def test_ssh_keys_travel_as_tags_of_at_most_256_characters_and_come_back_whole()
 
 def test_every_boot_installs_the_tags_keys_once_cloud_init_made_the_user():
     document = yaml.safe_load(user_data())
-    (queued,) = document["bootcmd"]
+    wait, queued = document["bootcmd"]
+    assert wait == ["sh", "-c", cloud_init.WAIT_FOR_INTERNET], "first, the internet for the first boot's packages"
     assert queued[:2] == ["systemd-run", "--no-block"], "bootcmd must not wait for the stage it runs in"
     assert "--property=After=cloud-init-network.service cloud-init.service network-online.target" in queued
     assert queued[-3:] == ["/bin/sh", cloud_init.KEYS_SCRIPT_PATH, "admin"]
