@@ -160,20 +160,23 @@ def test_files_are_written_with_their_final_modes_and_replace_earlier_ones(tmp_p
     assert stat.S_IMODE((tmp_path / "certs/privkey.pem").stat().st_mode) == 0o600
 
 
-def test_a_secret_is_never_on_disk_readable_by_others_even_when_setting_its_mode_fails(
+def test_a_secret_is_never_on_disk_readable_by_others_even_before_its_mode_is_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise PermissionError(1, "Operation not permitted")
+    """The secret's bytes reach the disk (fsync) while its mode is still the one it was created with: that
+    mode, not the final chmod, is what keeps it from others until then."""
+    seen: list[int] = []
+    real_fsync = os.fsync
 
-    monkeypatch.setattr(os, "chmod", refuse)
-    monkeypatch.setattr(os, "fchmod", refuse)
-    # Whatever the error, what matters is what is left on disk.
-    with pytest.raises((OutputError, OSError), match="Operation not permitted"):
-        render_proxy.write([FILES[2]], tmp_path)
-    for path in tmp_path.rglob("*"):
-        if path.is_file():
-            assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, f"{path} is readable by others"
+    def fsync_noting_the_mode(descriptor: int) -> None:
+        seen.append(stat.S_IMODE(os.fstat(descriptor).st_mode))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync_noting_the_mode)
+    render_proxy.write([FILES[2]], tmp_path)
+
+    assert seen and all(mode & 0o077 == 0 for mode in seen), [oct(mode) for mode in seen]
+    assert stat.S_IMODE((tmp_path / FILES[2].relative_path).stat().st_mode) == 0o600
 
 
 def test_a_failure_while_writing_leaves_no_partial_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -415,7 +415,9 @@ def test_cloudflare_tokens_are_not_required_with_customer_managed_dns():
         secrets=secrets,
         secret_members={"constellab:labManagerApiKeys": SERVER_NAMES},
     )
-    assert validate(raw, "test").platform.dns.provider == "none"
+    settings = validate(raw, "test")
+    assert settings.secret_keys and all("cloudflare" not in key.purpose.lower() for key in settings.secret_keys)
+    assert "constellab:cloudflareApiToken" not in {key.key for key in settings.secret_keys}
 
 
 def test_a_cloud_stack_without_a_region_is_refused():

@@ -171,7 +171,8 @@ CASES: list[tuple[str, list[Registration], list[str], list[Registration]]] = [
      [res(BUCKET_POLICY, "pol", {"policy": TLS_ONLY})]),
     ("s3-bucket-fully-configured",
      bucket_with(PAB, OWNERSHIP, VERSIONING, SSE),
-     ["data-bucket (aws:Bucket): has no a lifecycle, no a bucket policy. Fix: declare the bucket with the SecureBucket component"],
+     ["data-bucket (aws:Bucket): lacks a lifecycle and a bucket policy. Fix: declare the bucket with the SecureBucket "
+      "component"],
      bucket_with(PAB, OWNERSHIP, VERSIONING, SSE, LIFECYCLE, BUCKET_POLICY)),
     ("ec2-imdsv2-required",
      [res(INSTANCE, "vm", {**GOOD_INSTANCE, "metadataOptions": {"httpTokens": "optional"}})],
@@ -401,10 +402,17 @@ def test_a_compliant_resource_passes(rule, bad, expected, good):
     assert messages(rule, *good) == []
 
 
-def test_rules_have_names_descriptions_and_levels():
+def test_rules_have_names_descriptions_and_levels_and_each_check_is_the_one_of_its_scope():
+    from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
+
+    names = [rule.name for rule in ALL_RULES]
+    assert len(names) == len(set(names)), "a rule's name is its config key and its id in reports: unique"
     for rule in ALL_RULES:
         assert rule.name and rule.description and rule.level in ("mandatory", "advisory")
-        assert rule.policy().name == rule.name
+        policy = rule.policy()
+        kind = StackValidationPolicy if rule.scope == "stack" else ResourceValidationPolicy
+        assert isinstance(policy, kind), f"{rule.name}: a {rule.scope} rule must build a {kind.__name__}"
+        assert policy.enforcement_level.value == rule.level, rule.name
 
 
 def test_pack_configuration_overrides_a_rules_defaults():

@@ -154,6 +154,11 @@ SETTINGS = {
 }
 
 
+def _listing(items: list[str]) -> str:
+    """`a, b and c`."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def bucket_fully_configured(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     buckets = of_type(args.resources, BUCKET)
     for bucket in buckets:
@@ -169,7 +174,7 @@ def bucket_fully_configured(args: StackValidationArgs, report_violation: ReportV
                 report_violation,
                 bucket.name,
                 bucket.resource_type,
-                f"has no {', no '.join(missing)}",
+                f"lacks {_listing(missing)}",
                 "declare the bucket with the SecureBucket component",
                 bucket.urn,
             )
