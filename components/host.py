@@ -218,17 +218,16 @@ class ServerHost(pulumi.ComponentResource):
             wake = PowerGate(
                 f"{name}-wake",
                 dataclasses.replace(
-                    gate_args, fingerprint=deployment_fingerprint(server_set, values, preparation, server)
+                    gate_args,
+                    fingerprint=deployment_fingerprint(server_set, values, preparation, server),
+                    # A server it starts is booting: it waits until the server takes Docker calls.
+                    ssh_destination=pulumi.Output.concat(ADMIN_USER, "@", machine.public_ip),
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=machine.reachable),
             )
-            # A server the gate has just started is booting: the preparation runs again then, and its readiness
-            # check (cloud-init done, Docker answering) holds the Docker provider until the server takes calls.
             prepared = HostPreparation(
                 f"{name}-preparation",
-                dataclasses.replace(
-                    preparation, after=[*machine.reachable, wake], triggers=[machine.instance_id, wake.woken_at]
-                ),
+                dataclasses.replace(preparation, after=[*machine.reachable, wake]),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             prepared_over_ssh.append(prepared)

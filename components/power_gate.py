@@ -25,7 +25,7 @@ from typing import Any, Literal
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
-from constellab import ec2_power, power_state
+from constellab import ec2_power, power_state, server_ready, ssh_options
 from constellab.config import IdleStop, Schedule
 
 Role = Literal["wake", "settle"]
@@ -50,6 +50,8 @@ class PowerGateArgs:
     """`wake`: the digest of everything deployed on the server (`power_state.fingerprint`)."""
     woken_at: pulumi.Input[str] | None = None
     """`settle`: the `wake` gate's `woken_at` output (when it last started the server)."""
+    ssh_destination: pulumi.Input[str] | None = None
+    """`wake`: `user@address` of the server, where it waits after starting it until Docker answers."""
 
 
 def _desired(props: dict[str, Any], now: dt.datetime) -> power_state.Desired:
@@ -67,9 +69,13 @@ class PowerGateProvider(ResourceProvider):
     `clock` is the current time (UTC) the declaration is read at; a test may fix it.
     """
 
-    def __init__(self, clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], dt.datetime] | None = None, ready: Callable[[str, str], object] | None = None
+    ) -> None:
         super().__init__()
         self.clock = clock
+        self.ready = ready
+        """Waits until a started server takes Docker calls (destination, label); a test may replace it."""
 
     def _now(self) -> dt.datetime:
         return self.clock() if self.clock is not None else dt.datetime.now(dt.UTC)
@@ -100,6 +106,8 @@ class PowerGateProvider(ResourceProvider):
             if power_state.wake_needed(actual, desired, changed):
                 _progress(f"{label} is {actual}: starting it to deploy on it")
                 ec2_power.start(ec2, instance, TIMEOUT_SECONDS, POLL_SECONDS, _progress, label)
+                if news.get("ssh_destination"):
+                    self._wait_ready(str(news["ssh_destination"]), label)
                 outs["woken_at"] = dt.datetime.now(dt.UTC).isoformat()
             return outs
         woken = bool(news.get("woken_at")) and news.get("woken_at") != olds.get("woken_at")
@@ -111,6 +119,20 @@ class PowerGateProvider(ResourceProvider):
             _progress(f"{label} is {actual} and declared running: starting it")
             ec2_power.start(ec2, instance, TIMEOUT_SECONDS, POLL_SECONDS, _progress, label)
         return outs
+
+    def _wait_ready(self, destination: str, label: str) -> None:
+        if self.ready is not None:
+            self.ready(destination, label)
+            return
+        ssh_options.ensure_control_directory()
+        server_ready.wait_ready(
+            destination,
+            ssh_options.docker_options(cloud=True),
+            label=label,
+            timeout=TIMEOUT_SECONDS,
+            poll=POLL_SECONDS,
+            progress=_progress,
+        )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(f"{props['instance_id']}-{props['role']}", self._act({}, props))
@@ -150,5 +172,6 @@ class PowerGate(pulumi.dynamic.Resource, module="power", name="Gate"):
             "fingerprint": args.fingerprint,
             # `settle`'s input; `wake` sets it when it starts the server.
             "woken_at": args.woken_at,
+            "ssh_destination": args.ssh_destination,
         }
         super().__init__(PowerGateProvider(), name, props, opts)

@@ -48,7 +48,7 @@ def render() -> str:
             dict(before),
             after,
             "origin/main",
-            rerun=lambda stack, renewed: renewed_resources(after_paths[stack], renewed),
+            rerun=lambda stack, renewed, recomputed: renewed_resources(after_paths[stack], renewed, recomputed),
         )
     return markdown(list(after.values()), changes, full_report=REPORT_URL, before=dict(before))
 

@@ -153,7 +153,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
             before,
             {d["stack"]: d for d in documents},
             args.against,
-            rerun=lambda stack, renewed: preview.renewed_resources(by_stack[stack], renewed),
+            rerun=lambda stack, renewed, recomputed: preview.renewed_resources(by_stack[stack], renewed, recomputed),
         )
     if args.format == "json":
         print(preview.render_json(documents, changes))

@@ -24,8 +24,10 @@ CLASSES = {
 }
 
 
-def node_id(*parts: str) -> str:
-    return "_".join(re.sub(r"[^A-Za-z0-9]", "_", part) for part in parts)
+def node_id(kind: str, *parts: str) -> str:
+    """A Mermaid id: its kind first (`srv`, `dns`, `ctr`...), then its parts, `__` apart. A name's own
+    characters become single underscores, so no server, container or bucket name can make another's id."""
+    return "__".join([kind, *(re.sub(r"[^A-Za-z0-9]", "_", part) for part in parts)])
 
 
 def label(text: str) -> str:
@@ -67,34 +69,34 @@ def _server_lines(document: dict[str, Any], name: str, server: dict[str, Any], l
     stack = document["stack"]
     summary = document.get("servers", {}).get(name, {})
     host = str(server.get("host", name))
-    box = node_id(stack, name)
+    box = node_id("srv", stack, name)
     power = _power(summary)
     role = str(server.get("role", summary.get("role", "?")))
     title = " · ".join(part for part in (name, role, str(summary.get("placement", "")), power) if part)
     lines.append(f'    subgraph {box}["{label(title)}"]')
     containers = declared_containers(document, name)
     if containers:
-        lines.append(f'      subgraph {node_id(box, "declared")}["declared by Pulumi"]')
+        lines.append(f'      subgraph {node_id("dcl", stack, name)}["declared by Pulumi"]')
         for container in containers:
-            lines.append(f'        {node_id(box, container)}["{label(container)}"]')
+            lines.append(f'        {node_id("ctr", stack, name, container)}["{label(container)}"]')
         lines.append("      end")
     managed = document.get("labManager", {}).get(name, {}).get("containers", [])
     managed_nodes = []
     if managed:
-        lines.append(f'      subgraph {node_id(box, "managed")}["run by the lab manager"]')
+        lines.append(f'      subgraph {node_id("mgd", stack, name)}["run by the lab manager"]')
         for container in managed:
             networks = ", ".join(n.removeprefix("gencovery-network-") for n in container["networks"])
-            managed_nodes.append(node_id(box, "managed", container["name"]))
+            managed_nodes.append(node_id("mgc", stack, name, container["name"]))
             lines.append(f'        {managed_nodes[-1]}["{label(container["name"])}<br/>{label(networks)}"]')
         lines.append("      end")
     lines.append("    end")
-    dns = node_id(box, "dns")
+    dns = node_id("dns", stack, name)
     lines.append(f'    {dns}(["{label(host)}<br/>*.{label(host)}"])')
     proxy = next((c for c in containers if c in PROXIES), None)
-    lines.append(f"    {dns} --> {node_id(box, proxy) if proxy else box}")
-    manager = node_id(box, "lab_manager") if "lab_manager" in containers else box
+    lines.append(f"    {dns} --> {node_id('ctr', stack, name, proxy) if proxy else box}")
+    manager = node_id("ctr", stack, name, "lab_manager") if "lab_manager" in containers else box
     if managed and manager != box:
-        lines.append(f"    {manager} -. runs .-> {node_id(box, 'managed')}")
+        lines.append(f"    {manager} -. runs .-> {node_id('mgd', stack, name)}")
     return {"box": box, "manager": manager, "managed": managed_nodes}
 
 
@@ -106,13 +108,13 @@ def mermaid(
     `before` (the document at the git ref) draws the servers that the change removes.
     """
     stack = document["stack"]
-    lines = ["flowchart LR", f'  subgraph {node_id("stack", stack)}["{label(stack)}"]']
+    lines = ["flowchart LR", f'  subgraph {node_id("stk", stack)}["{label(stack)}"]']
     classes: dict[str, list[str]] = {name: [] for name in CLASSES}
     buckets: dict[str, str] = {}
 
     def bucket(name: str, what: str) -> str:
         if name not in buckets:
-            buckets[name] = node_id(stack, "bucket", name)
+            buckets[name] = node_id("bkt", stack, name)
             lines.append(f'    {buckets[name]}[("{label(what)}<br/>{label(name)}")]')
         return buckets[name]
 
@@ -149,7 +151,7 @@ def mermaid(
             if name in drawn:
                 classes["replaced"].append(drawn[name]["box"])
         for name in touched.get("removed", []):
-            box = node_id(stack, name)
+            box = node_id("srv", stack, name)
             gone = servers_of(before or {}).get(name, {})
             title = f"{name} · {gone.get('role', 'server')} · removed"
             lines.append(f'    {box}["{label(title)}"]')

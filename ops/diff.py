@@ -26,8 +26,9 @@ from ops import impact, replacements
 from ops.git import GitRefError, resolve_commit, run_git
 
 Renewed = frozenset[tuple[str, str]]
-Rerun = Callable[[Renewed], dict[str, Any]]
-"""Runs the program of the `after` side again with those resources' computed values renewed."""
+Rerun = Callable[[Renewed, Renewed], dict[str, Any]]
+"""Runs the program of the `after` side again as a preview where what the resources (type, name) of the first
+set compute, id included, and what those of the second compute but their id, is unknown."""
 MAX_ROUNDS = 12
 """Each round adds the resources newly replaced by unknown values; a chain longer than this is a bug."""
 
@@ -70,10 +71,15 @@ def _unknown_inputs(plain: dict[str, Any], renewed: dict[str, Any]) -> list[str]
     return sorted(key for key in set(plain["inputs"]) | set(renewed["inputs"]) if _differs(plain, renewed, key))
 
 
+def _top(path: str) -> str:
+    """The input a property path starts with: `triggers[*]`, `tags.Name` -> `triggers`, `tags`."""
+    return path.split(".", 1)[0].split("[", 1)[0]
+
+
 def _options(was: dict[str, Any], now: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         key: {"before": was["options"].get(key), "after": now["options"].get(key)}
-        for key in ("protect", "retainOnDelete", "deleteBeforeReplace", "ignoreChanges")
+        for key in ("protect", "retainOnDelete", "deleteBeforeReplace", "ignoreChanges", "provider")
         if was["options"].get(key) != now["options"].get(key)
     }
 
@@ -92,43 +98,77 @@ def diff_stack(
     added = sorted(set(new) - set(matched))
     removed = sorted(set(old) - set(matched.values()))
     direct = {urn: _changed_inputs(old[was], new[urn]) for urn, was in matched.items()}
-    unknown: dict[str, list[str]] = {}
+    unknown: dict[str, set[str]] = {}
+
+    def ignored_of(urn: str) -> set[str]:
+        return {_top(path) for path in new[urn]["options"].get("ignoreChanges") or []}
+
+    def changed_inputs(urn: str) -> list[str]:
+        return sorted((set(direct[urn]) | unknown.get(urn, set())) - ignored_of(urn))
 
     def forcing(urn: str) -> list[str]:
-        now = new[urn]
-        ignored = set(now["options"].get("ignoreChanges") or [])
-        inputs = (set(direct[urn]) | set(unknown.get(urn, []))) - ignored
-        return replacements.forcing(
+        now, was = new[urn], old[matched[urn]]
+        found = replacements.forcing(
             now["type"],
-            sorted(inputs),
-            now["options"].get("replaceOnChanges") or [],
-            old[matched[urn]]["inputs"],
+            changed_inputs(urn),
+            [_top(path) for path in now["options"].get("replaceOnChanges") or []],
+            was["inputs"],
             now["inputs"],
+            unknown=unknown.get(urn, set()),
         )
+        if (was["options"].get("provider") or "") != (now["options"].get("provider") or ""):
+            found.append("provider")  # a resource moved to another provider is created by that one
+        return found
+
+    def recomputed_by_this_change() -> set[str]:
+        """Updated resources whose outputs the update computes again (a command that runs again)."""
+        return {
+            urn
+            for urn in matched
+            if urn not in replaced and changed_inputs(urn) and replacements.recomputed_on_update(new[urn]["type"])
+        }
+
+    def keys(urns: set[str] | list[str]) -> Renewed:
+        return frozenset((new[urn]["type"], new[urn]["name"]) for urn in urns)
+
+    baseline: dict[str, Any] | None = None
 
     replaced = {urn for urn in matched if forcing(urn)}
-    if rerun is not None and before is not None and after is not None:
-        for _ in range(MAX_ROUNDS):
-            renewed_set = {(new[urn]["type"], new[urn]["name"]) for urn in [*added, *replaced]}
-            if not renewed_set:
-                break
-            renewed = _resources(rerun(frozenset(renewed_set)))
-            unknown = {urn: _unknown_inputs(new[urn], renewed[urn]) for urn in matched if urn in renewed}
-            newly = {urn for urn in matched if urn not in replaced and forcing(urn)}
-            if not newly:
-                break
-            replaced |= newly
-        else:
+    rounds = 0
+    while True:
+        rounds += 1
+        if rounds > MAX_ROUNDS:
             raise RuntimeError(f"{stack}: replacements still spreading after {MAX_ROUNDS} rounds")
+        # The engine replaces a delete-before-replace resource's dependents first when the inputs that take its
+        # outputs would force them to (its `calculateDependentReplacements`): those inputs count as unknown.
+        for urn in list(replaced):
+            if not replacements.deleted_before_replaced(new[urn]["type"], new[urn]["options"]):
+                continue
+            for dependent in matched:
+                for key, sources in (new[dependent].get("inputDependencies") or {}).items():
+                    if urn in sources:
+                        unknown.setdefault(dependent, set()).add(key)
+        renewing, recomputing = {*added, *replaced}, recomputed_by_this_change()
+        if rerun is not None and before is not None and after is not None and (renewing or recomputing):
+            # Both runs are previews: a difference comes from what the engine cannot know, and nothing else.
+            baseline = baseline or _resources(rerun(frozenset(), frozenset()))
+            renewed = _resources(rerun(keys(renewing), keys(recomputing)))
+            for urn in matched:
+                if urn in renewed and urn in baseline:
+                    unknown.setdefault(urn, set()).update(_unknown_inputs(baseline[urn], renewed[urn]))
+        newly = {urn for urn in matched if urn not in replaced and forcing(urn)}
+        if not newly and recomputed_by_this_change() == recomputing:
+            break
+        replaced |= newly
 
     changed = []
     ignored_only = []
     for urn in sorted(matched):
         was, now = old[matched[urn]], new[urn]
-        ignored = set(now["options"].get("ignoreChanges") or [])
+        ignored = ignored_of(urn)
         options = _options(was, now)
         shown = [key for key in direct[urn] if key not in ignored]
-        unknowns = [key for key in unknown.get(urn, []) if key not in ignored and key not in shown]
+        unknowns = [key for key in sorted(unknown.get(urn, set())) if key not in ignored and key not in shown]
         if not shown and not unknowns and not options:
             if set(direct[urn]) & ignored:
                 ignored_only.append({**_brief(now), "inputs": sorted(set(direct[urn]) & ignored)})
@@ -150,6 +190,7 @@ def diff_stack(
                 "replace": urn in replaced,
                 "replaceBecause": because,
                 "stopStart": replacements.stops_and_starts(now["type"], shown) if urn not in replaced else [],
+                **({"decidedAtApply": True} if replacements.decided_at_apply(now["type"]) else {}),
             }
         )
     result = {
@@ -172,15 +213,16 @@ def diff(
     before: dict[str, dict[str, Any] | None],
     after: dict[str, dict[str, Any]],
     ref: str,
-    rerun: Callable[[str, Renewed], dict[str, Any]] | None = None,
+    rerun: Callable[[str, Renewed, Renewed], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The difference of every stack; `rerun(stack, renewed)` runs a stack's program again (see `diff_stack`)."""
+    """The difference of every stack; `rerun(stack, renewed, recomputed)` runs a stack's program again as a
+    preview (see `diff_stack`)."""
     stacks = sorted(set(before) | set(after))
 
     def rerun_of(stack: str) -> Rerun | None:
         if rerun is None:
             return None
-        return lambda renewed: rerun(stack, renewed)
+        return lambda renewed, recomputed: rerun(stack, renewed, recomputed)
 
     return {"against": ref, "stacks": [diff_stack(before.get(s), after.get(s), rerun_of(s)) for s in stacks]}
 

@@ -68,11 +68,17 @@ def _data_mounts(resource: dict[str, Any] | None) -> dict[str, str]:
     return found
 
 
-def _entry(resource: dict[str, Any], server: tuple[str, str] | None, action: str, reason: str) -> dict[str, Any]:
+def _entry(
+    resource: dict[str, Any], server: tuple[str, str] | None, action: str, reason: str, *, downtime: bool = False
+) -> dict[str, Any]:
+    """One item for the reviewer; `downtime`: the server, or a system container of it, stops."""
     entry = {"urn": resource["urn"], "type": resource["type"], "name": resource["name"], "action": action}
     if server is not None:
         entry |= {"server": server[0], "role": server[1]}
-    return entry | {"reason": reason}
+    return entry | {"reason": reason, "downtime": downtime}
+
+
+BLOCKED = "; it is protected, so `pulumi up` stops there (Pulumi refuses to delete a protected resource)"
 
 
 def _dangerous(
@@ -81,12 +87,13 @@ def _dangerous(
     found = []
     kind = was["type"]
     what = STATEFUL.get(kind)
+    blocked = BLOCKED if was["options"].get("protect") else ""
     if now is None:
         if what == "database password":
-            found.append(_entry(was, server, "remove", "the lab manager created its databases with this password"))
+            found.append(_entry(was, server, "remove", f"its database was created with this password{blocked}"))
         elif what is not None:
             kept = " (AWS keeps it: retain on delete)" if was["options"].get("retainOnDelete") else ""
-            found.append(_entry(was, server, "remove", f"this {what} and its data leave the stack{kept}"))
+            found.append(_entry(was, server, "remove", f"this {what} and its data leave the stack{kept}{blocked}"))
         elif kind == ATTACHMENT:
             found.append(_entry(was, server, "remove", "the data volume is detached from its server"))
         elif kind == CONTAINER and _data_mounts(was):
@@ -96,13 +103,18 @@ def _dangerous(
     assert change is not None
     because = ", ".join(change["replaceBecause"])
     if change["replace"] and what == "database password":
-        found.append(
-            _entry(now, server, "replace", f"a new password ({because}) locks the lab manager out of its databases")
-        )
+        reason = f"a new password ({because}) locks the data out: its database was created with the old one{blocked}"
+        found.append(_entry(now, server, "replace", reason))
     elif change["replace"] and what is not None:
-        found.append(_entry(now, server, "replace", f"replaced by an empty {what} ({because}): its data stays behind"))
+        reason = f"replaced by an empty {what} ({because}): its data stays behind{blocked}"
+        found.append(_entry(now, server, "replace", reason))
     elif change["replace"] and kind == ATTACHMENT and "volumeId" in change["replaceBecause"]:
         found.append(_entry(now, server, "replace", "the server gets another data volume"))
+    if kind == VOLUME and not change["replace"]:
+        old_size, new_size = was["inputs"].get("size"), now["inputs"].get("size")
+        if isinstance(old_size, int) and isinstance(new_size, int) and new_size < old_size:
+            reason = f"EBS cannot shrink a volume ({old_size} -> {new_size} GiB): the up fails at it"
+            found.append(_entry(now, server, "shrink", reason))
     if kind == CONTAINER:
         old_mounts, new_mounts = _data_mounts(was), _data_mounts(now)
         for inside, host in sorted(old_mounts.items()):
@@ -123,9 +135,10 @@ def _disruptive(
     subject = now or was
     replace = change is not None and change["replace"]
     because = f" ({', '.join(change['replaceBecause'])})" if change is not None and change["replace"] else ""
+    name = str(subject["inputs"].get("name", subject["name"]))
     if kind == INSTANCE:
         if now is None:
-            return [_entry(subject, server, "remove", "the server is removed")]
+            return [_entry(subject, server, "remove", "the server is removed", downtime=True)]
         because_inputs = change["replaceBecause"] if change is not None else []
         if replace and "instanceType" in because_inputs and "ami" in now["options"].get("ignoreChanges", []):
             # The engine reuses an ignored input's old value, even for a replacement: the old image.
@@ -135,32 +148,39 @@ def _disruptive(
                 "(ignore_changes on ami), which EC2 refuses: retire the server (`retired: true`), run the up, "
                 "then bring it back with the new type"
             )
-            return [_entry(subject, server, "replace", reason)]
+            return [_entry(subject, server, "replace", reason, downtime=True)]
         if replace:
-            return [_entry(subject, server, "replace", f"the server is replaced{because}: down until the new one runs")]
+            reason = f"the server is replaced{because}: down until the new one runs"
+            return [_entry(subject, server, "replace", reason, downtime=True)]
         stop_start = (change or {}).get("stopStart") or []
         if stop_start:
-            return [_entry(subject, server, "restart", f"the server is stopped and started ({', '.join(stop_start)})")]
+            reason = f"the server is stopped and started ({', '.join(stop_start)})"
+            return [_entry(subject, server, "restart", reason, downtime=True)]
         return []
     if kind in (EIP, EIP_ASSOCIATION) and (now is None or replace):
         what = "its public address changes" if kind == EIP else "its public address is detached and attached again"
-        return [_entry(subject, server, "remove" if now is None else "replace", f"{what}{because}")]
+        return [_entry(subject, server, "remove" if now is None else "replace", f"{what}{because}", downtime=True)]
     if kind == CONTAINER and (now is None or replace):
-        name = subject["inputs"].get("name", subject["name"])
         verb = "removed" if now is None else f"re-created{because}"
-        return [_entry(subject, server, "remove" if now is None else "replace", f"the container {name} is {verb}")]
-    if kind == NETWORK and (now is None or replace):
-        name = subject["inputs"].get("name", subject["name"])
-        reason = f"the Docker network {name} is re-created{because}: every container on it is stopped first"
-        return [_entry(subject, server, "replace" if now else "remove", reason)]
+        reason = f"the container {name} is {verb}"
+        return [_entry(subject, server, "remove" if now is None else "replace", reason, downtime=True)]
+    if kind == NETWORK and now is None:
+        return [_entry(subject, server, "remove", f"the Docker network {name} is removed", downtime=True)]
+    if kind == NETWORK and replace:
+        reason = (
+            f"the Docker network {name} is re-created{because}: Docker refuses while containers use it, the lab "
+            "manager's too (stop the lab first: `docker compose down` in /app/conf)"
+        )
+        return [_entry(subject, server, "replace", reason, downtime=True)]
     if kind == DNS_RECORD and (now is None or replace):
-        name = subject["inputs"].get("name", subject["name"])
-        return [_entry(subject, server, "replace" if now else "remove", f"the DNS record {name} is re-created")]
+        verb = "removed" if now is None else "re-created"
+        return [_entry(subject, server, "remove" if now is None else "replace", f"the DNS record {name} is {verb}")]
     if kind == PREPARATION and now is not None and change is not None:
         reason = "the host preparation runs again (it restarts Docker only if daemon.json or the docker group change)"
         return [_entry(subject, server, "replace" if replace else "update", reason)]
     if kind == CONFIGURATION and now is not None and change is not None:
-        return [_entry(subject, server, "update", "the lab is configured again: its lab manager restarts it")]
+        reason = "the lab is configured again: its lab manager restarts it"
+        return [_entry(subject, server, "update", reason, downtime=True)]
     return []
 
 
@@ -190,7 +210,7 @@ def assess(result: dict[str, Any], before: dict[str, Any] | None, after: dict[st
     # A server replaced or removed as a whole: that says it all, its parts going with it add nothing.
     whole = {e.get("server") for e in disruptive if e["type"] == INSTANCE and e["action"] in ("replace", "remove")}
     disruptive = [e for e in disruptive if e.get("server") not in whole or e["type"] == INSTANCE]
-    disruptive.sort(key=lambda e: (e.get("role") not in ALWAYS_ON, e.get("server", ""), e["name"]))
+    disruptive.sort(key=lambda e: (not (e["downtime"] and e.get("role") in ALWAYS_ON), e.get("server", ""), e["name"]))
     return {"dangerous": dangerous, "disruptive": disruptive, "servers": _servers(result, old, new, servers)}
 
 
@@ -199,13 +219,21 @@ def _servers(
 ) -> dict[str, list[str]]:
     """Servers whose component appears, disappears, or whose machine is replaced."""
 
-    def names(document: dict[str, Any]) -> set[str]:
-        return {servers[urn][0] for urn, r in document.items() if r["type"] in SERVER_COMPONENTS and urn in servers}
+    def components(document: dict[str, Any]) -> dict[str, str]:
+        return {
+            servers[urn][0]: urn for urn, r in document.items() if r["type"] in SERVER_COMPONENTS and urn in servers
+        }
 
-    before, after = names(old), names(new)
+    before, after = components(old), components(new)
     replaced = {
         servers[c["urn"]][0]
         for c in result["changed"]
         if c["type"] == INSTANCE and c["replace"] and c["urn"] in servers
     }
-    return {"added": sorted(after - before), "removed": sorted(before - after), "replaced": sorted(replaced)}
+    # The same name under another URN (a renamed customer, a server moved in the tree) is a new server.
+    replaced |= {name for name in set(before) & set(after) if before[name] != after[name]}
+    return {
+        "added": sorted(set(after) - set(before)),
+        "removed": sorted(set(before) - set(after)),
+        "replaced": sorted(replaced),
+    }

@@ -117,14 +117,21 @@ class RecordingMocks(pulumi.runtime.Mocks):
     """Answers the program's lookups and computes provider outputs, deterministically.
 
     `renewed` names resources (type, name) that a deployment would create anew (added or replaced): what
-    the provider computes for them (id, ARN, addresses, generated values) is unknown until it does. The
-    mocks answer other values for those, so every input that takes one, through any `apply`, differs from
-    a run without them: that is how `ops.diff` finds what the engine would show as unknown until apply.
+    the provider computes for them (id, ARN, addresses, generated values) is unknown until it does;
+    `recomputed` those it updates in a way that computes their outputs again (a command that runs again),
+    whose id stays. In a preview run the mocks answer those values as unknown, so the program sees them as
+    in `pulumi preview`, through every `apply`: that is how `ops.diff` finds what is unknown until apply.
     """
 
-    def __init__(self, region: str = "eu-west-3", renewed: frozenset[tuple[str, str]] = frozenset()) -> None:
+    def __init__(
+        self,
+        region: str = "eu-west-3",
+        renewed: frozenset[tuple[str, str]] = frozenset(),
+        recomputed: frozenset[tuple[str, str]] = frozenset(),
+    ) -> None:
         self.region = region
         self.renewed = renewed
+        self.recomputed = recomputed
         self.calls: list[MockCallArgs] = []
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -155,11 +162,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         resource_id, state = self._computed(args)
-        if (args.typ, args.name) not in self.renewed:
+        key = (args.typ, args.name)
+        if key not in self.renewed and key not in self.recomputed:
             return resource_id, state
         inputs = dict(args.inputs)
-        computed = {key: value for key, value in state.items() if key not in inputs or inputs[key] != value}
-        return (_renewed(resource_id) if resource_id else None), state | _renewed(computed)
+        computed = {name: value for name, value in state.items() if name not in inputs or inputs[name] != value}
+        # In a preview the engine knows none of these: the program sees them unknown, through every `apply`.
+        return (None if key in self.renewed else resource_id), state | dict.fromkeys(computed, rpc.UNKNOWN)
 
     def _computed(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -201,6 +210,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state |= {"result": rpc.wrap_rpc_secret(_mock_password(args.name, inputs))}
         elif kind == "docker:index/remoteImage:RemoteImage":
             state |= {"imageId": f"sha256:{_digest(str(inputs.get('name')), 64)}", "repoDigest": inputs.get("name")}
+        elif kind == "pulumi-python:dynamic/power:Gate":
+            state |= {"woken_at": inputs.get("woken_at") or ""}  # what `PowerGateProvider` records
         elif kind == "command:remote:Command":
             state |= {"stdout": "28.2.2", "stderr": ""}
         elif kind == "cloudflare:index/dnsRecord:DnsRecord":
@@ -342,22 +353,26 @@ def placeholder(secret: SecretKey, member: str | None = None) -> str:
 
 
 def configure(
-    stack_file: Path, settings: StackSettings | None = None, renewed: frozenset[tuple[str, str]] = frozenset()
+    stack_file: Path,
+    settings: StackSettings | None = None,
+    renewed: frozenset[tuple[str, str]] = frozenset(),
+    recomputed: frozenset[tuple[str, str]] = frozenset(),
+    preview: bool = False,
 ) -> Engine:
     """Installs the mock engine and the stack's config, exactly as the CLI would hand it over.
 
-    Secret values are not decrypted: each secret key gets a placeholder, marked secret. `renewed`: see
-    `RecordingMocks`.
+    Secret values are not decrypted: each secret key gets a placeholder, marked secret. `renewed`,
+    `recomputed`: see `RecordingMocks`; `preview`: run as `pulumi preview` does (unknown values stay unknown).
     """
     settings = settings or load_stack_file(stack_file)
     stack = stack_name_of(stack_file)
-    mocks = RecordingMocks(region=settings.aws_region or "eu-west-3", renewed=renewed)
+    mocks = RecordingMocks(region=settings.aws_region or "eu-west-3", renewed=renewed, recomputed=recomputed)
     monitor = RecordingMonitor(mocks)
     # A fresh root stack per run, so several stacks can be previewed in one process.
     runtime_settings.ROOT.set(None)
     # Source positions only serve the engine's diagnostics; capturing one per resource is ~40% of a mock run.
     runtime_resource._get_stack_trace = _no_stack_trace
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     _ensure_event_loop().set_default_executor(InlineExecutor())
     document = settings.platform.model_dump(mode="json", by_alias=True)
     config: dict[str, str] = {PLATFORM_KEY: json.dumps(document)}
@@ -392,14 +407,17 @@ def run_program(
     stack_file: Path,
     build: Callable[[str, StackSettings], object] | None = None,
     renewed: frozenset[tuple[str, str]] = frozenset(),
+    recomputed: frozenset[tuple[str, str]] = frozenset(),
+    preview: bool = False,
 ) -> OfflineRun:
     """Runs the program for one stack file under the mock engine and returns what it declared.
 
-    `renewed`: resources (type, name) whose provider-computed values are to differ (`RecordingMocks`).
+    `renewed`, `recomputed`: resources (type, name) whose provider-computed values are unknown (`RecordingMocks`),
+    in a run that is a preview (`preview`).
     """
     import program
 
-    engine = configure(stack_file, renewed=renewed)
+    engine = configure(stack_file, renewed=renewed, recomputed=recomputed, preview=preview)
     builder = build or program.build
 
     def body() -> pulumi.Output[None]:

@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
 
 from constellab.settings import StackSettings
@@ -27,9 +28,19 @@ from policies.rules.common import short_type
 SCHEMA_VERSION = 1
 
 
+UNKNOWN_MARK = "<unknown until apply>"
+
+
+def _plain(value: Any) -> str:
+    """How a value JSON cannot hold is fingerprinted: an unknown one (a preview's) is always the same."""
+    if isinstance(value, pulumi.output.Unknown):
+        return UNKNOWN_MARK
+    return str(value)
+
+
 def _fingerprint(value: Any) -> str:
     """A short digest of an input's real value, so a change to a secret-carrying input is still seen."""
-    encoded = json.dumps(reveal(value), sort_keys=True, default=str).encode()
+    encoded = json.dumps(reveal(value), sort_keys=True, default=_plain).encode()
     return hashlib.sha256(encoded).hexdigest()[:16]
 
 
@@ -139,11 +150,13 @@ def _document_for(path: str) -> dict[str, Any]:
     return stack_document(run_program(Path(path)))
 
 
-def renewed_resources(path: Path, renewed: frozenset[tuple[str, str]]) -> dict[str, Any]:
-    """The stack's resources when the provider computes other values for `renewed` (see `ops.diff`)."""
+def renewed_resources(
+    path: Path, renewed: frozenset[tuple[str, str]], recomputed: frozenset[tuple[str, str]]
+) -> dict[str, Any]:
+    """The stack's resources in a preview where what `renewed` and `recomputed` compute is unknown (`ops.diff`)."""
     from ops.offline import run_program
 
-    run = run_program(path, renewed=renewed)
+    run = run_program(path, renewed=renewed, recomputed=recomputed, preview=True)
     return {"stack": run.stack, "resources": [_resource(r) for r in run.registrations]}
 
 

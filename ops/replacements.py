@@ -27,14 +27,33 @@ class Rule:
     """If set, every input BUT these replaces the resource (a Docker container)."""
     stop_start_on: frozenset[str] = frozenset()
     """Inputs updated in place only by stopping and starting the resource (an EC2 instance's type)."""
+    recomputed_on_update: bool = False
+    """An update computes its outputs anew (a command runs again): the engine cannot know them before."""
+    delete_before_replace: bool = False
+    """The provider deletes it before creating its replacement (a fixed name cannot exist twice)."""
+    decided_at_apply: bool = False
+    """Its diff reads the world: what an update does is known at apply only."""
 
 
-def _rule(inputs: str, source: str, *, in_place_only: str | None = None, stop_start_on: str = "") -> Rule:
+def _rule(
+    inputs: str,
+    source: str,
+    *,
+    in_place_only: str | None = None,
+    stop_start_on: str = "",
+    recomputed_on_update: bool = False,
+    delete_before_replace: bool = False,
+    decided_at_apply: bool = False,
+) -> Rule:
+    """`inputs`: top-level inputs, or `input.field` where only that field of an object input replaces."""
     return Rule(
         replace_on=frozenset(inputs.split()),
         source=source,
         in_place_only=frozenset(in_place_only.split()) if in_place_only is not None else None,
         stop_start_on=frozenset(stop_start_on.split()),
+        recomputed_on_update=recomputed_on_update,
+        delete_before_replace=delete_before_replace,
+        decided_at_apply=decided_at_apply,
     )
 
 
@@ -45,10 +64,12 @@ V5 = "read in isometry/terraform-provider-aws@c129a939 (late v5; no v6 copy coul
 # v6's per-resource `region` replaces every AWS resource (the provider's forceNewIfRegionChanges interceptors).
 RULES: dict[str, Rule] = {
     "aws:ec2/instance:Instance": _rule(
-        "ami associatePublicIpAddress availabilityZone cpuOptions ebsBlockDevices ebsOptimized enclaveOptions "
-        "ephemeralBlockDevices hibernation hostId instanceMarketOptions keyName launchTemplate networkInterfaces "
-        "placementGroup placementGroupId placementPartitionNumber primaryNetworkInterface privateDnsNameOptions "
-        "privateIp region rootBlockDevice secondaryNetworkInterfaces securityGroups subnetId tenancy",
+        "ami associatePublicIpAddress availabilityZone cpuOptions.amdSevSnp cpuOptions.coreCount "
+        "cpuOptions.threadsPerCore ebsBlockDevices ebsOptimized enclaveOptions.enabled ephemeralBlockDevices "
+        "hibernation hostId instanceMarketOptions keyName launchTemplate networkInterfaces placementGroup "
+        "placementGroupId placementPartitionNumber primaryNetworkInterface privateDnsNameOptions privateIp region "
+        "rootBlockDevice.encrypted rootBlockDevice.kmsKeyId secondaryNetworkInterfaces securityGroups subnetId "
+        "tenancy",
         f"{TF_AWS} internal/service/ec2/ec2_instance.go@19bdae64 ({V6}): ForceNew on ami, "
         "associate_public_ip_address, availability_zone, ebs_optimized, ephemeral_block_device, hibernation, "
         "host_id, instance_market_options, key_name, launch_template, placement_group(_id), "
@@ -192,6 +213,7 @@ RULES: dict[str, Rule] = {
         "destroyGraceSeconds deviceReadBps deviceReadIops deviceWriteBps deviceWriteIops healthcheck init logs "
         "maxRetryCount memory memoryReservation memorySwap mustRun removeVolumes restart rm start tmpfs wait "
         "waitTimeout",
+        delete_before_replace=True,
     ),
     "docker:index/network:Network": _rule(
         "attachable driver ingress internal ipamConfigs ipamDriver ipamOptions ipv6 labels name options",
@@ -211,17 +233,22 @@ RULES: dict[str, Rule] = {
         "triggers",
         "pulumi/pulumi-command v1.2.1 provider/pkg/provider/common/inputs.go@7f3eb6f3: only `triggers` is "
         "replaceOnChanges (the SDK adds replace_on_changes triggers[*]); a change of create, update, environment, "
-        "stdin or the rest runs `update` (or `create`) again in place",
+        "stdin or the rest runs `update` (or `create`) again in place, and its stdout is new",
+        recomputed_on_update=True,
     ),
     "command:remote:Command": _rule(
         "triggers",
         "pulumi/pulumi-command v1.2.1 provider/pkg/provider/remote/command.go@7f3eb6f3: as command:local:Command; "
         "a new connection runs the command again on the new host, in place",
+        recomputed_on_update=True,
     ),
     "pulumi-python:dynamic/power:Gate": _rule(
         "",
         "components/power_gate.py: PowerGateProvider.diff never asks for a replacement; the gate reads the "
-        "instance's real state at every diff, so what it does is decided at apply",
+        "instance's real state at every diff, so what it does is decided at apply (a dynamic provider previews "
+        "no outputs: the engine knows them after the update)",
+        recomputed_on_update=True,
+        decided_at_apply=True,
     ),
     "pulumi:providers:docker": _rule(
         "",
@@ -233,8 +260,6 @@ RULES: dict[str, Rule] = {
         "", "the same bridge DiffConfig; pulumi-cloudflare marks no key ForcesProviderReplace"
     ),
 }
-DECIDED_AT_APPLY = frozenset({"pulumi-python:dynamic/power:Gate"})
-"""Types whose diff reads the real world (no offline engine can know what they will do)."""
 
 
 def covers(kind: str) -> bool:
@@ -262,6 +287,7 @@ def forcing(
     replace_on_changes: list[str] | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    unknown: set[str] | frozenset[str] = frozenset(),
 ) -> list[str]:
     """The changed inputs that replace a resource of this type (raises KeyError for an unknown type).
 
@@ -270,16 +296,35 @@ def forcing(
     """
     rule = RULES[kind]
     program = set(replace_on_changes or [])
+    before, after = before or {}, after or {}
     found = []
     for key in changed:
-        if _conditional(kind, key, before or {}, after or {}):
+        if _conditional(kind, key, before, after):
             found.append(key)
             continue
         in_place = rule.in_place_only is not None and key in rule.in_place_only
         forced = not in_place if rule.in_place_only is not None else key in rule.replace_on
+        fields = [entry.split(".", 1)[1] for entry in rule.replace_on if entry.startswith(f"{key}.")]
+        if fields:  # only some fields of this object replace: unknown, it may be one of them
+            old, new = before.get(key), after.get(key)
+            old, new = (old if isinstance(old, dict) else {}), (new if isinstance(new, dict) else {})
+            forced = key in unknown or any(old.get(field) != new.get(field) for field in fields)
         if forced or key in program or "*" in program:
             found.append(key)
     return sorted(found)
+
+
+def recomputed_on_update(kind: str) -> bool:
+    return RULES[kind].recomputed_on_update
+
+
+def decided_at_apply(kind: str) -> bool:
+    return RULES[kind].decided_at_apply
+
+
+def deleted_before_replaced(kind: str, options: dict[str, Any]) -> bool:
+    """Whether the old resource goes before its replacement exists (the option, or the provider's rule)."""
+    return bool(options.get("deleteBeforeReplace")) or RULES[kind].delete_before_replace
 
 
 def stops_and_starts(kind: str, changed: list[str]) -> list[str]:

@@ -19,7 +19,16 @@ from policies.rules.common import short_type
 
 MARKER = "<!-- constellab-preview -->"
 COMMENT_LIMIT = 65_536
-"""GitHub's limit on the body of an issue or pull-request comment, in characters."""
+"""GitHub's limit on the body of an issue or pull-request comment, in characters (JavaScript's: UTF-16 units)."""
+MARGIN = 200
+"""Kept free below the limit: preview-comment.yml adds the marker line when missing, and cuts past this."""
+
+
+def size(text: str) -> int:
+    """A text's length as GitHub and the comment workflow's JavaScript count it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 MAX_VALUE = 80
 MAX_LISTED = 40
 """Items of one list (dangerous changes, violations...) shown in the comment before '… and N more'."""
@@ -47,17 +56,33 @@ def changes_anything(stack_diff: dict[str, Any] | None) -> bool:
     return stack_diff is None or bool(stack_diff["added"] or stack_diff["removed"] or stack_diff["changed"])
 
 
+def downtime(item: dict[str, Any]) -> bool:
+    """A hub or the space stops (or a system container of it): everyone who uses the platform notices."""
+    return bool(item.get("downtime")) and item.get("role") in ("hub", "space")
+
+
 def disrupted_servers(stack_diff: dict[str, Any]) -> list[str]:
     """The servers a change interrupts, always-on ones first, each once (`hub (downtime)`)."""
+    items = stack_diff.get("disruptive", [])
+    down = {item.get("server") for item in items if downtime(item)}
     found: list[str] = []
-    for item in stack_diff.get("disruptive", []):
+    for item in items:
         server = item.get("server")
-        if server is None:
-            continue
-        text = f"{server} (downtime)" if item.get("role") in ("hub", "space") else server
-        if text not in found:
+        text = f"{server} (downtime)" if server in down else str(server)
+        if server is not None and text not in found:
             found.append(text)
     return found
+
+
+def decided_at_apply(stack_diff: dict[str, Any]) -> list[str]:
+    """Servers whose power gates change: whether the up starts them (and puts them back) is known at apply."""
+    servers = []
+    for item in stack_diff.get("changed", []):
+        if item.get("decidedAtApply"):
+            server = item["name"].rsplit("-host-", 1)[0].split("-", 1)[-1]
+            if server not in servers:
+                servers.append(server)
+    return servers
 
 
 def verdict(stack_diff: dict[str, Any] | None) -> str:
@@ -110,7 +135,7 @@ def _head(documents: list[dict[str, Any]], diffs: dict[str, dict[str, Any]], aga
         lines += ["", "### ⚠️ Dangerous: data is removed or replaced", "", *_listed(dangerous_lines, "dangerous")]
     disruptive_lines = [
         f"- **{stack}** {item.get('server', '?')}"
-        + (" (**downtime**)" if item.get("role") in ("hub", "space") else "")
+        + (" (**downtime**)" if downtime(item) else "")
         + f": {item['reason']} — `{item['name']}`"
         for stack, d in diffs.items()
         for item in d["disruptive"]
@@ -150,7 +175,7 @@ def markdown(
     documents: list[dict[str, Any]],
     diff: dict[str, Any] | None = None,
     *,
-    limit: int | None = COMMENT_LIMIT,
+    limit: int | None = COMMENT_LIMIT - MARGIN,
     full_report: str | None = None,
     before: dict[str, dict[str, Any] | None] | None = None,
 ) -> str:
@@ -172,13 +197,16 @@ def markdown(
     for index, section in enumerate(sections):
         rest = len(sections) - index
         note = f"\n_{rest} more stack section(s) did not fit in this comment: see {where}._\n"
-        if limit is not None and len(body) + len(section) + len(note) > limit:
+        if limit is not None and size(body) + size(section) + size(note) > limit:
             body += note
             break
         body += section
-    if limit is not None and len(body) > limit:  # the head alone is too long: cut it at a line, no code block in it
-        cut = body[: limit - 200].rsplit("\n", 1)[0]
-        body = cut + f"\n\n_The comment is cut here: see {where}._\n"
+    if limit is not None and size(body) > limit:  # the head alone is too long: cut it at a line, no code block in it
+        ending = f"\n\n_The comment is cut here: see {where}._\n"
+        lines = body.split("\n")
+        while lines and size("\n".join(lines)) + size(ending) > limit:
+            lines.pop()
+        body = "\n".join(lines) + ending
     return body
 
 
@@ -201,6 +229,12 @@ def _stack_section(
         ignored = [f"`{item['name']}` ({', '.join(item['inputs'])})" for item in stack_diff.get("ignored", [])]
         if ignored:
             lines.append(f"- ignored by the program (`ignore_changes`), so unchanged: {', '.join(ignored)}")
+        gated = decided_at_apply(stack_diff)
+        if gated:
+            lines.append(
+                f"- ⏯ decided at apply: {', '.join(gated)} may be started to deploy on, then put back as declared "
+                "(the power gates read each server's real state)"
+            )
         lines += ["", "</details>"]
     if document["schedules"]:
         lines += ["", "| scheduled lab | weekly hours | saving |", "|---|---:|---:|"]
@@ -255,8 +289,8 @@ def render_diff_text(diff: dict[str, Any]) -> str:
                 f"    DANGER {item['name']} ({short_type(item['type'])}){where}: {item['action']}: {item['reason']}"
             )
         for item in stack["disruptive"]:
-            downtime = " (downtime)" if item.get("role") in ("hub", "space") else ""
-            lines.append(f"    DISRUPT {item.get('server', '?')}{downtime}: {item['reason']} ({item['name']})")
+            down = " (downtime)" if downtime(item) else ""
+            lines.append(f"    DISRUPT {item.get('server', '?')}{down}: {item['reason']} ({item['name']})")
         for item in stack["changed"]:
             verb = "replace" if item["replace"] else "update"
             inputs = [c["input"] + (" (unknown until apply)" if c.get("unknown") else "") for c in item["changes"]]

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from ops import diagram
-from ops.report import COMMENT_LIMIT, MARKER, markdown
+from ops.report import COMMENT_LIMIT, MARGIN, MARKER, markdown, size
 from tests.conftest import ROOT, STACK_NAMES, missing
 
 MERMAID = ROOT / "tests" / "mermaid"
@@ -83,9 +83,9 @@ def test_each_bucket_is_drawn_once_with_the_labs_writing_to_the_hubs_lake(docume
 
     definitions = [line for line in text.splitlines() if f"<br/>{lake}" in line]
     assert len(definitions) == 1, definitions
-    lake_node = diagram.node_id("acme-cloud", "bucket", lake)
-    assert f'acme_cloud_lab1 -. "results: /labs/lab1/" .-> {lake_node}' in text
-    assert f'acme_cloud_lab2 -. "results: /labs/lab2/" .-> {lake_node}' in text
+    lake_node = diagram.node_id("bkt", "acme-cloud", lake)
+    assert f'srv__acme_cloud__lab1 -. "results: /labs/lab1/" .-> {lake_node}' in text
+    assert f'srv__acme_cloud__lab2 -. "results: /labs/lab2/" .-> {lake_node}' in text
     for server in ("hub", "lab1", "lab2"):
         for bucket in acme["outputs"]["servers"][server]["backupBuckets"].values():
             assert sum(f"<br/>{bucket}" in line for line in text.splitlines()) == 1
@@ -94,13 +94,18 @@ def test_each_bucket_is_drawn_once_with_the_labs_writing_to_the_hubs_lake(docume
 def test_parked_and_sleeping_labs_are_marked_and_owners_of_containers_shown(documents):
     text = diagram.mermaid(documents["acme-cloud"])
 
-    assert 'subgraph acme_cloud_lab2["lab2 · lab · cloud · ⏸ parked (stopped)"]' in text
-    assert 'subgraph acme_cloud_lab1["lab1 · lab · cloud · ⏱ scheduled + idle stop"]' in text
-    assert "class acme_cloud_lab2 parked" in text and "class acme_cloud_lab1 sleeps" in text
-    assert 'subgraph acme_cloud_hub_declared["declared by Pulumi"]' in text
-    assert 'subgraph acme_cloud_hub_managed["run by the lab manager"]' in text
-    declared = text.split('acme_cloud_hub_declared["declared by Pulumi"]')[1].split("end")[0]
+    assert 'subgraph srv__acme_cloud__lab2["lab2 · lab · cloud · ⏸ parked (stopped)"]' in text
+    assert 'subgraph srv__acme_cloud__lab1["lab1 · lab · cloud · ⏱ scheduled + idle stop"]' in text
+    assert "class srv__acme_cloud__lab2 parked" in text and "class srv__acme_cloud__lab1 sleeps" in text
+    assert 'subgraph dcl__acme_cloud__hub["declared by Pulumi"]' in text
+    assert 'subgraph mgd__acme_cloud__hub["run by the lab manager"]' in text
+    declared = text.split('dcl__acme_cloud__hub["declared by Pulumi"]')[1].split("end")[0]
     assert "lab_manager" in declared and "reverse_proxy" in declared and "glab" not in declared
+
+
+def test_ids_of_different_kinds_never_collide_whatever_the_names():
+    assert diagram.node_id("srv", "s", "hub_dns") != diagram.node_id("dns", "s", "hub")
+    assert diagram.node_id("ctr", "s", "hub", "lab_manager") != diagram.node_id("ctr", "s", "hub-lab", "manager")
 
 
 def test_against_a_ref_the_diagram_marks_servers_added_removed_and_replaced(documents):
@@ -111,8 +116,8 @@ def test_against_a_ref_the_diagram_marks_servers_added_removed_and_replaced(docu
 
     text = diagram.mermaid(acme, changes, before)
 
-    assert "class acme_cloud_lab1 added" in text and "class acme_cloud_hub replaced" in text
-    assert 'acme_cloud_old["old · lab · removed"]' in text and "class acme_cloud_old removed" in text
+    assert "class srv__acme_cloud__lab1 added" in text and "class srv__acme_cloud__hub replaced" in text
+    assert 'srv__acme_cloud__old["old · lab · removed"]' in text and "class srv__acme_cloud__old removed" in text
 
 
 @pytest.mark.slow
@@ -159,7 +164,7 @@ def test_the_comment_fits_githubs_limit_with_100_stacks_and_never_cuts_a_code_bl
 
     comment = markdown(stacks, changes, full_report="https://github.com/o/r/actions/runs/1")
 
-    assert comment.startswith(MARKER) and len(comment) <= COMMENT_LIMIT
+    assert comment.startswith(MARKER) and size(comment) <= COMMENT_LIMIT - MARGIN, "the workflow never cuts it"
     assert fences_balanced(comment)
     for index in range(100):
         assert f"| customer-{index:03d} | " in comment, "every stack has its line"
@@ -193,7 +198,7 @@ def test_the_comment_workflows_last_resort_cut_never_lands_inside_a_code_block(t
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "preview-comment.yml").read_text())
     script = workflow["jobs"]["comment"]["steps"][-1]["with"]["script"]
     cut = script[script.index("const limit") : script.index("const comments")]
-    body = MARKER + "\n" + "x" * 65_000 + "\n```mermaid\n" + "flowchart LR\n" * 200 + "```\n"
+    body = MARKER + "\n<details>\n" + "x" * 65_000 + "\n```mermaid\n" + "flowchart LR\n" * 200 + "```\n</details>\n"
     program = tmp_path / "cut.js"
     program.write_text(f"let body = {json.dumps(body)};\n{cut}\nprocess.stdout.write(body);\n")
 
@@ -202,3 +207,4 @@ def test_the_comment_workflows_last_resort_cut_never_lands_inside_a_code_block(t
     assert done.returncode == 0, done.stderr
     assert len(done.stdout) <= COMMENT_LIMIT and fences_balanced(done.stdout)
     assert "```mermaid" not in done.stdout and done.stdout.endswith("workflow artifact._\n")
+    assert done.stdout.count("<details>") == done.stdout.count("</details>"), "nothing left open to hide the note"

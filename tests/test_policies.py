@@ -412,7 +412,7 @@ def test_rules_have_names_descriptions_and_levels_and_each_check_is_the_one_of_i
         policy = rule.policy()
         kind = StackValidationPolicy if rule.scope == "stack" else ResourceValidationPolicy
         assert isinstance(policy, kind), f"{rule.name}: a {rule.scope} rule must build a {kind.__name__}"
-        assert policy.enforcement_level.value == rule.level, rule.name
+        assert policy.enforcement_level is not None and policy.enforcement_level.value == rule.level, rule.name
 
 
 def test_pack_configuration_overrides_a_rules_defaults():

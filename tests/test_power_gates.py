@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import subprocess
 from typing import Any
 
 import pulumi
@@ -64,10 +65,9 @@ def test_every_cloud_server_is_woken_before_anything_reaches_it_and_settled_afte
             deployed |= {r.urn for r in reaching if r.type != "pulumi:providers:docker"}
             assert deployed <= set(settle.dependencies), f"{server}: put back only once everything is deployed"
             assert wake in settle.dependencies, "it knows whether the wake started the server"
-            # A server just started is booting: the preparation runs again, and the provider waits for its check.
-            (preparation,) = (r for r in reaching if r.type == "command:remote:Command")
-            assert wake in preparation.input_dependencies["triggers"], server
-            assert preparation.urn in provider.input_dependencies["host"], server
+            # A server it starts is booting: the gate waits there until Docker answers.
+            machine = next(r for r in registrations if r.name.endswith(f"-{server}-host-server-eip"))
+            assert gates["wake"].inputs["ssh_destination"] == f"admin@{machine.outputs['publicIp']}", server
 
     return declared(engine).apply(check)
 
@@ -270,3 +270,62 @@ def test_a_wake_the_settle_gate_had_nothing_to_undo_is_never_undone_later(aws):
     up(gate, settled, props(instance, "settle", **scheduled, idle_stop=True, woken_at=woken["woken_at"]))
 
     assert state(aws, instance) == "running"
+
+
+@pytest.mark.slow
+def test_a_server_the_gate_starts_is_waited_for_until_it_takes_docker_calls_and_a_running_one_is_not(aws):
+    stopped, running = launch(aws, "lab2", state="stopped"), launch(aws, "lab1")
+    waited: list[tuple[str, str, str]] = []
+    gate = PowerGateProvider(
+        clock=lambda: MONDAY_TEN_IN_PARIS,
+        ready=lambda destination, label: waited.append((destination, label, state(aws, stopped))),
+    )
+
+    for instance in (stopped, running):
+        wake = props(instance, "wake", ssh_destination=f"admin@{instance}.example", fingerprint="2")
+        gate.update("id", props(instance, "wake"), wake)
+
+    assert waited == [(f"admin@{stopped}.example", "lab1", "running")], "once started, and only the started one"
+
+
+def test_the_readiness_check_retries_until_docker_answers_then_says_so():
+    from constellab import server_ready
+
+    answers = iter([(255, "", "ssh: connect to host 203.0.113.7 port 22: Connection refused"),
+                    (0, "", ""), (0, "status: done\n28.2.2\n", "")])  # fmt: skip
+    calls: list[list[str]] = []
+    said: list[str] = []
+    slept: list[float] = []
+
+    def run(command, **kwargs):
+        calls.append(command)
+        code, out, err = next(answers)
+        return subprocess.CompletedProcess(command, code, out, err)
+
+    version = server_ready.wait_ready(
+        "admin@203.0.113.7", ["-o", "ControlMaster=auto"], label="lab1", timeout=60, poll=1,
+        progress=said.append, run=run, clock=lambda: 0.0, sleep=slept.append,
+    )  # fmt: skip
+
+    assert version == "28.2.2" and len(calls) == 3 and slept == [1, 1]
+    assert calls[0][:5] == ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+    assert calls[0][-2:] == ["admin@203.0.113.7", server_ready.READY_CHECK] and "ControlMaster=auto" in calls[0]
+    assert said == ["lab1 takes Docker calls (engine 28.2.2)"]
+
+
+def test_a_server_that_never_takes_docker_calls_fails_naming_it_and_what_ssh_said():
+    from constellab import server_ready
+
+    times = iter([0.0, 10.0, 700.0])
+    refused = subprocess.CompletedProcess([], 255, "", "admin@203.0.113.7: Permission denied (publickey).\n")
+
+    with pytest.raises(server_ready.NotReadyError) as failed:
+        server_ready.wait_ready(
+            "admin@203.0.113.7", [], label="lab1", timeout=600, poll=5, progress=print,
+            run=lambda *a, **k: refused, clock=lambda: next(times), sleep=lambda s: None,
+        )  # fmt: skip
+
+    assert str(failed.value) == (
+        "lab1 was started but does not take Docker calls after 600 s over SSH (admin@203.0.113.7): "
+        "admin@203.0.113.7: Permission denied (publickey)."
+    )

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
-from ops import replacements
+from ops import diagram, replacements
 from ops.diff import diff_stack
 from ops.offline import RecordingMocks, run_program
 from ops.preview import renewed_resources, stack_document
-from ops.report import verdict
+from ops.report import decided_at_apply, verdict
 from tests.conftest import ROOT, STACK_NAMES, stack_file
 
 Platform = dict[str, Any]
@@ -41,7 +41,7 @@ def shipped() -> dict[str, dict[str, Any]]:
 def compare(shipped: dict[str, Any], path: Path) -> dict[str, Any]:
     before = shipped[path.name.removeprefix("Pulumi.").removesuffix(".yaml")]
     after = stack_document(run_program(path))
-    return diff_stack(before, after, lambda renewed: renewed_resources(path, renewed))
+    return diff_stack(before, after, lambda renewed, recomputed: renewed_resources(path, renewed, recomputed))
 
 
 def by_name(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -66,7 +66,8 @@ def test_a_new_vpc_and_subnet_replace_the_subnet_groups_and_every_server_in_it_a
     def new_network(platform: Platform) -> None:
         platform["network"] |= {"vpcCidr": "10.50.0.0/16", "subnetCidr": "10.50.1.0/24"}
 
-    result = compare(shipped, changed_stack(tmp_path, "acme-cloud", new_network))
+    path = changed_stack(tmp_path, "acme-cloud", new_network)
+    result = compare(shipped, path)
 
     changed = by_name(result)
     replaced = {name for name, item in changed.items() if item["replace"]}
@@ -89,6 +90,13 @@ def test_a_new_vpc_and_subnet_replace_the_subnet_groups_and_every_server_in_it_a
     assert {("lab1", "lab", "replace"), ("lab2", "lab", "replace")} <= set(down)
     assert verdict(result).startswith("🔌 4 disruptive: hub (downtime), space (downtime)")
     assert result["servers"]["replaced"] == ["hub", "lab1", "lab2", "space"]
+    # What the replaced preparation reports is unknown, so is the Docker host derived from it (through an apply).
+    assert [(c["input"], c.get("unknown")) for c in changed["acme-hub-host-docker"]["changes"]] == [("host", True)]
+    drawn = diagram.mermaid(stack_document(run_program(path)), result, shipped["acme-cloud"])
+    assert (
+        "class srv__acme_cloud__hub,srv__acme_cloud__lab1,srv__acme_cloud__lab2,srv__acme_cloud__space replaced"
+        in drawn
+    )
 
 
 def test_a_newer_image_that_the_program_ignores_replaces_nothing(shipped, tmp_path, monkeypatch):
@@ -136,6 +144,9 @@ def test_a_new_schedule_is_neither_dangerous_nor_disruptive(shipped, tmp_path):
     assert result["dangerous"] == [] and result["disruptive"] == []
     assert not any(item["replace"] for item in result["changed"])
     assert verdict(result) == "no dangerous or disruptive change"
+    # Its gates take the new schedule: whether they start or stop it reads its real state, at apply.
+    assert decided_at_apply(result) == ["lab1"]
+    assert changed["acme-lab1-host-settle"]["decidedAtApply"] is True
 
 
 def test_what_a_new_resource_gets_on_create_is_unknown_until_apply_where_others_take_it(shipped, tmp_path):
@@ -230,7 +241,7 @@ def test_a_new_database_password_or_a_moved_data_folder_is_dangerous():
     result = diff_stack(document(password, manager), document(longer, moved))
 
     assert sorted((d["name"], d["action"]) for d in result["dangerous"]) == [("db-prod", "replace"), ("lm", "move")]
-    assert "locks the lab manager out" in next(d["reason"] for d in result["dangerous"] if d["name"] == "db-prod")
+    assert "locks the data out" in next(d["reason"] for d in result["dangerous"] if d["name"] == "db-prod")
 
 
 def test_a_container_setting_updated_in_place_restarts_nothing():
@@ -275,3 +286,75 @@ def test_the_readmes_example_comment_is_what_the_preview_writes_for_its_change()
     assert example["current"]() == example["readme_block"](example["render"]()), (
         "run: .venv/bin/python docs/example_comment.py --write"
     )
+
+
+def test_a_new_customer_name_makes_every_server_a_new_one(shipped, tmp_path):
+    def renamed(platform: Platform) -> None:
+        platform["customer"] = "acmecorp"
+
+    path = changed_stack(tmp_path, "acme-cloud", renamed)
+    document = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    result = compare(shipped, path)
+
+    assert result["servers"]["replaced"] == ["hub", "lab1", "lab2", "space"]
+    assert {d["action"] for d in result["dangerous"]} == {"remove"}
+    assert all("Pulumi refuses to delete a protected resource" in d["reason"] for d in result["dangerous"]
+               if d["type"] in ("aws:s3/bucket:Bucket", "aws:ebs/volume:Volume"))  # fmt: skip
+
+
+def instance(**inputs: Any) -> dict[str, Any]:
+    return resource("aws:ec2/instance:Instance", "vm", {"instanceType": "t3.large", **inputs})
+
+
+def test_only_the_fields_of_an_object_input_that_force_a_new_resource_replace_it():
+    root = {"volumeSize": 20, "volumeType": "gp3", "encrypted": True}
+    bigger = diff_stack(
+        document(instance(rootBlockDevice=root)), document(instance(rootBlockDevice=root | {"volumeSize": 30}))
+    )
+    plain = diff_stack(
+        document(instance(rootBlockDevice=root)), document(instance(rootBlockDevice=root | {"encrypted": False}))
+    )
+
+    assert by_name(bigger)["vm"]["replace"] is False and bigger["disruptive"] == []
+    assert by_name(plain)["vm"]["replaceBecause"] == ["rootBlockDevice"]
+
+
+def test_a_delete_before_replace_resource_replaces_the_dependents_that_take_its_outputs():
+    network = resource("docker:index/network:Network", "net", {"name": "gencovery-network-dev", "internal": False},
+                       deleteBeforeReplace=True)  # fmt: skip
+    proxy = resource(
+        "docker:index/container:Container", "proxy", {"networksAdvanced": [{"name": "gencovery-network-dev"}]}
+    )
+    proxy["inputDependencies"] = {"networksAdvanced": [network["urn"]]}
+    internal = copy.deepcopy(network)
+    internal["inputs"]["internal"] = True
+
+    result = diff_stack(document(network, proxy), document(internal, proxy))
+
+    assert by_name(result)["proxy"]["replaceBecause"] == ["networksAdvanced"], "it goes before the network"
+    assert {d["name"] for d in result["disruptive"]} == {"net", "proxy"}
+
+
+def test_a_program_path_in_replace_on_changes_and_a_new_provider_replace_the_resource():
+    tagged = resource("aws:ebs/volume:Volume", "data", {"tags": {"Name": "a"}}, replaceOnChanges=["tags.Name"])
+    renamed = copy.deepcopy(tagged)
+    renamed["inputs"]["tags"] = {"Name": "b"}
+    moved = copy.deepcopy(tagged)
+    moved["options"]["provider"] = "urn:pulumi:s::constellab::pulumi:providers:aws::eu-central-1"
+
+    assert by_name(diff_stack(document(tagged), document(renamed)))["data"]["replaceBecause"] == ["tags"]
+    assert by_name(diff_stack(document(tagged), document(moved)))["data"]["replaceBecause"] == ["provider"]
+
+
+def test_a_smaller_data_volume_is_refused_by_ebs_and_said_so():
+    volume = resource("aws:ebs/volume:Volume", "data", {"size": 500}, protect=True)
+    smaller = copy.deepcopy(volume)
+    smaller["inputs"]["size"] = 100
+
+    result = diff_stack(document(volume), document(smaller))
+
+    assert [(d["action"], d["reason"]) for d in result["dangerous"]] == [
+        ("shrink", "EBS cannot shrink a volume (500 -> 100 GiB): the up fails at it")
+    ]

@@ -80,16 +80,17 @@ def test_the_mermaid_diagram_shows_servers_containers_dns_and_buckets():
     assert result.returncode == 0, result.stderr
     diagram = result.stdout
     assert diagram.startswith("flowchart LR")
-    assert 'subgraph biolab_hybrid_analysis["analysis · lab · cloud · ⏱ scheduled + idle stop"]' in diagram
-    assert 'biolab_hybrid_hub_reverse_proxy["reverse_proxy"]' in diagram
+    assert 'subgraph srv__biolab_hybrid__analysis["analysis · lab · cloud · ⏱ scheduled + idle stop"]' in diagram
+    assert 'ctr__biolab_hybrid__hub__reverse_proxy["reverse_proxy"]' in diagram
     # What the lab manager runs is drawn from the one description of its set, marked as its own.
-    assert 'subgraph biolab_hybrid_hub_managed["run by the lab manager"]' in diagram
-    assert 'biolab_hybrid_hub_managed_gws_biota_db["gws_biota_db<br/>prod, dev"]' in diagram, "the hub has Biota"
-    assert "biolab_hybrid_analysis_managed_gws_biota_db" not in diagram
-    assert "class " in diagram and "biolab_hybrid_hub_managed_glab" in diagram.split("class ", 1)[1]
+    assert 'subgraph mgd__biolab_hybrid__hub["run by the lab manager"]' in diagram
+    assert 'mgc__biolab_hybrid__hub__gws_biota_db["gws_biota_db<br/>prod, dev"]' in diagram, "the hub has Biota"
+    assert "mgc__biolab_hybrid__analysis__gws_biota_db" not in diagram
+    assert "class " in diagram and "mgc__biolab_hybrid__hub__glab" in diagram.split("class ", 1)[1]
     assert '(["hub.biolab.constellab.app<br/>*.hub.biolab.constellab.app"])' in diagram
-    assert "biolab_hybrid_analysis_lab_manager --> biolab_hybrid_bucket_biolab_analysis_backup_daily_" in diagram
-    assert "biolab_hybrid_analysis_lab_manager --> biolab_hybrid_bucket_biolab_analysis_backup_weekly_" in diagram
+    manager = "ctr__biolab_hybrid__analysis__lab_manager"
+    assert f"{manager} --> bkt__biolab_hybrid__biolab_analysis_backup_daily_" in diagram
+    assert f"{manager} --> bkt__biolab_hybrid__biolab_analysis_backup_weekly_" in diagram
 
 
 def resource(kind: str, name: str, inputs: dict[str, Any], **options: Any) -> dict[str, Any]:
