@@ -18,8 +18,9 @@ may already run Docker:
 7. the firewall (ufw): incoming denied but SSH, 80 and 443; an active ufw is kept, with 80 and 443 allowed;
 8. what Docker routes past ufw, limited (`host_firewall`): Codelab's published SSH for the administrator
    networks only, and on a cloud server the instance role for the containers that use it only;
-9. the read-only Docker API proxy Traefik reads the lab manager's labels through (`docker_proxy`), as a
-   systemd service started before Docker, so the proxy's container never gets the socket.
+9. the read-only Docker API proxy Traefik reads the lab manager's labels through
+   (`hostfiles/docker_proxy.py`), as a systemd service started before Docker, so the proxy's container
+   never gets the socket.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from constellab import docker_proxy, host_firewall, lab_host, ssh_keys
+from constellab import host_firewall, lab_host, ssh_keys
 
 PREPARE_SCRIPT_PATH = "/usr/local/sbin/constellab-prepare-host"
 MOUNT_SCRIPT_PATH = "/usr/local/sbin/constellab-mount-data"
@@ -258,7 +259,7 @@ WantedBy=multi-user.target
 def _proxy_step(enabled: bool) -> str:
     if not enabled:
         return ""
-    source = (Path(docker_proxy.__file__)).read_text()
+    source = (Path(__file__).resolve().parent.parent / "hostfiles" / "docker_proxy.py").read_text()
     socket = f"{lab_host.DOCKER_PROXY_DIR}/docker-ro.sock"
     return (
         "# 9. Traefik's read-only view of the Docker API, a service of its own (restarted when it changes).\n"

@@ -1,4 +1,4 @@
-"""Runs `constellab/docker_proxy.py` as a host runs it, and talks HTTP over unix sockets.
+"""Runs `hostfiles/docker_proxy.py` as a host runs it, and talks HTTP over unix sockets.
 
 - `running_proxy` copies the module to a temporary file without its `.py` (as it is installed on a host,
   `/usr/local/sbin/constellab-docker-proxy`) and starts it with the system's `python3 -I`: isolated, so
@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from constellab import docker_proxy
+from hostfiles import docker_proxy
 
 SOURCE = Path(docker_proxy.__file__)
 SYSTEM_PYTHON = Path("/usr/bin/python3")

@@ -1,4 +1,4 @@
-"""The read-only Docker API proxy Traefik reads the engine through (`constellab/docker_proxy.py`).
+"""The read-only Docker API proxy Traefik reads the engine through (`hostfiles/docker_proxy.py`).
 
 Fast tests run the proxy in front of a fake engine socket that records what reaches it: nothing refused
 ever does, and what Docker answers loses its secrets. Slow ones run it as a host does (a copy of the
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from constellab import docker_proxy
+from hostfiles import docker_proxy
 from tests import docker_harness as harness
 from tests import docker_proxy_harness as proxy_harness
 from tests.conftest import missing
