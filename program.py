@@ -11,8 +11,8 @@ import json
 from typing import Any
 
 import pulumi
-from pulumi.runtime import config as runtime_config
 
+import sdk_internals
 from components.platform import Platform, PlatformArgs
 from constellab.settings import (
     LAB_MANAGER_API_KEYS,
@@ -40,37 +40,33 @@ SECRET_REFS = {
 }
 
 
-def _engine_keys() -> set[str]:
-    return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-
-
 def raw_config_from_engine() -> RawStackConfig:
     """The stack's config as the engine hands it to the program; secrets are only checked for secrecy."""
     values: dict[str, Any] = {}
     secrets: dict[str, SecretState] = {}
     secret_keys = {secret.key for secret in SECRET_KEYS}
-    for key in _engine_keys():
+    for key in sdk_internals.config_keys():
         if key in secret_keys:
             continue
-        raw = runtime_config.get_config(key)
+        raw = sdk_internals.config_value(key)
         if key == PLATFORM_KEY and isinstance(raw, str):
             with contextlib.suppress(json.JSONDecodeError):  # validation reports a non-mapping
                 raw = json.loads(raw)
         values[key] = raw
     members: dict[str, frozenset[str]] = {}
     for secret_map in SECRET_MAPS:
-        found = runtime_config.get_config(secret_map.key)
+        found = sdk_internals.config_value(secret_map.key)
         if isinstance(found, str):
             with contextlib.suppress(json.JSONDecodeError):
                 decoded = json.loads(found)
                 if isinstance(decoded, dict):
                     members[secret_map.key] = frozenset(decoded)
     for secret in SECRET_KEYS:
-        if runtime_config.get_config(secret.key) is None:
+        if sdk_internals.config_value(secret.key) is None:
             secrets[secret.key] = SecretState.MISSING
         else:
             secrets[secret.key] = (
-                SecretState.SECRET if runtime_config.is_config_secret(secret.key) else SecretState.PLAIN
+                SecretState.SECRET if sdk_internals.config_is_secret(secret.key) else SecretState.PLAIN
             )
     return RawStackConfig(values=values, secrets=secrets, secret_members=members)
 

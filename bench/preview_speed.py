@@ -77,7 +77,7 @@ RUN_ONLY = """
 import gc, sys, time
 gc.set_threshold(200_000, 50, 100)
 from pathlib import Path
-from ops.preview import _document_for
+from offline.documents import _document_for
 path = str(Path("stacks") / f"Pulumi.{sys.argv[1]}.yaml")
 _document_for(path)
 gc.collect(); gc.freeze()

@@ -25,13 +25,14 @@ from typing import Any, Literal
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+import sdk_internals
 from constellab import ec2_power, power_state, server_ready, ssh_options
 from constellab.config import IdleStop, Schedule
 
 Role = Literal["wake", "settle"]
 TIMEOUT_SECONDS = 600.0
 POLL_SECONDS = 5.0
-_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+_UNKNOWN = sdk_internals.UNKNOWN
 """How the engine hands a dynamic provider a value not known yet (a preview of a changing input)."""
 
 

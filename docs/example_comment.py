@@ -29,10 +29,10 @@ REPORT_URL = "https://github.com/acme/constellab-platform/actions/runs/123456789
 
 
 def render() -> str:
-    from ops.diff import diff
-    from ops.offline import run_program
-    from ops.preview import renewed_resources, stack_document
-    from ops.report import markdown
+    from offline.diff import diff
+    from offline.documents import renewed_resources, stack_document
+    from offline.engine import run_program
+    from offline.report import markdown
 
     stacks = sorted(path for path in (ROOT / "stacks").glob("Pulumi.*.yaml"))
     with tempfile.TemporaryDirectory() as folder:

@@ -32,7 +32,7 @@ from constellab.settings import (
     required_secrets,
     validate,
 )
-from ops.cli import UsageError, known_stacks
+from ops.common import UsageError, known_stacks
 from ops.rollout import ROLLOUT_FILE, RolloutError, RolloutPlan, Wave, parse_plan, read_plan_text
 
 REGION = "aws:region"

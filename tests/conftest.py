@@ -18,7 +18,7 @@ import pulumi
 import pytest
 
 import program
-from ops.offline import Engine, RecordingMocks, RecordingMonitor, Registration, configure, quiescent, reveal
+from offline.engine import Engine, RecordingMocks, RecordingMonitor, Registration, configure, quiescent, reveal
 
 __all__ = ["RecordingMocks", "RecordingMonitor"]
 

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from ops import guardrails, render_proxy
+from offline import guardrails
+from offline.engine import Registration
+from offline.guardrails import PolicyConfigError, evaluate, load_config
+from ops import render_proxy
 from ops.affected import AffectedError, affected_stacks, changed_files
 from ops.cli import main
-from ops.guardrails import PolicyConfigError, evaluate, load_config
-from ops.offline import Registration
 from ops.render_proxy import OutputError, RenderedFile, output_directory
 from policies.rules import ALL_RULES
 from tests.conftest import ROOT

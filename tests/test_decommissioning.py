@@ -17,8 +17,9 @@ import yaml
 
 import program
 from constellab.settings import load_stack_file
-from ops import cli, decommission
-from ops.offline import configure, quiescent
+from offline.engine import configure, quiescent
+from ops import common, decommission
+from ops.commands import check
 from tests.conftest import STACKS, stack_file
 
 KEPT_TYPES = {
@@ -145,18 +146,18 @@ def test_ops_check_against_a_ref_refuses_the_removal_before_anything_runs(tmp_pa
     document = yaml.safe_load(path.read_text())
     document["config"]["constellab:platform"]["labs"].pop()
     path.write_text(yaml.safe_dump(document, sort_keys=False))
-    monkeypatch.setattr(cli, "ROOT", repository)
+    monkeypatch.setattr(common, "ROOT", repository)
 
-    assert cli._check_removals([path], "HEAD") is True
+    assert check.check_removals([path], "HEAD") is True
     assert "error: acme-cloud: lab lab2 is no longer in the stack file, but it was not retired first" in (
         capsys.readouterr().err
     )
-    assert cli._check_removals([repository / "stacks" / "Pulumi.local.yaml"], "HEAD") is False
+    assert check.check_removals([repository / "stacks" / "Pulumi.local.yaml"], "HEAD") is False
 
 
 def test_a_stack_with_a_retired_lab_passes_every_mandatory_guardrail(stacks_copy: Path):
-    from ops import guardrails
-    from ops.offline import run_program
+    from offline import guardrails
+    from offline.engine import run_program
 
     path = stacks_copy / "Pulumi.acme-cloud.yaml"
     document = yaml.safe_load(path.read_text())

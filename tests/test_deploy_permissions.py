@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from constellab import deploy_permissions as permissions
-from ops.offline import RecordingMocks, Registration
+from offline.engine import RecordingMocks, Registration
 from tests.conftest import ROOT, STACK_NAMES, STACKS, declared
 
 PULUMI_AUTO_NAME_SUFFIX = "-0a1b2c3"

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from ops import diagram
-from ops.report import COMMENT_LIMIT, MARGIN, MARKER, markdown, size
+from offline import diagram
+from offline.report import COMMENT_LIMIT, MARGIN, MARKER, markdown, size
 from tests.conftest import ROOT, STACK_NAMES, missing
 
 MERMAID = ROOT / "tests" / "mermaid"

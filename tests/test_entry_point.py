@@ -6,9 +6,9 @@ import runpy
 
 import pulumi
 import pytest
-from pulumi.runtime import config as runtime_config
 
-from ops.offline import quiescent
+import sdk_internals
+from offline.engine import quiescent
 from tests.conftest import ROOT
 
 
@@ -28,10 +28,10 @@ def test_the_entry_point_declares_the_stack(engine_for):
 @pulumi.runtime.test
 def test_the_entry_point_refuses_a_plain_secret_before_registering_anything(engine_for):
     engine = engine_for("local")
-    config = dict(runtime_config.CONFIG.get())
+    config = {key: sdk_internals.config_value(key) for key in sdk_internals.config_keys()}
     config["constellab:communityApiKey"] = "sk-plain"
     secret_keys = ["constellab:spaceApiKeys", "constellab:codelabTokens"]
-    runtime_config.set_all_config(config, secret_keys)
+    sdk_internals.set_config(config, secret_keys)
     with pytest.raises(pulumi.RunError) as refused:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
     assert "constellab:communityApiKey: is stored in plain text" in str(refused.value)

@@ -7,7 +7,7 @@ import json
 import pulumi
 
 import program
-from ops.offline import quiescent
+from offline.engine import quiescent
 from tests.conftest import declared, of_type
 
 INSTANCE = "aws:ec2/instance:Instance"
@@ -52,7 +52,7 @@ NEW_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx1bmNoLWtleS1vZi10aGUtbmV3LWFkb
 def test_a_key_change_reaches_running_servers_over_ssh_and_their_tags_never_their_user_data():
     from constellab import ssh_keys
     from constellab.settings import load_stack_file
-    from ops.offline import configure
+    from offline.engine import configure
     from tests.conftest import stack_file
 
     before = load_stack_file(stack_file("acme-cloud"))

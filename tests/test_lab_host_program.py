@@ -10,7 +10,7 @@ import pytest
 
 import program
 from constellab import host_setup, lab_config, lab_host
-from ops.offline import Registration, is_secret, placeholder, quiescent, reveal
+from offline.engine import Registration, is_secret, placeholder, quiescent, reveal
 from tests.conftest import STACK_NAMES, containers_of, declared, env_of, networks_of, of_type
 
 CONTAINER = "docker:index/container:Container"
@@ -406,7 +406,7 @@ def test_a_changed_brick_or_secret_changes_what_the_configuration_call_sends(sta
     """The call runs again when its input changes: its standard input holds every part of the request."""
     import yaml as yaml_module
 
-    from ops.offline import run_program
+    from offline.engine import run_program
 
     def stdin_of(path):
         run = run_program(path)

@@ -895,7 +895,7 @@ def program_document(tmp_path: Path, port: int) -> dict[str, Any]:
     that its lab manager is the fake's host), pointed at the fake's port, with short waits."""
     import yaml
 
-    from ops.offline import reveal, run_program
+    from offline.engine import reveal, run_program
     from tests.conftest import stack_file
 
     stack = yaml.safe_load(stack_file("local").read_text())
@@ -930,7 +930,7 @@ def test_what_the_program_registers_is_what_the_lab_manager_accepts(manager: Fak
 def test_a_changed_secret_changes_the_registered_call_and_what_the_lab_manager_receives(
     manager: FakeLabManager, tmp_path, capsys, monkeypatch
 ):
-    from ops import offline
+    from offline import engine as offline
 
     before = program_document(tmp_path, manager.port)
     original = offline.placeholder

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ops import preview
+from offline import documents as preview
 from ops.cli import main
 from tests.conftest import ROOT
 

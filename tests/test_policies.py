@@ -12,8 +12,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from ops.guardrails import evaluate
-from ops.offline import Registration, quiescent
+from offline.engine import Registration, quiescent
+from offline.guardrails import evaluate
 from policies.rules import ALL_RULES
 from tests.conftest import ROOT, STACK_NAMES, declared
 

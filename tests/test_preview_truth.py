@@ -2,7 +2,7 @@
 cannot know is unknown until apply, and dangerous (data) and disruptive (downtime) changes come first.
 
 Each scenario previews a shipped stack as it is (before) and changed (after), exactly as `ops preview
---against` does, then compares them with `ops.diff` and its re-runs of the changed program.
+--against` does, then compares them with `offline.diff` and its re-runs of the changed program.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
-from ops import diagram, replacements
-from ops.diff import diff_stack
-from ops.offline import RecordingMocks, run_program
-from ops.preview import renewed_resources, stack_document
-from ops.report import decided_at_apply, verdict
+from offline import diagram, replacements
+from offline.diff import diff_stack
+from offline.documents import renewed_resources, stack_document
+from offline.engine import RecordingMocks, run_program
+from offline.report import decided_at_apply, verdict
 from tests.conftest import ROOT, STACK_NAMES, stack_file
 
 Platform = dict[str, Any]

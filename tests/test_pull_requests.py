@@ -14,9 +14,9 @@ import jsonschema
 import pytest
 import yaml
 
+from offline.diff import diff_stack
+from offline.report import MARKER
 from ops.affected import affected_stacks
-from ops.diff import diff_stack
-from ops.report import MARKER
 from tests.conftest import ROOT, STACK_NAMES, tool
 
 SCHEMA = json.loads((ROOT / "docs" / "preview.schema.json").read_text())

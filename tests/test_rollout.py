@@ -173,15 +173,16 @@ def test_without_the_pulumi_cli_the_rollout_says_how_to_install_it():
 
 
 def test_a_stack_failing_its_guardrails_stops_the_rollout_before_it_starts(tmp_path, monkeypatch):
-    from ops import cli
+    from ops import common
+    from ops.commands import rollout as rollout_command
 
     copy = tmp_path / "stacks"
     shutil.copytree(STACKS, copy)
     document = yaml.safe_load((copy / "Pulumi.acme-cloud.yaml").read_text())
     document["config"]["constellab:platform"]["labs"][0]["placement"]["instanceType"] = "x9.large"
     (copy / "Pulumi.acme-cloud.yaml").write_text(yaml.safe_dump(document))
-    monkeypatch.setattr(cli, "STACKS", copy)
-    problems = cli.preflight(["pharma-onprem", "acme-cloud"])
+    monkeypatch.setattr(common, "STACKS", copy)
+    problems = rollout_command.preflight(["pharma-onprem", "acme-cloud"])
     assert problems == [
         "acme-cloud: [ec2-allowed-instance-types] acme-lab1-host-server-instance (aws:Instance): instance type "
         "x9.large is not allowed. Fix: pick one of t3.*, t3a.*, m6i.*, m7i.*, m6a.*, m7a.*, m7g.*, c6i.*, c7i.*, "

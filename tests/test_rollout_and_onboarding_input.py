@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ops import cli, new_stack
+from ops import cli, common, new_stack
 from ops.rollout import RolloutError, done_in, load_plan, prepare_policy_pack, select
 from tests.conftest import NEW_STACK_ANSWERS as ANSWERS
 from tests.conftest import STACK_NAMES, STACKS
@@ -210,7 +210,7 @@ def test_an_edit_of_rollout_yaml_that_does_not_load_as_intended_is_refused_and_n
 def test_new_stack_usage_errors_exit_2_in_one_line_and_write_nothing(
     stacks_copy, monkeypatch, capsys, arguments, expected
 ):
-    monkeypatch.setattr(cli, "STACKS", stacks_copy)
+    monkeypatch.setattr(common, "STACKS", stacks_copy)
     before = snapshot(stacks_copy)
     assert cli.main(["new-stack", *arguments]) == 2
     lines = capsys.readouterr().err.splitlines()
@@ -219,7 +219,7 @@ def test_new_stack_usage_errors_exit_2_in_one_line_and_write_nothing(
 
 
 def test_input_ending_at_a_prompt_ends_the_prompt_line_and_suggests_no_input_with_set(stacks_copy, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "STACKS", stacks_copy)
+    monkeypatch.setattr(common, "STACKS", stacks_copy)
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert cli.main(["new-stack", "foo", "dev"]) == 2
     prompt, error = capsys.readouterr().err.splitlines()
@@ -238,7 +238,7 @@ class InterruptedInput:
 
 
 def test_ctrl_c_at_a_prompt_says_interrupted_on_a_line_of_its_own(stacks_copy, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "STACKS", stacks_copy)
+    monkeypatch.setattr(common, "STACKS", stacks_copy)
     monkeypatch.setattr("sys.stdin", InterruptedInput())
     before = snapshot(stacks_copy)
     assert cli.main(["new-stack", "foo", "dev"]) == 130

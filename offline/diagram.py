@@ -103,7 +103,7 @@ def _server_lines(document: dict[str, Any], name: str, server: dict[str, Any], l
 def mermaid(
     document: dict[str, Any], changes: dict[str, Any] | None = None, before: dict[str, Any] | None = None
 ) -> str:
-    """One stack's diagram; with `changes` (its `ops.diff` result), servers added, removed and replaced stand out.
+    """One stack's diagram; with `changes` (its `offline.diff` result), servers added, removed and replaced stand out.
 
     `before` (the document at the git ref) draws the servers that the change removes.
     """

@@ -20,15 +20,8 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format
-from pulumi.runtime import config as runtime_config
-from pulumi.runtime import resource as runtime_resource
-from pulumi.runtime import rpc
-from pulumi.runtime import settings as runtime_settings
-from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
-from pulumi.runtime.proto import source_pb2
-from pulumi.runtime.settings import SETTINGS
-from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
+import sdk_internals
 from constellab.settings import (
     PLATFORM_KEY,
     SECRET_KEYS,
@@ -38,9 +31,10 @@ from constellab.settings import (
     required_members,
     stack_name_of,
 )
+from sdk_internals import MockCallArgs, MockMonitor, MockResourceArgs
 
 PROJECT = "constellab"
-SECRET_SIG = rpc._special_secret_sig
+SECRET_SIG = sdk_internals.SECRET_SIGNATURE
 SECRET_MASK = "[secret]"
 MOCK_REGION_ZONES = ["a", "b", "c"]
 MOCK_ACCOUNT = "123456789012"
@@ -51,7 +45,7 @@ class UnknownLookupError(Exception):
 
 
 def is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(rpc._special_sig_key) == SECRET_SIG
+    return isinstance(value, dict) and value.get(sdk_internals.SIGNATURE_KEY) == SECRET_SIG
 
 
 def reveal(value: Any) -> Any:
@@ -120,7 +114,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     the provider computes for them (id, ARN, addresses, generated values) is unknown until it does;
     `recomputed` those it updates in a way that computes their outputs again (a command that runs again),
     whose id stays. In a preview run the mocks answer those values as unknown, so the program sees them as
-    in `pulumi preview`, through every `apply`: that is how `ops.diff` finds what is unknown until apply.
+    in `pulumi preview`, through every `apply`: that is how `offline.diff` finds what is unknown until apply.
     """
 
     def __init__(
@@ -168,7 +162,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         computed = {name: value for name, value in state.items() if name not in inputs or inputs[name] != value}
         # In a preview the engine knows none of these: the program sees them unknown, through every `apply`.
-        return (None if key in self.renewed else resource_id), state | dict.fromkeys(computed, rpc.UNKNOWN)
+        return (None if key in self.renewed else resource_id), state | dict.fromkeys(computed, sdk_internals.UNKNOWN)
 
     def _computed(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -205,9 +199,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state |= {"name": name, "arn": f"arn:aws:iam::123456789012:{noun}/{name}"}
         elif kind == "aws:iam/accessKey:AccessKey":
             resource_id = f"AKIA{_digest(args.name, 16).upper()}"
-            state |= {"secret": rpc.wrap_rpc_secret(f"mock-secret-{_digest(args.name, 24)}")}
+            state |= {"secret": sdk_internals.wrap_secret(f"mock-secret-{_digest(args.name, 24)}")}
         elif kind == "random:index/randomPassword:RandomPassword":
-            state |= {"result": rpc.wrap_rpc_secret(_mock_password(args.name, inputs))}
+            state |= {"result": sdk_internals.wrap_secret(_mock_password(args.name, inputs))}
         elif kind == "docker:index/remoteImage:RemoteImage":
             state |= {"imageId": f"sha256:{_digest(str(inputs.get('name')), 64)}", "repoDigest": inputs.get("name")}
         elif kind == "pulumi-python:dynamic/power:Gate":
@@ -258,8 +252,8 @@ class RecordingMonitor(MockMonitor):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
-        inputs = rpc.deserialize_properties(request.object)
-        outputs = rpc.deserialize_properties(response.object) if response.object else {}
+        inputs = sdk_internals.deserialize(request.object)
+        outputs = sdk_internals.deserialize(response.object) if response.object else {}
         aliases = [json_format.MessageToDict(alias) for alias in request.aliases]
         self.registrations.append(
             Registration(
@@ -316,19 +310,15 @@ class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
         return future
 
 
-def _no_stack_trace() -> Any:
-    return source_pb2.StackTrace()
-
-
 def quiescent() -> pulumi.Output[None]:
     """An Output that resolves once every resource registration so far has completed."""
 
     async def wait() -> None:
-        manager = SETTINGS.rpc_manager
-        while manager.rpcs:
+        pending = sdk_internals.pending_registrations()
+        while pending:
             await asyncio.sleep(0)
-            if manager.rpcs:
-                await manager.rpcs.pop()
+            if pending:
+                await pending.pop()
 
     return pulumi.Output.from_input(wait())
 
@@ -369,11 +359,11 @@ def configure(
     mocks = RecordingMocks(region=settings.aws_region or "eu-west-3", renewed=renewed, recomputed=recomputed)
     monitor = RecordingMonitor(mocks)
     # A fresh root stack per run, so several stacks can be previewed in one process.
-    runtime_settings.ROOT.set(None)
+    sdk_internals.reset_root_stack()
     # Source positions only serve the engine's diagnostics; capturing one per resource is ~40% of a mock run.
-    runtime_resource._get_stack_trace = _no_stack_trace
+    sdk_internals.skip_stack_traces()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-    _ensure_event_loop().set_default_executor(InlineExecutor())
+    sdk_internals.use_executor(InlineExecutor())
     document = settings.platform.model_dump(mode="json", by_alias=True)
     config: dict[str, str] = {PLATFORM_KEY: json.dumps(document)}
     if settings.aws_region:
@@ -388,7 +378,7 @@ def configure(
             config[secret.key] = json.dumps({name: placeholder(secret, name) for name in members[secret]})
         else:
             config[secret.key] = placeholder(secret)
-    runtime_config.set_all_config(config, secret_keys)
+    sdk_internals.set_config(config, secret_keys)
     return Engine(stack=stack, settings=settings, mocks=mocks, monitor=monitor)
 
 
@@ -427,6 +417,5 @@ def run_program(
     pulumi.runtime.test(body)()
     root = pulumi.runtime.get_root_resource()
     exported = getattr(root, "outputs", {}) if root is not None else {}
-    serialized = _sync_await(rpc.serialize_properties(exported, {}))
-    outputs = rpc.deserialize_properties(serialized)
+    outputs = sdk_internals.deserialize(sdk_internals.serialize(exported))
     return OfflineRun(stack=engine.stack, settings=engine.settings, registrations=engine.registrations, outputs=outputs)

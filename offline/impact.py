@@ -6,7 +6,7 @@
 - Disruptive: anything that replaces, stops or restarts a running server or its system containers, with
   the server named; a hub's or the space's is downtime for everyone, so it comes first.
 
-Pure functions over the preview documents and the resource-level difference of `ops.diff`.
+Pure functions over the preview documents and the resource-level difference of `offline.diff`.
 """
 
 from __future__ import annotations

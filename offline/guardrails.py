@@ -26,7 +26,7 @@ from pulumi_policy import (
 )
 
 from constellab.text_file import UnreadableFileError, read_text
-from ops.offline import OfflineRun, Registration, reveal
+from offline.engine import OfflineRun, Registration, reveal
 from policies.rules import ALL_RULES, Rule
 
 

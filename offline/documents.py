@@ -1,7 +1,5 @@
-"""`ops preview`: what stacks declare, offline, as text, JSON (schema v1), Markdown or Mermaid.
-
-Every format renders the same per-stack document (`stack_document`), the JSON schema's `stack`
-object, documented in docs/preview-json.md and docs/preview.schema.json.
+"""One stack's offline preview as data: the JSON schema's `stack` object (docs/preview-json.md,
+docs/preview.schema.json), which every format renders; several stacks at once in forked processes.
 """
 
 from __future__ import annotations
@@ -12,18 +10,15 @@ import json
 import multiprocessing
 import os
 import threading
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pulumi
-import yaml
-
+import sdk_internals
 from constellab.settings import StackSettings
-from ops.offline import OfflineRun, Registration, mask, reveal
-from policies.rules.common import short_type
+from offline.engine import OfflineRun, Registration, mask, reveal
 
 SCHEMA_VERSION = 1
 
@@ -33,7 +28,7 @@ UNKNOWN_MARK = "<unknown until apply>"
 
 def _plain(value: Any) -> str:
     """How a value JSON cannot hold is fingerprinted: an unknown one (a preview's) is always the same."""
-    if isinstance(value, pulumi.output.Unknown):
+    if isinstance(value, sdk_internals.Unknown):
         return UNKNOWN_MARK
     return str(value)
 
@@ -122,7 +117,7 @@ def server_summaries(settings: StackSettings) -> dict[str, dict[str, Any]]:
 
 def stack_document(run: OfflineRun) -> dict[str, Any]:
     """One stack's preview as data: resources with inputs and options, summary, outputs, policies."""
-    from ops.guardrails import check_run
+    from offline.guardrails import check_run
 
     custom = [r for r in run.registrations if r.custom and not r.type.startswith("pulumi:providers:")]
     outputs = mask(run.outputs)
@@ -145,7 +140,7 @@ def stack_document(run: OfflineRun) -> dict[str, Any]:
 
 
 def _document_for(path: str) -> dict[str, Any]:
-    from ops.offline import run_program
+    from offline.engine import run_program
 
     return stack_document(run_program(Path(path)))
 
@@ -153,8 +148,8 @@ def _document_for(path: str) -> dict[str, Any]:
 def renewed_resources(
     path: Path, renewed: frozenset[tuple[str, str]], recomputed: frozenset[tuple[str, str]]
 ) -> dict[str, Any]:
-    """The stack's resources in a preview where what `renewed` and `recomputed` compute is unknown (`ops.diff`)."""
-    from ops.offline import run_program
+    """The stack's resources in a preview where what `renewed` and `recomputed` compute is unknown (`offline.diff`)."""
+    from offline.engine import run_program
 
     run = run_program(path, renewed=renewed, recomputed=recomputed, preview=True)
     return {"stack": run.stack, "resources": [_resource(r) for r in run.registrations]}
@@ -216,7 +211,7 @@ def _warm(paths: list[Path]) -> None:
     from constellab.settings import load_stack_file
 
     platforms = [load_stack_file(path).platform for path in paths]
-    modules = ["pulumi_docker", "pulumi_random", "ops.guardrails"]
+    modules = ["pulumi_docker", "pulumi_random", "offline.guardrails"]
     if any(platform.uses_aws for platform in platforms):
         modules += ["components.hub", "components.space", "components.network", "components.cloud_server"]
         modules += ["components.power", "components.bucket", "components.backups", "pulumi_command.remote"]
@@ -230,88 +225,3 @@ def _warm(paths: list[Path]) -> None:
         # Provider packages load their modules lazily: reading an attribute runs the body now, once
         # in the parent, rather than once in every worker at its first stack.
         getattr(importlib.import_module(module), "__all__", None)
-
-
-# Components in the order a reader expects them: the network, then hubs, labs and the space.
-_COMPONENT_ORDER = {
-    "constellab:network:Network": 0,
-    "constellab:hub:DataHub": 1,
-    "constellab:lab:DataLab": 2,
-    "constellab:space:CollaborativeSpace": 3,
-}
-
-
-def render_tree(resources: list[dict[str, Any]]) -> list[str]:
-    """Components as a tree; the plain resources of each component as counts per type."""
-    children: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
-    for resource in resources:
-        children[resource["parent"]].append(resource)
-    urns = {resource["urn"] for resource in resources}
-    roots = [r for r in resources if r["parent"] not in urns and not r["custom"]]
-    lines: list[str] = []
-
-    def walk(node: dict[str, Any], prefix: str, last: bool, top: bool) -> None:
-        branch = "" if top else ("└─ " if last else "├─ ")
-        kids = children.get(node["urn"], [])
-        counts = Counter(short_type(kid["type"]) for kid in kids if kid["custom"])
-        summary = ", ".join(f"{kind} ×{n}" if n > 1 else kind for kind, n in sorted(counts.items()))
-        lines.append(
-            f"{prefix}{branch}{node['type'].rsplit(':', 1)[-1]} {node['name']}" + (f"  [{summary}]" if summary else "")
-        )
-        components = sorted(
-            (kid for kid in kids if not kid["custom"]),
-            key=lambda kid: (_COMPONENT_ORDER.get(kid["type"], 9), kid["name"]),
-        )
-        inner = prefix + ("" if top else ("   " if last else "│  "))
-        for index, kid in enumerate(components):
-            walk(kid, inner, index == len(components) - 1, False)
-
-    for root in roots:
-        walk(root, "", True, True)
-    return lines
-
-
-def render_text(document: dict[str, Any]) -> str:
-    from ops.guardrails import Violation, render
-
-    summary = document["summary"]
-    lines = [
-        f"Stack {document['stack']}: {summary['resources']} resources "
-        "(offline preview under Pulumi's mock engine; nothing was created)",
-        "",
-        *render_tree(document["resources"]),
-        "",
-        "Resources by type:",
-    ]
-    lines += [f"  {count:4d}  {kind}" for kind, count in sorted(summary["byType"].items(), key=lambda i: (-i[1], i[0]))]
-    if document.get("labManager"):
-        lines += ["", "Run by each lab manager (its own template; not declared by this program):"]
-        for server, managed in document["labManager"].items():
-            lines.append(f"  {server} ({managed['host']}, configured by the {managed['configuredBy']}):")
-            for container in managed["containers"]:
-                routes = [f"{r['host']} → :{r['port']}" + (" (basic auth)" if r["basicAuth"] else "")
-                          for r in container["routes"]]  # fmt: skip
-                published = [f"publishes {port}" for port in container["publishedPorts"]]
-                networks = ", ".join(network.removeprefix("gencovery-network-") for network in container["networks"])
-                where = "; ".join([", ".join(routes) or "no route", *published])
-                lines.append(f"    {container['name']:<17} {container['role']} [{networks}]: {where}")
-    if document["schedules"]:
-        lines += ["", "Scheduled labs (weekly running hours, saving against always-on):"]
-        lines += [
-            f"  {lab}: {usage['weeklyRunningHours']} h, {usage['savingPercent']}% saved"
-            for lab, usage in document["schedules"].items()
-        ]
-    lines += ["", "Guardrails:"]
-    violations = [Violation(**item) for item in document["policies"]]
-    lines += ["  " + line for line in render(document["stack"], violations).splitlines()]
-    lines += ["", "Outputs (secrets masked):"]
-    rendered = yaml.safe_dump(document["outputs"], sort_keys=True, default_flow_style=False, width=120)
-    lines += ["  " + line for line in rendered.rstrip().splitlines()]
-    return "\n".join(lines)
-
-
-def render_json(documents: list[dict[str, Any]], diff: dict[str, Any] | None = None) -> str:
-    report: dict[str, Any] = {"schemaVersion": SCHEMA_VERSION, "stacks": documents}
-    if diff is not None:
-        report["diff"] = diff
-    return json.dumps(report, indent=2, sort_keys=True)

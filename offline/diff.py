@@ -1,29 +1,22 @@
 """Desired-state difference between two previews of the same stacks (before: a git ref; after: here).
 
 Resources are matched by URN (or by an alias the program declares). A change to an input that the
-provider cannot update in place is a replacement (`ops.replacements`). As in the engine, a replaced or
+provider cannot update in place is a replacement (`offline.replacements`). As in the engine, a replaced or
 added resource's computed outputs (ids, ARNs, addresses, generated values) are unknown until apply: every
 input that takes one is shown as unknown, and replaces its resource when it forces replacement,
 transitively. The mock engine gives a replaced resource the same id as before, so which inputs take
 such values is found by running the program again with other computed values for those resources
 (`RecordingMocks.renewed`): the inputs whose real values differ are the ones the engine cannot know.
 
-What a reviewer must see first is classified by `ops.impact`: dangerous (data) and disruptive (downtime).
+What a reviewer must see first is classified by `offline.impact`: dangerous (data) and disruptive (downtime).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from ops import impact, replacements
-from ops.git import GitRefError, resolve_commit, run_git
+from offline import impact, replacements
 
 Renewed = frozenset[tuple[str, str]]
 Rerun = Callable[[Renewed, Renewed], dict[str, Any]]
@@ -31,10 +24,6 @@ Rerun = Callable[[Renewed, Renewed], dict[str, Any]]
 set compute, id included, and what those of the second compute but their id, is unknown."""
 MAX_ROUNDS = 12
 """Each round adds the resources newly replaced by unknown values; a chain longer than this is a bug."""
-
-
-class AgainstError(Exception):
-    """The git ref cannot be previewed (unknown ref, or its preview failed): one line, exit 2."""
 
 
 def _resources(document: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -225,41 +214,3 @@ def diff(
         return lambda renewed, recomputed: rerun(stack, renewed, recomputed)
 
     return {"against": ref, "stacks": [diff_stack(before.get(s), after.get(s), rerun_of(s)) for s in stacks]}
-
-
-def documents_at(root: Path, ref: str, stacks: list[str]) -> dict[str, dict[str, Any] | None]:
-    """The preview documents of `stacks` as they are at `ref`, from a temporary worktree."""
-    try:
-        commit = resolve_commit(root, ref)
-    except GitRefError as error:
-        raise AgainstError(str(error)) from None
-    folder = Path(tempfile.mkdtemp(prefix="constellab-against-"))
-    worktree = folder / "tree"
-    added = run_git(root, "worktree", "add", "--detach", "--quiet", str(worktree), commit)
-    if added.returncode != 0:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise AgainstError(f"cannot check out {ref!r}: {added.stderr.strip().splitlines()[-1] if added.stderr else ''}")
-    try:
-        present = [s for s in stacks if (worktree / "stacks" / f"Pulumi.{s}.yaml").is_file()]
-        found: dict[str, dict[str, Any] | None] = dict.fromkeys(stacks)
-        if not present:
-            return found
-        args = [sys.executable, "-m", "ops", "preview", "--format", "json"]
-        for stack in present:
-            args += ["--stack", stack]
-        env = {**os.environ, "PYTHONPATH": str(worktree)}
-        result = subprocess.run(args, cwd=worktree, capture_output=True, text=True, env=env, timeout=900)
-        if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["no message"])[-1]
-            raise AgainstError(f"the stacks at {ref!r} do not preview: {last}")
-        import json
-
-        report = json.loads(result.stdout)
-        if report.get("schemaVersion") != 1:
-            raise AgainstError(f"the preview at {ref!r} predates the JSON schema v1: compare with a later ref")
-        for document in report["stacks"]:
-            found[document["stack"]] = document
-        return found
-    finally:
-        run_git(root, "worktree", "remove", "--force", str(worktree))
-        shutil.rmtree(folder, ignore_errors=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ops.diagram import mermaid
+from offline.diagram import mermaid
 from policies.rules.common import short_type
 
 MARKER = "<!-- constellab-preview -->"
