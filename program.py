@@ -14,30 +14,17 @@ import pulumi
 
 import sdk_internals
 from components.platform import Platform, PlatformArgs
+from components.values import StackSecrets
 from constellab.settings import (
-    LAB_MANAGER_API_KEYS,
     PLATFORM_KEY,
     SECRET_KEYS,
     SECRET_MAPS,
-    TLS_PRIVATE_KEYS,
     RawStackConfig,
     SecretState,
     StackSettings,
     required_members,
     validate,
 )
-
-# Name of each configured secret in the program (`Ref` names); a map's members are `<name>:<server>`.
-SECRET_REFS = {
-    "constellab:cloudflareApiToken": "cloudflare-token",
-    "constellab:acmeDnsApiToken": "acme-dns-token",
-    "constellab:spaceApiKeys": "space-api-key",
-    "constellab:communityApiKey": "community-api-key",
-    "constellab:codelabTokens": "codelab-token",
-    "constellab:openaiApiKey": "openai-api-key",
-    TLS_PRIVATE_KEYS.key: "tls-private-key",
-    LAB_MANAGER_API_KEYS.key: "lab-manager-api-key",
-}
 
 
 def raw_config_from_engine() -> RawStackConfig:
@@ -83,17 +70,14 @@ def _member(secret_map: pulumi.Output[Any], name: str) -> pulumi.Output[str]:
 def build(stack: str, settings: StackSettings) -> Platform:
     """Declares the whole platform and exports its outputs."""
     config = pulumi.Config("constellab")
-    secrets = {
-        SECRET_REFS[secret.key]: config.require_secret(secret.name)
-        for secret in settings.secret_keys
-        if not secret.is_map
-    }
+    shared = {secret.ref: config.require_secret(secret.name) for secret in settings.secret_keys if not secret.is_map}
+    per_server = {}
     document = settings.platform.model_dump(mode="json", by_alias=True)
     for secret_map, servers in required_members(document).items():
         if secret_map in settings.secret_keys:
             members = config.require_secret_object(secret_map.name)
-            for server in servers:
-                secrets[f"{SECRET_REFS[secret_map.key]}:{server}"] = _member(members, server)
+            per_server[secret_map.ref] = {server: _member(members, server) for server in servers}
+    secrets = StackSecrets(shared=shared, per_server=per_server)
     platform = Platform(settings.platform.customer, PlatformArgs(stack=stack, settings=settings, secrets=secrets))
     pulumi.export("servers", platform.servers)
     pulumi.export("credentials", platform.credentials)

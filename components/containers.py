@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
+from components.values import ServerValues
 from constellab import topology
+from constellab.values import Value
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class ContainerSetArgs:
     """Arguments of `ContainerSet`."""
 
     server_set: topology.ServerSet
-    values: Mapping[str, pulumi.Input[str]]
+    values: ServerValues
     """Deployment-time values for the specs' `Ref`s that are not generated here (secrets, bucket names)."""
 
 
@@ -28,7 +29,7 @@ class ContainerSet(pulumi.ComponentResource):
     Pass the server's Docker provider through `opts.providers`; every child uses it.
     """
 
-    passwords: dict[str, random.RandomPassword]
+    passwords: dict[Value, random.RandomPassword]
     containers: dict[str, docker.Container]
 
     def __init__(self, name: str, args: ContainerSetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -61,15 +62,15 @@ class ContainerSet(pulumi.ComponentResource):
             )
             for secret in topology.generated_secret_names(specs)
         }
-        values: dict[str, pulumi.Output[str]] = {
-            key: pulumi.Output.from_input(value) for key, value in args.values.items()
+        values: dict[Value, pulumi.Output[str]] = {
+            key: pulumi.Output.from_input(value) for key, value in args.values.values.items()
         }
         values |= {secret: password.result for secret, password in self.passwords.items()}
 
         def resolve(value: topology.EnvValue | str) -> pulumi.Input[str]:
             if isinstance(value, topology.Ref):
                 if value.name not in values:
-                    raise KeyError(f"container set {name}: no value for {value.name!r}")
+                    raise KeyError(f"container set {name}: no value for {value.name.value!r}")
                 resolved = values[value.name]
                 return pulumi.Output.secret(resolved) if value.secret else resolved
             return value

@@ -18,6 +18,7 @@ from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
 from components.lab_configuration import LabConfiguration, LabConfigurationArgs, LabManagerAccess
 from components.power import PowerControl, PowerControlArgs
 from components.power_gate import PowerGate, PowerGateArgs
+from components.values import ServerValues, StackSecrets
 from constellab import host_firewall, host_setup, lab_host, naming, power_state, ssh_options, topology
 from constellab.cloud_init import ADMIN_USER
 from constellab.config import (
@@ -31,6 +32,7 @@ from constellab.config import (
     Space,
     StackConfiguration,
 )
+from constellab.values import Configured
 
 if TYPE_CHECKING:
     from components.host_preparation import HostPreparationArgs
@@ -45,15 +47,16 @@ class ServerHostArgs:
     platform: PlatformConfig
     server: naming.Server
     grants: list[BucketGrant]
-    values: Mapping[str, pulumi.Input[str]]
-    """Values for the topology's `Ref`s: configured secrets (per-server ones as `<name>:<server>`),
-    bucket names, region."""
+    secrets: StackSecrets
+    """The stack's configured secrets; the server takes the shared ones and its own members."""
     network: Network | None = None
     """The VPC and subnet; required for cloud servers."""
     region: str | None = None
     """The AWS region; required for cloud servers (their power gates call EC2 there)."""
     cloudflare: pulumi.ProviderResource | None = None
     """The Cloudflare provider; records are created only when it is given."""
+    extra_values: Mapping[Configured, pulumi.Input[str]] = field(default_factory=dict)
+    """What else its containers are given (the space's bucket and prefix)."""
     extra_outputs: Mapping[str, pulumi.Input[object]] = field(default_factory=dict)
     extra_credentials: Mapping[str, pulumi.Input[object]] = field(default_factory=dict)
     """Secret outputs of the server besides its own (the backup identity's key)."""
@@ -74,7 +77,7 @@ class ServerHost(pulumi.ComponentResource):
         role = naming.role_of(server)
         tags = naming.server_tags(args.stack, server.name, role, retired=getattr(server, "retired", False))
         self.host = naming.server_host(server.name, platform.base_domain)
-        values: dict[str, pulumi.Input[str]] = dict(args.values)
+        extra = dict(args.extra_values)
         outputs: dict[str, pulumi.Input[object]] = {}
         credentials: dict[str, Any] = dict(args.extra_credentials)
         server_set = topology.server_set(platform, server)
@@ -176,13 +179,8 @@ class ServerHost(pulumi.ComponentResource):
         certificate_mode = platform.certificate_mode(server)
         if certificate_mode == "manual":
             assert isinstance(server.certificates, ManualCertificates)
-            values["tls-certificate"] = server.certificates.certificate_chain
-            values["tls-private-key"] = values[f"tls-private-key:{server.name}"]
-        if not isinstance(server, Space) and not isinstance(placement, LocalPlacement):
-            values["lab-manager-api-key"] = values[f"lab-manager-api-key:{server.name}"]
-        if not isinstance(server, Space) and server.configured_by_stack:
-            for secret in ("space-api-key", "codelab-token"):
-                values[secret] = values[f"{secret}:{server.name}"]
+            extra[Configured.TLS_CERTIFICATE] = server.certificates.certificate_chain
+        values = ServerValues.of(args.secrets, server.name, args.region, extra)
 
         wake = None
         gate_args: PowerGateArgs | None = None
@@ -255,11 +253,11 @@ class ServerHost(pulumi.ComponentResource):
         deployed: list[pulumi.Resource] = [containers]
 
         if not isinstance(server, Space) and isinstance(server.configuration, StackConfiguration):
-            if "lab-manager-api-key" in containers.passwords:  # a local lab's, generated here
-                api_key: pulumi.Input[str] = containers.passwords["lab-manager-api-key"].result
+            if Configured.LAB_MANAGER_API_KEY in containers.passwords:  # a local lab's, generated here
+                api_key: pulumi.Input[str] = containers.passwords[Configured.LAB_MANAGER_API_KEY].result
                 credentials["labManagerApiKey"] = api_key
             else:
-                api_key = values["lab-manager-api-key"]
+                api_key = values[Configured.LAB_MANAGER_API_KEY]
             configured = LabConfiguration(
                 f"{name}-configuration",
                 LabConfigurationArgs(
@@ -269,10 +267,10 @@ class ServerHost(pulumi.ComponentResource):
                     endpoints=platform.endpoints,
                     access=access,
                     api_key=api_key,
-                    space_api_key=values["space-api-key"],
-                    community_api_key=values["community-api-key"],
-                    codelab_token=values["codelab-token"],
-                    openai_api_key=values.get("openai-api-key"),
+                    space_api_key=values[Configured.SPACE_API_KEY],
+                    community_api_key=values[Configured.COMMUNITY_API_KEY],
+                    codelab_token=values[Configured.CODELAB_TOKEN],
+                    openai_api_key=values.get(Configured.OPENAI_API_KEY),
                     verify="pem"
                     if certificate_mode == "manual"
                     else "none"
@@ -380,13 +378,18 @@ def docker_firewall(
     )
 
 
-CONFIGURATION_SECRETS = ("space-api-key", "community-api-key", "codelab-token", "openai-api-key")
+CONFIGURATION_SECRETS = (
+    Configured.SPACE_API_KEY,
+    Configured.COMMUNITY_API_KEY,
+    Configured.CODELAB_TOKEN,
+    Configured.OPENAI_API_KEY,
+)
 """The configured values a lab the stack configures hands to its lab manager."""
 
 
 def deployment_fingerprint(
     server_set: topology.ServerSet,
-    values: Mapping[str, pulumi.Input[str]],
+    values: ServerValues,
     preparation: HostPreparationArgs,
     server: Space | Hub | Lab,
 ) -> pulumi.Output[str]:
@@ -402,11 +405,17 @@ def deployment_fingerprint(
         ),
         *(importlib.metadata.version(package) for package in ("pulumi-docker", "pulumi-command")),
     ]
-    names = {ref.name for spec in server_set.containers for ref in spec.refs if not ref.generated}
+    names = {
+        ref.name
+        for spec in server_set.containers
+        for ref in spec.refs
+        if not ref.generated and isinstance(ref.name, Configured)
+    }
     if not isinstance(server, Space) and isinstance(server.configuration, StackConfiguration):
         static.append(server.configuration.model_dump_json())
         names |= {key for key in CONFIGURATION_SECRETS if key in values}
     ordered = sorted(names)
-    return pulumi.Output.all(*(values[key] for key in ordered)).apply(
+    found_values = [pulumi.Output.from_input(values[key]) for key in ordered]
+    return pulumi.Output.all(*found_values).apply(
         lambda found: power_state.fingerprint([*static, *(f"{k}={v}" for k, v in zip(ordered, found, strict=True))])
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -11,6 +10,7 @@ from components.bucket import SecureBucket, SecureBucketArgs
 from components.host import ServerHost, ServerHostArgs
 from components.identity import BucketGrant
 from components.network import Network
+from components.values import StackSecrets
 from constellab import iam, naming
 from constellab.config import Hub, PlatformConfig
 
@@ -22,8 +22,7 @@ class DataHubArgs:
     stack: str
     platform: PlatformConfig
     hub: Hub
-    values: Mapping[str, pulumi.Input[str]]
-    """Configured secrets and the region, by `Ref` name."""
+    secrets: StackSecrets
     region: str | None = None
     """The AWS region of the buckets."""
     network: Network | None = None
@@ -78,7 +77,7 @@ class DataHub(pulumi.ComponentResource):
                 platform=args.platform,
                 server=hub,
                 grants=grants,
-                values=args.values,
+                secrets=args.secrets,
                 network=args.network,
                 region=args.region,
                 cloudflare=args.cloudflare,

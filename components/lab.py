@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import pulumi
 
 from components.host import ServerHost, ServerHostArgs
 from components.identity import BucketGrant
+from components.values import StackSecrets
 from constellab import naming
 from constellab.config import Lab, PlatformConfig
 
@@ -32,8 +32,7 @@ class DataLabArgs:
     stack: str
     platform: PlatformConfig
     lab: Lab
-    values: Mapping[str, pulumi.Input[str]]
-    """Configured secrets and the region, by `Ref` name."""
+    secrets: StackSecrets
     region: str | None = None
     """The AWS region of the buckets."""
     hub_lake: HubLake | None = None
@@ -82,7 +81,7 @@ class DataLab(pulumi.ComponentResource):
                 platform=args.platform,
                 server=lab,
                 grants=grants,
-                values=args.values,
+                secrets=args.secrets,
                 network=args.network,
                 region=args.region,
                 cloudflare=args.cloudflare,

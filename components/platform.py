@@ -9,9 +9,11 @@ from typing import Any
 import pulumi
 
 from components.lab import DataLab, DataLabArgs, HubLake
+from components.values import StackSecrets
 from constellab import naming
 from constellab.config import CloudPlacement, HubStorage, PlatformConfig
 from constellab.settings import StackSettings
+from constellab.values import Configured
 
 
 @dataclass(frozen=True)
@@ -20,8 +22,8 @@ class PlatformArgs:
 
     stack: str
     settings: StackSettings
-    secrets: Mapping[str, pulumi.Output[str]]
-    """Configured secrets by `Ref` name (`program.SECRET_REFS`); a per-server one is `<name>:<server>`."""
+    secrets: StackSecrets
+    """The stack's configured secrets."""
 
 
 def dns_records(platform: PlatformConfig, addresses: Mapping[str, str]) -> list[dict[str, str]]:
@@ -43,10 +45,6 @@ class Platform(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:platform:Platform", name, None, opts)
         config = args.settings.platform
-        values: dict[str, pulumi.Input[str]] = dict(args.secrets)
-        if args.settings.aws_region:
-            values["aws-region"] = args.settings.aws_region
-
         network = None
         if any(isinstance(server.placement, CloudPlacement) for _, server in config.servers()):
             from components.network import Network, NetworkArgs
@@ -63,7 +61,7 @@ class Platform(pulumi.ComponentResource):
 
             cloudflare = pulumi_cloudflare.Provider(
                 f"{name}-cloudflare",
-                api_token=args.secrets["cloudflare-token"],
+                api_token=args.secrets.shared[Configured.CLOUDFLARE_TOKEN],
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
@@ -78,7 +76,7 @@ class Platform(pulumi.ComponentResource):
                     stack=args.stack,
                     platform=config,
                     hub=hub,
-                    values=values,
+                    secrets=args.secrets,
                     region=args.settings.aws_region,
                     network=network,
                     cloudflare=cloudflare,
@@ -94,7 +92,7 @@ class Platform(pulumi.ComponentResource):
                     stack=args.stack,
                     platform=config,
                     lab=lab,
-                    values=values,
+                    secrets=args.secrets,
                     region=args.settings.aws_region,
                     hub_lake=lakes[lab.hub] if lab.hub else None,
                     network=network,
@@ -114,7 +112,7 @@ class Platform(pulumi.ComponentResource):
                     stack=args.stack,
                     platform=config,
                     space=config.space,
-                    values=values,
+                    secrets=args.secrets,
                     network=network,
                     region=args.settings.aws_region,
                     hub_lake=lakes[storage.hub] if isinstance(storage, HubStorage) else None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -12,8 +11,10 @@ from components.host import ServerHost, ServerHostArgs
 from components.identity import BucketGrant
 from components.lab import HubLake
 from components.network import Network
+from components.values import StackSecrets
 from constellab import naming
 from constellab.config import PlatformConfig, Space
+from constellab.values import Configured
 
 HUB_STORAGE_PREFIX = "space/"
 
@@ -25,7 +26,7 @@ class CollaborativeSpaceArgs:
     stack: str
     platform: PlatformConfig
     space: Space
-    values: Mapping[str, pulumi.Input[str]]
+    secrets: StackSecrets
     network: Network
     region: str
     """The AWS region (the space is always in the cloud)."""
@@ -54,7 +55,6 @@ class CollaborativeSpace(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             bucket_name, bucket_arn, prefix = storage.name, storage.arn, ""
-        values = {**args.values, "space-bucket": bucket_name, "space-prefix": prefix}
         self.host = ServerHost(
             f"{name}-host",
             ServerHostArgs(
@@ -62,7 +62,8 @@ class CollaborativeSpace(pulumi.ComponentResource):
                 platform=args.platform,
                 server=space,
                 grants=[BucketGrant(bucket_arn, prefix, "readwrite", "space-storage")],
-                values=values,
+                secrets=args.secrets,
+                extra_values={Configured.SPACE_BUCKET: bucket_name, Configured.SPACE_PREFIX: prefix},
                 network=args.network,
                 region=args.region,
                 cloudflare=args.cloudflare,

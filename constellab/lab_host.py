@@ -32,6 +32,7 @@ from constellab.topology import (
     proxy_settings,
 )
 from constellab.traefik import ACME_DIR, CERT_RESOLVER, DOCKER_PROXY_SOCKET, environment
+from constellab.values import Configured
 
 NETWORK_MANAGER = "gencovery-network-manager"
 NETWORK_DEV = "gencovery-network-dev"
@@ -134,7 +135,7 @@ def system_set(platform: PlatformConfig, server: Hub | Lab, *, pinned: bool = Fa
             "VIRTUAL_HOST": host,
             # The key the Space generated for this lab (it calls the Space with it); generated here for a lab
             # on this machine, which no Space knows.
-            "LAB_MANAGER_API_KEY": Ref("lab-manager-api-key", generated=server.placement.kind == "local"),
+            "LAB_MANAGER_API_KEY": Ref(Configured.LAB_MANAGER_API_KEY, generated=server.placement.kind == "local"),
             "ENVIRONMENT_PROFILE": platform.environment_profile,
             "AUTO_START_LAB": "true",
         },

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from constellab import yaml_io
 from constellab.config import RETIRED_FIELDS, ConfigIssue, PlatformConfig, cross_checks
 from constellab.text_file import UnreadableFileError, read_text
+from constellab.values import Configured
 
 PLATFORM_KEY = "constellab:platform"
 
@@ -38,6 +39,8 @@ class SecretKey:
     """A config key that may only hold a Pulumi secret; a map holds one secret per server name."""
 
     key: str
+    ref: Configured
+    """What the program calls its value (`topology.Ref`): each secret names it once, here."""
     purpose: str
     is_map: bool = False
 
@@ -54,33 +57,45 @@ class SecretKey:
 
 CLOUDFLARE_TOKEN = SecretKey(
     "constellab:cloudflareApiToken",
+    Configured.CLOUDFLARE_TOKEN,
     "Cloudflare API token Pulumi uses for the DNS records (Zone > DNS > Edit on the zone); never leaves Pulumi",
 )
 ACME_DNS_TOKEN = SecretKey(
     "constellab:acmeDnsApiToken",
+    Configured.ACME_DNS_TOKEN,
     "Cloudflare API token the servers' Traefik uses for DNS-01 only (Zone > DNS > Edit on the zone, nothing else)",
 )
 SPACE_API_KEYS = SecretKey(
     "constellab:spaceApiKeys",
+    Configured.SPACE_API_KEY,
     "the Space API key of each hub and lab the stack configures, as the Space shows it for that lab",
     is_map=True,
 )
 COMMUNITY_API_KEY = SecretKey(
-    "constellab:communityApiKey", "API key for Constellab Community (the space, and labs configured by the stack)"
+    "constellab:communityApiKey",
+    Configured.COMMUNITY_API_KEY,
+    "API key for Constellab Community (the space, and labs configured by the stack)",
 )
 CODELAB_TOKENS = SecretKey(
     "constellab:codelabTokens",
+    Configured.CODELAB_TOKEN,
     "the Codelab access token of each hub and lab the stack configures (its codelabToken)",
     is_map=True,
 )
-OPENAI_API_KEY = SecretKey("constellab:openaiApiKey", "OpenAI API key for labs with configuration.openai: true")
+OPENAI_API_KEY = SecretKey(
+    "constellab:openaiApiKey",
+    Configured.OPENAI_API_KEY,
+    "OpenAI API key for labs with configuration.openai: true",
+)
 LAB_MANAGER_API_KEYS = SecretKey(
     "constellab:labManagerApiKeys",
+    Configured.LAB_MANAGER_API_KEY,
     "the lab manager API key the Space generated for each hub and lab (a secret map; local labs get one here)",
     is_map=True,
 )
 TLS_PRIVATE_KEYS = SecretKey(
     "constellab:tlsPrivateKeys",
+    Configured.TLS_PRIVATE_KEY,
     "PEM private keys of manual certificates, one per server name (a secret map)",
     is_map=True,
 )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from constellab import naming, traefik
 from constellab.config import Images, PlatformConfig
 from constellab.naming import Server
+from constellab.values import Configured, Generated, Value
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 DB_PORT = 3306
@@ -24,7 +25,7 @@ DB_PORT = 3306
 class Ref:
     """A value known only at deployment: a generated password, a configured secret, a bucket name."""
 
-    name: str
+    name: Value
     secret: bool = True
     generated: bool = False
     """Generated for the server (a `RandomPassword` kept in state) rather than handed in."""
@@ -113,12 +114,12 @@ class ServerSet:
     containers: tuple[ContainerSpec, ...]
 
 
-def is_database_secret(name: str) -> bool:
+def is_database_secret(name: Value) -> bool:
     """Whether a generated secret is a database's password (which its data depends on)."""
     return name.startswith("db-")
 
 
-def generated_secret_names(containers: tuple[ContainerSpec, ...] | list[ContainerSpec]) -> list[str]:
+def generated_secret_names(containers: tuple[ContainerSpec, ...] | list[ContainerSpec]) -> list[Value]:
     """Passwords and keys to generate for a server: every `Ref` marked generated."""
     return sorted({ref.name for spec in containers for ref in spec.refs if ref.generated})
 
@@ -157,11 +158,11 @@ SPACE_ADDRESSES = {"space-edge": "172.30.240.10", "space-data": "172.30.241.10"}
 """The space application's pinned addresses (it stores its documents in S3 with the instance role)."""
 
 
-def _db_env(prefix: str, database: str, name: str) -> dict[str, EnvValue]:
+def _db_env(prefix: str, database: str, password: Generated, name: str) -> dict[str, EnvValue]:
     return {
         f"{prefix}_HOST": database,
         f"{prefix}_USER": "gws",
-        f"{prefix}_PASSWORD": Ref(f"{database}-password", generated=True),
+        f"{prefix}_PASSWORD": Ref(password, generated=True),
         f"{prefix}_NAME": name,
         f"{prefix}_PORT": str(DB_PORT),
     }
@@ -174,13 +175,13 @@ def space_set(platform: PlatformConfig, images: Images, server: Server) -> Serve
     edge, data = (network.name for network in SPACE_NETWORKS)
     env: dict[str, EnvValue] = {
         "VIRTUAL_HOST": settings.host,
-        "SPACE_STORAGE_S3_BUCKET": Ref("space-bucket", secret=False),
-        "SPACE_STORAGE_S3_PREFIX": Ref("space-prefix", secret=False),
-        "AWS_REGION": Ref("aws-region", secret=False),
+        "SPACE_STORAGE_S3_BUCKET": Ref(Configured.SPACE_BUCKET, secret=False),
+        "SPACE_STORAGE_S3_PREFIX": Ref(Configured.SPACE_PREFIX, secret=False),
+        "AWS_REGION": Ref(Configured.AWS_REGION, secret=False),
         "COMMUNITY_API_URL": platform.endpoints.community_api_url,
-        "COMMUNITY_API_KEY": Ref("community-api-key"),
+        "COMMUNITY_API_KEY": Ref(Configured.COMMUNITY_API_KEY),
     }
-    env |= _db_env("SPACE_DB", "db-space", "gws_core")
+    env |= _db_env("SPACE_DB", "db-space", Generated.DB_SPACE_PASSWORD, "gws_core")
     database = ContainerSpec(
         role="db-space",
         name="db-space",
@@ -193,8 +194,8 @@ def space_set(platform: PlatformConfig, images: Images, server: Server) -> Serve
             "MARIADB_ROOT_PASSWORD_FILE": "/run/secrets/db_root_password",
         },
         files=(
-            File("/run/secrets/db_password", Ref("db-space-password", generated=True), 0o400),
-            File("/run/secrets/db_root_password", Ref("db-space-root-password", generated=True), 0o400),
+            File("/run/secrets/db_password", Ref(Generated.DB_SPACE_PASSWORD, generated=True), 0o400),
+            File("/run/secrets/db_root_password", Ref(Generated.DB_SPACE_ROOT_PASSWORD, generated=True), 0o400),
         ),
         mounts=(Mount(f"{naming.DATA_ROOT}/gws_db/space", "/var/lib/mysql"),),
         command=("--max_allowed_packet=256M",),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from constellab import yaml_io
+from constellab.values import Configured
 
 STATIC_PATH = "/etc/traefik/traefik.yml"
 DYNAMIC_DIR = "/etc/traefik/dynamic"
@@ -71,8 +72,8 @@ class ProxyFile:
 
     path: str
     content: str = ""
-    value: str | None = None
-    """Name of the deployment-time value (a `topology.Ref`) that fills the file."""
+    value: Configured | None = None
+    """The deployment-time value (a `topology.Ref`) that fills the file."""
     secret: bool = False
     mode: int = 0o444
 
@@ -237,10 +238,10 @@ def proxy_files(settings: ProxySettings) -> list[ProxyFile]:
         ProxyFile(DYNAMIC_PATH, to_yaml(dynamic_config(settings))),
     ]
     if settings.tls == "manual":
-        files.append(ProxyFile(MANUAL_CERTIFICATE_PATH, value="tls-certificate"))
-        files.append(ProxyFile(MANUAL_KEY_PATH, value="tls-private-key", secret=True, mode=0o400))
+        files.append(ProxyFile(MANUAL_CERTIFICATE_PATH, value=Configured.TLS_CERTIFICATE))
+        files.append(ProxyFile(MANUAL_KEY_PATH, value=Configured.TLS_PRIVATE_KEY, secret=True, mode=0o400))
     if settings.tls == "acme":
-        files.append(ProxyFile(CLOUDFLARE_TOKEN_FILE, value="acme-dns-token", secret=True, mode=0o400))
+        files.append(ProxyFile(CLOUDFLARE_TOKEN_FILE, value=Configured.ACME_DNS_TOKEN, secret=True, mode=0o400))
     return files
 
 

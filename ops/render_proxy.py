@@ -14,12 +14,13 @@ from pathlib import Path
 from constellab import topology, traefik
 from constellab.config import ManualCertificates, PlatformConfig
 from constellab.naming import Server
+from constellab.values import Configured
 from ops.files import why_no_files_can_go_in
 
 # Where each secret value comes from with --show-secrets: the stack's secret key, or an environment variable.
 SECRET_SOURCES = {
-    "acme-dns-token": ("acmeDnsApiToken", "CONSTELLAB_ACME_DNS_API_TOKEN"),
-    "tls-private-key": ("tlsPrivateKeys.{server}", "CONSTELLAB_TLS_PRIVATE_KEY"),
+    Configured.ACME_DNS_TOKEN: ("acmeDnsApiToken", "CONSTELLAB_ACME_DNS_API_TOKEN"),
+    Configured.TLS_PRIVATE_KEY: ("tlsPrivateKeys.{server}", "CONSTELLAB_TLS_PRIVATE_KEY"),
 }
 
 
@@ -44,7 +45,7 @@ def relative_path(container_path: str) -> str:
     return container_path.lstrip("/")
 
 
-def placeholder(value_name: str, server: str) -> str:
+def placeholder(value_name: Configured, server: str) -> str:
     key, _ = SECRET_SOURCES[value_name]
     return f"<secret {value_name}: from constellab:{key.format(server=server)}; --show-secrets writes it>\n"
 
@@ -58,7 +59,7 @@ def render(
     rendered = []
     for proxy in traefik.proxy_files(topology.proxy_settings(platform, server)):
         content = proxy.content
-        if proxy.value == "tls-certificate":
+        if proxy.value == Configured.TLS_CERTIFICATE:
             assert isinstance(server.certificates, ManualCertificates)
             content = server.certificates.certificate_chain
         elif proxy.value is not None:

@@ -21,6 +21,7 @@ from constellab import (
     traefik,
 )
 from constellab.settings import load_stack_file
+from constellab.values import Configured
 from tests.conftest import STACK_NAMES, stack_file, tool
 
 
@@ -89,7 +90,7 @@ def test_the_lab_manager_gets_upstreams_mounts_environment_and_route():
         "VOLUME_PATH": "/app",
         "LOG_PATH": "/app/lab_manager/logs",
         "VIRTUAL_HOST": host,
-        "LAB_MANAGER_API_KEY": topology.Ref("lab-manager-api-key"),
+        "LAB_MANAGER_API_KEY": topology.Ref(Configured.LAB_MANAGER_API_KEY),
         "ENVIRONMENT_PROFILE": "prod",
         "AUTO_START_LAB": "true",
     }
