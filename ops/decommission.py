@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from constellab import yaml_io
+from constellab.raw_document import raw_servers
 from constellab.settings import PLATFORM_KEY
 from ops.git import run_git
 
@@ -54,13 +55,13 @@ class Removal:
 
 
 def _servers(document: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """The hubs and labs of a stack file, by (kind, name)."""
     platform = (document.get("config") or {}).get(PLATFORM_KEY) or {}
-    found: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for key, kind in (("hubs", "hub"), ("labs", "lab")):
-        for server in platform.get(key) or []:
-            if isinstance(server, Mapping) and isinstance(server.get("name"), str):
-                found[(kind, server["name"])] = server
-    return found
+    return {
+        (server.kind, server.name): server.fields
+        for server in raw_servers(platform)
+        if server.kind != "space" and isinstance(server.name, str)
+    }
 
 
 def removals(stack: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Removal]:
