@@ -9,7 +9,8 @@ import pulumi
 
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
-from constellab import iam, naming
+from constellab import naming
+from constellab.aws import iam
 from constellab.config import BackupRetention
 
 Frequency = Literal["DAILY", "WEEKLY"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from constellab import iam
+from constellab.aws import iam
 
 
 @dataclass(frozen=True)

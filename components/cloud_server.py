@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from constellab import cloud_init, iam, naming, ssh_keys
+from constellab import cloud_init, ssh_keys
+from constellab.aws import iam, instance_types
 from constellab.config import CloudPlacement
 
 DATA_DEVICE = "/dev/sdf"
@@ -105,12 +106,12 @@ class CloudServer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
         )
 
-        architecture = naming.instance_architecture(args.placement.instance_type)
+        architecture = instance_types.instance_architecture(args.placement.instance_type)
         image = aws.ec2.get_ami_output(
             most_recent=True,
-            owners=[naming.DEBIAN_AMI_OWNER],
+            owners=[instance_types.DEBIAN_AMI_OWNER],
             filters=[
-                aws.ec2.GetAmiFilterArgs(name="name", values=[naming.debian_ami_name_pattern(architecture)]),
+                aws.ec2.GetAmiFilterArgs(name="name", values=[instance_types.debian_ami_name_pattern(architecture)]),
                 aws.ec2.GetAmiFilterArgs(name="architecture", values=[architecture]),
                 aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
             ],

@@ -11,7 +11,8 @@ from components.host import ServerHost, ServerHostArgs
 from components.identity import BucketGrant
 from components.network import Network
 from components.values import StackSecrets
-from constellab import iam, naming
+from constellab import naming
+from constellab.aws import iam
 from constellab.config import Hub, PlatformConfig
 
 

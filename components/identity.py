@@ -7,7 +7,7 @@ from typing import Literal
 
 import pulumi
 
-from constellab import iam
+from constellab.aws import iam
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from typing import Literal
 
 import pulumi
 
-from constellab import iam, schedule
+from constellab import schedule
+from constellab.aws import iam
 from constellab.config import IdleStop, Schedule
 
 RETRY_ATTEMPTS = 5

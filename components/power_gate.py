@@ -11,7 +11,7 @@ instance's real state in their diff, which the engine calls on every preview and
 The preview says which gate acts, from the real state. Removing a gate changes nothing on the server.
 
 The gates are dynamic resources (Pulumi runs their provider in the program's own Python, with the
-program's AWS credentials); they call the EC2 API through `constellab.ec2_power`.
+program's AWS credentials); they call the EC2 API through `constellab.aws.ec2_power`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
 import sdk_internals
-from constellab import ec2_power, power_state, server_ready, ssh_options
+from constellab import power_state, server_ready, ssh_options
+from constellab.aws import ec2_power
 from constellab.config import IdleStop, Schedule
 
 Role = Literal["wake", "settle"]

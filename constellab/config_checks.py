@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from constellab import recovery, ssh_keys
+from constellab import ssh_keys
+from constellab.aws import recovery
 from constellab.config_types import INSTANCE_TYPE_PATTERN
 from constellab.raw_document import mappings, raw_servers
 

@@ -27,7 +27,6 @@ from constellab.secrets import (
     stack_configured_servers,
 )
 from constellab.stack_file import (
-    AWS_REGION,
     STACK_FILE_KEYS,
     RawStackConfig,
     StackConfigError,
@@ -41,7 +40,6 @@ from constellab.validation_errors import issues_from_validation_error
 
 __all__ = [
     "ACME_DNS_TOKEN",
-    "AWS_REGION",
     "CLOUDFLARE_TOKEN",
     "CODELAB_TOKENS",
     "COMMUNITY_API_KEY",

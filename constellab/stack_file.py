@@ -6,7 +6,6 @@ The same function serves the Pulumi program (values from the engine) and `python
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from constellab import yaml_io
+from constellab.aws.regions import AWS_REGION
 from constellab.config import PlatformConfig
 from constellab.config_checks import ConfigIssue, cross_checks
 from constellab.secrets import (
@@ -160,9 +160,6 @@ def _missing_member(secret: SecretKey, server: str) -> str:
 # Stack files
 # ---------------------------------------------------------------------------------------------
 
-
-# eu-west-3, us-gov-west-1, ap-southeast-2, il-central-1, ...
-AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 
 # The top-level keys of Pulumi's stack settings file (Pulumi.<stack>.yaml).
 STACK_FILE_KEYS = frozenset({"config", "environment", "encryptedkey", "encryptionsalt", "secretsprovider"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from constellab.naming import instance_architecture
+from constellab.aws.instance_types import instance_architecture
 
 
 @dataclass(frozen=True)

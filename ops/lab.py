@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from constellab import ec2_power, naming, schedule
+from constellab import naming, schedule
+from constellab.aws import ec2_power
 from constellab.config import CloudPlacement, Lab, PlatformConfig
 from constellab.naming import TAG_SERVER, TAG_STACK
 

@@ -453,7 +453,7 @@ def test_every_shipped_stack_passes_every_mandatory_guardrail(engine_for, stack)
 @pulumi.runtime.test
 def test_a_broken_program_is_caught_by_the_guardrails(engine_for, monkeypatch):
     """The shipped stacks pass because they comply, not because the evaluator sees nothing."""
-    from constellab import iam
+    from constellab.aws import iam
 
     monkeypatch.setattr(iam, "ADMIN_PORTS", (22, 2222, 3306))
     monkeypatch.setattr(iam, "ingress_rules", lambda _cidrs: [iam.IngressRule(3306, "0.0.0.0/0", "oops")])

@@ -17,7 +17,7 @@ import pulumi
 import pytest
 
 from components.power_gate import PowerGateProvider
-from constellab import ec2_power
+from constellab.aws import ec2_power
 from constellab.config import Schedule
 from tests.aws_emulator import REGION, aws, launch, moto_endpoint
 from tests.conftest import containers_of, declared, of_type

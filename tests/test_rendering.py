@@ -12,14 +12,13 @@ from constellab import (
     cloud_init,
     host_firewall,
     host_setup,
-    iam,
     lab_host,
     naming,
-    recovery,
     ssh_keys,
     topology,
     traefik,
 )
+from constellab.aws import iam, instance_types, recovery
 from constellab.settings import load_stack_file
 from constellab.values import Configured
 from tests.conftest import STACK_NAMES, stack_file, tool
@@ -44,7 +43,7 @@ def user_data() -> str:
      ("m6idn.large", "x86_64"), ("r8gd.2xlarge", "arm64"), ("a1.medium", "arm64")],
 )  # fmt: skip
 def test_instance_architecture_is_read_from_the_family(instance_type, architecture):
-    assert naming.instance_architecture(instance_type) == architecture
+    assert instance_types.instance_architecture(instance_type) == architecture
 
 
 @pytest.mark.parametrize(
