@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from components.host import docker_firewall
+from components.placement import docker_firewall
 from constellab import host_firewall, lab_host, settings, topology
 from constellab.config import Hub, Lab, PlatformConfig, Space
 from constellab.topology import ServerSet
@@ -62,7 +62,7 @@ def server_set(stack: str, server: Space | Hub | Lab) -> ServerSet:
 
 
 def firewall(scenario: str) -> host_firewall.DockerFirewall:
-    """The limits `components.host` gives each server (its preparation writes them)."""
+    """The limits `components.placement` gives each server (its preparation writes them)."""
     if scenario == "lab1":
         return docker_firewall(platform("acme-cloud"), lab1(), server_set("acme-cloud", lab1()), cloud=True)
     if scenario == "space":

@@ -74,8 +74,8 @@ def test_every_cloud_server_is_woken_before_anything_reaches_it_and_settled_afte
 
 @pulumi.runtime.test
 def test_the_deployment_fingerprint_changes_with_what_is_deployed_and_only_with_it():
-    from components.host import deployment_fingerprint
     from components.host_preparation import HostPreparationArgs
+    from components.placement.aws import deployment_fingerprint
     from constellab import topology
     from constellab.settings import load_stack_file
     from tests.conftest import stack_file
