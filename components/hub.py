@@ -7,27 +7,18 @@ from dataclasses import dataclass
 import pulumi
 
 from components.bucket import SecureBucket, SecureBucketArgs
-from components.host import ServerHost, ServerHostArgs
 from components.identity import BucketGrant
-from components.network import Network
-from components.values import StackSecrets
+from components.lab_host_parts import LabHostArgs, declare_backups, lab_host
 from constellab import naming
 from constellab.aws import iam
-from constellab.config import Hub, PlatformConfig
+from constellab.config import Hub
 
 
-@dataclass(frozen=True)
-class DataHubArgs:
+@dataclass(frozen=True, kw_only=True)
+class DataHubArgs(LabHostArgs):
     """Arguments of `DataHub`."""
 
-    stack: str
-    platform: PlatformConfig
     hub: Hub
-    secrets: StackSecrets
-    region: str | None = None
-    """The AWS region of the buckets."""
-    network: Network | None = None
-    cloudflare: pulumi.ProviderResource | None = None
 
 
 class DataHub(pulumi.ComponentResource):
@@ -55,37 +46,8 @@ class DataHub(pulumi.ComponentResource):
             BucketGrant(iam.bucket_arn_of(source.bucket), source.prefix, "read", f"source-{index}")
             for index, source in enumerate(hub.external_sources)
         ]
-        extra: dict[str, pulumi.Input[object]] = {"dataLakeBucket": self.data_lake.name}
-        credentials: dict[str, pulumi.Input[object]] = {}
-        if hub.placement.kind != "local":
-            from components.backups import LabBackups, LabBackupsArgs
-
-            assert args.region is not None, "validated: servers with AWS buckets have a region"
-            backups = LabBackups(
-                f"{name}-backups",
-                LabBackupsArgs(args.platform.customer, hub.name, args.region, hub.backup, tags, retired=hub.retired),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            extra |= {
-                "backupBuckets": {frequency: bucket.name for frequency, bucket in backups.buckets.items()},
-                "backupTarget": backups.target,
-            }
-            credentials["backup"] = backups.credentials
-        self.host = ServerHost(
-            f"{name}-host",
-            ServerHostArgs(
-                stack=args.stack,
-                platform=args.platform,
-                server=hub,
-                grants=grants,
-                secrets=args.secrets,
-                network=args.network,
-                region=args.region,
-                cloudflare=args.cloudflare,
-                extra_outputs=extra,
-                extra_credentials=credentials,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        extras = declare_backups(name, args, hub, tags, parent=self)
+        extras.outputs["dataLakeBucket"] = self.data_lake.name
+        self.host = lab_host(name, args, hub, grants, extras, parent=self)
         self.outputs = self.host.outputs
         self.register_outputs({"host": self.host.host, "dataLakeBucket": self.data_lake.name})

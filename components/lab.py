@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING
 
 import pulumi
 
-from components.host import ServerHost, ServerHostArgs
 from components.identity import BucketGrant
-from components.values import StackSecrets
+from components.lab_host_parts import LabHostArgs, declare_backups, lab_host
 from constellab import naming
-from constellab.config import Lab, PlatformConfig
+from constellab.config import Lab
 
 if TYPE_CHECKING:
-    from components.network import Network
+    pass
 
 
 @dataclass(frozen=True)
@@ -25,19 +24,12 @@ class HubLake:
     bucket_arn: pulumi.Input[str]
 
 
-@dataclass(frozen=True)
-class DataLabArgs:
+@dataclass(frozen=True, kw_only=True)
+class DataLabArgs(LabHostArgs):
     """Arguments of `DataLab`."""
 
-    stack: str
-    platform: PlatformConfig
     lab: Lab
-    secrets: StackSecrets
-    region: str | None = None
-    """The AWS region of the buckets."""
     hub_lake: HubLake | None = None
-    network: Network | None = None
-    cloudflare: pulumi.ProviderResource | None = None
 
 
 def lab_results_prefix(lab_name: str) -> str:
@@ -53,42 +45,12 @@ class DataLab(pulumi.ComponentResource):
         lab = args.lab
         tags = naming.server_tags(args.stack, lab.name, "lab", retired=lab.retired)
         grants: list[BucketGrant] = []
-        extra: dict[str, pulumi.Input[object]] = {}
-        credentials: dict[str, pulumi.Input[object]] = {}
-        if lab.placement.kind != "local":
-            from components.backups import LabBackups, LabBackupsArgs
-
-            assert args.region is not None, "validated: servers with AWS buckets have a region"
-            backups = LabBackups(
-                f"{name}-backups",
-                LabBackupsArgs(args.platform.customer, lab.name, args.region, lab.backup, tags, retired=lab.retired),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            extra |= {
-                "backupBuckets": {frequency: bucket.name for frequency, bucket in backups.buckets.items()},
-                "backupTarget": backups.target,
-            }
-            credentials["backup"] = backups.credentials
+        extras = declare_backups(name, args, lab, tags, parent=self)
         if args.hub_lake is not None:
             prefix = lab_results_prefix(lab.name)
-            extra["resultsLocation"] = pulumi.Output.concat("s3://", args.hub_lake.bucket_name, "/", prefix)
+            extras.outputs["resultsLocation"] = pulumi.Output.concat("s3://", args.hub_lake.bucket_name, "/", prefix)
             grants.append(BucketGrant(args.hub_lake.bucket_arn, prefix, "write", "hub-results"))
 
-        self.host = ServerHost(
-            f"{name}-host",
-            ServerHostArgs(
-                stack=args.stack,
-                platform=args.platform,
-                server=lab,
-                grants=grants,
-                secrets=args.secrets,
-                network=args.network,
-                region=args.region,
-                cloudflare=args.cloudflare,
-                extra_outputs=extra,
-                extra_credentials=credentials,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.host = lab_host(name, args, lab, grants, extras, parent=self)
         self.outputs = self.host.outputs
         self.register_outputs({"host": self.host.host})

@@ -46,7 +46,7 @@ SYSTEM_CONTAINERS = (LAB_MANAGER, REVERSE_PROXY)
 LAB_MANAGER_PORT = 3080
 LAB_MANAGER_ROUTER = "lab-manager-router"
 DOCKER_PROXY_DIR = posixpath.dirname(DOCKER_PROXY_SOCKET)
-"""The folder of the host's read-only Docker API proxy's socket (`constellab.docker_proxy`)."""
+"""The folder of the host's read-only Docker API proxy's socket (`hostfiles/docker_proxy.py`)."""
 ACME_HOST_DIR = "/srv/letsencrypt"
 """The proxy's ACME store on the host, as lab-configurer mounts it (`/srv/letsencrypt:/letsencrypt`)."""
 

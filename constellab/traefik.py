@@ -79,7 +79,7 @@ class ProxyFile:
 
 
 DOCKER_PROXY_SOCKET = "/run/constellab/docker-ro.sock"
-"""Where the host's read-only Docker API proxy listens (`docker_proxy.DEFAULT_LISTEN`), the same path in the
+"""Where the host's read-only Docker API proxy listens (`hostfiles/docker_proxy.py`: `DEFAULT_LISTEN`), the same path in the
 proxy's container (its folder is mounted read-only)."""
 
 
@@ -148,7 +148,7 @@ def static_config(settings: ProxySettings) -> dict[str, Any]:
         # in newer ones. v2 is the default here so the older labels work as written; the app hosts of
         # the newer ones are caught by our own v3 routers (`lab_host_routes`).
         config["core"] = {"defaultRuleSyntax": "v2"}
-        # Through the host's read-only proxy of the Docker API (`constellab.docker_proxy`), never the socket.
+        # Through the host's read-only proxy of the Docker API (`hostfiles/docker_proxy.py`), never the socket.
         providers["docker"] = {"exposedByDefault": False, "endpoint": f"unix://{DOCKER_PROXY_SOCKET}"}
         websecure["transport"] = {"respondingTimeouts": dict(RESPONDING_TIMEOUTS)}
         config["serversTransport"] = {"forwardingTimeouts": dict(FORWARDING_TIMEOUTS)}
