@@ -79,8 +79,8 @@ class ProxyFile:
 
 
 DOCKER_PROXY_SOCKET = "/run/constellab/docker-ro.sock"
-"""Where the host's read-only Docker API proxy listens (`hostfiles/docker_proxy.py`: `DEFAULT_LISTEN`), the same path in the
-proxy's container (its folder is mounted read-only)."""
+"""Where the host's read-only Docker API proxy listens (`DEFAULT_LISTEN` of `hostfiles/docker_proxy.py`), the same
+path in the proxy's container (its folder is mounted read-only)."""
 
 
 @dataclass(frozen=True)
