@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ import pulumi
 import pytest
 
 import program
+from constellab.config import PlatformConfig
+from constellab.settings import load_stack_file
 from offline.engine import Engine, RecordingMocks, RecordingMonitor, Registration, configure, quiescent, reveal
 
 __all__ = ["RecordingMocks", "RecordingMonitor"]
@@ -33,6 +37,23 @@ STACK_NAMES = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in STACKS.glob
 
 def stack_file(name: str) -> Path:
     return STACKS / f"Pulumi.{name}.yaml"
+
+
+def acme() -> PlatformConfig:
+    """The acme-cloud stack's validated platform."""
+    return load_stack_file(stack_file("acme-cloud")).platform
+
+
+def program_secret(name: str):
+    """A secret key of the stack (`constellab.settings.SECRET_KEYS`), by name, as `placeholder` takes it."""
+    from constellab.settings import SECRET_KEYS
+
+    return next(secret for secret in SECRET_KEYS if secret.name == name)
+
+
+def run_ops(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m ops <args>` in its own process, from the project's folder, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "ops", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 # Answers to every question `ops new-stack` asks for a new customer, zeta.

@@ -1,4 +1,5 @@
-"""`python -m ops lab` against a real AWS API emulator (moto's server on 127.0.0.1)."""
+"""`python -m ops lab`: its arguments checked before any AWS call, and each action against a real AWS API emulator
+(moto's server on 127.0.0.1; those tests are slow)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ from tests.conftest import ROOT
 
 __all__ = ["aws", "moto_endpoint"]  # fixtures used by name
 
-pytestmark = pytest.mark.slow
-
 
 def state_of(ec2: Any, instance: str) -> str:
     return str(ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"]["Name"])
@@ -30,6 +29,7 @@ def lab(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_start_starts_a_stopped_lab_and_waits_until_it_runs(aws, capsys):
     instance = launch(aws, "lab1", state="stopped")
     code, out, _ = lab(capsys, "start", "lab1", "--wait", "--no-health")
@@ -38,12 +38,14 @@ def test_start_starts_a_stopped_lab_and_waits_until_it_runs(aws, capsys):
     assert state_of(aws, instance) == "running"
 
 
+@pytest.mark.slow
 def test_starting_a_running_lab_says_so_and_succeeds(aws, capsys):
     instance = launch(aws, "lab1")
     code, out, _ = lab(capsys, "start", "lab1")
     assert (code, out.strip()) == (0, f"lab1 is already running ({instance})")
 
 
+@pytest.mark.slow
 def test_stop_stops_a_running_lab_and_is_idempotent(aws, capsys):
     instance = launch(aws, "lab1")
     code, out, _ = lab(capsys, "stop", "lab1", "--wait")
@@ -53,6 +55,7 @@ def test_stop_stops_a_running_lab_and_is_idempotent(aws, capsys):
     assert (code, out.strip()) == (0, f"lab1 is already stopped ({instance})")
 
 
+@pytest.mark.slow
 def test_stopping_a_hub_or_the_space_is_refused(aws, capsys):
     hub = launch(aws, "hub")
     for server in ("hub", "space"):
@@ -74,6 +77,7 @@ class _Health(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow
 def test_start_wait_also_waits_for_the_lab_manager_health_check(aws, capsys):
     launch(aws, "lab1", state="stopped")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
@@ -89,6 +93,7 @@ def test_start_wait_also_waits_for_the_lab_manager_health_check(aws, capsys):
     assert _Health.calls >= 3
 
 
+@pytest.mark.slow
 def test_status_shows_state_next_start_and_stop_and_weekly_hours(aws, capsys):
     instance = launch(aws, "lab1", state="stopped")
     code, out, _ = lab(capsys, "status", "lab1", "--json")
@@ -102,12 +107,14 @@ def test_status_shows_state_next_start_and_stop_and_weekly_hours(aws, capsys):
     assert text.startswith(f"lab1 (lab): stopped  [{instance}]") and "this week:" in text
 
 
+@pytest.mark.slow
 def test_status_of_a_parked_lab_has_no_next_start(aws, capsys):
     launch(aws, "lab2", state="stopped")
     report = json.loads(lab(capsys, "status", "lab2", "--json")[1])
     assert (report["declaredState"], report["nextStart"], report["nextStop"]) == ("stopped", None, None)
 
 
+@pytest.mark.slow
 def test_a_lab_without_an_instance_is_one_line_and_non_zero(aws, capsys):
     launch(aws, "lab1", stack="another-stack")
     code, _, err = lab(capsys, "status", "lab1")
@@ -118,6 +125,7 @@ def test_a_lab_without_an_instance_is_one_line_and_non_zero(aws, capsys):
     )
 
 
+@pytest.mark.slow
 def test_two_instances_with_the_same_tags_are_refused(aws, capsys):
     first, second = launch(aws, "lab1"), launch(aws, "lab1")
     code, _, err = lab(capsys, "start", "lab1")
@@ -125,6 +133,7 @@ def test_two_instances_with_the_same_tags_are_refused(aws, capsys):
     assert "2 instances tagged" in err and first in err and second in err and "expected exactly one" in err
 
 
+@pytest.mark.slow
 def test_missing_credentials_are_named(aws, capsys, monkeypatch):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
@@ -151,6 +160,7 @@ class _Refusing(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow
 def test_an_aws_error_is_reported_with_its_code_and_message(aws, capsys, monkeypatch):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -166,6 +176,7 @@ def test_an_aws_error_is_reported_with_its_code_and_message(aws, capsys, monkeyp
     )
 
 
+@pytest.mark.slow
 def test_unknown_stack_and_server_are_usage_errors():
     for args, message in (
         (["status", "lab1", "--stack", "nobody"], "error: unknown stack 'nobody'"),
@@ -176,3 +187,9 @@ def test_unknown_stack_and_server_are_usage_errors():
         )
         assert result.returncode == 2
         assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_health_url_is_refused_before_any_aws_call(capsys, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing must be asked
+    assert main(["lab", "start", "lab1", "--stack", "acme-cloud", "--wait", "--health-url", "notaurl"]) == 2
+    assert "--health-url 'notaurl': give an http(s) URL" in capsys.readouterr().err

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import runpy
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -465,30 +462,6 @@ def test_a_broken_program_is_caught_by_the_guardrails(engine_for, monkeypatch):
         assert "ec2-no-admin-or-database-port-to-world" in rules
 
     return pulumi.Output.all(registrations, quiescent()).apply(lambda values: check(values[0]))
-
-
-def ops_check(*args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m ops check ...` in its own process, as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "ops", "check", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
-
-
-def test_ops_check_prints_violations_by_resource_and_fails_on_mandatory(tmp_path: Path):
-    passing = ops_check("--stack", "local")
-    assert passing.returncode == 0, passing.stderr
-    assert passing.stdout.strip() == f"local: all {len(ALL_RULES)} guardrails pass"
-    config = tmp_path / "pack.json"
-    config.write_text(json.dumps({"docker-restart-policy": {"enforcementLevel": "mandatory"},
-                                  "ec2-allowed-instance-types": {"allowedInstanceTypes": ["x9.*"]}}))  # fmt: skip
-    failing = ops_check("--stack", "acme-cloud", "--policy-config", str(config))
-    assert failing.returncode == 1, failing.stderr
-    out = failing.stdout
-    assert out.startswith("acme-cloud: 4 mandatory and 0 advisory violation(s)")
-    assert (
-        "  acme-hub-host-server-instance (aws:ec2/instance:Instance)\n    [mandatory] ec2-allowed-instance-types:"
-        in out
-    )
 
 
 def test_the_packs_copy_of_the_lab_host_contract_matches_the_programs():

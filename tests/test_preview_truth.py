@@ -8,7 +8,7 @@ Each scenario previews a shipped stack as it is (before) and changed (after), ex
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import yaml
 from offline import diagram, replacements
 from offline.diff import diff_stack
 from offline.documents import renewed_resources, stack_document
-from offline.engine import RecordingMocks, run_program
+from offline.engine import RecordingMocks, configure, run_program
 from offline.report import decided_at_apply, verdict
 from tests.conftest import ROOT, STACK_NAMES, stack_file
 
@@ -31,6 +31,15 @@ def changed_stack(folder: Path, stack: str, change: Callable[[Platform], None]) 
     path = folder / f"Pulumi.{stack}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_preview_mode_left_behind() -> Iterator[None]:
+    """`offline.diff`'s re-runs are previews (`run_program(preview=True)`), and Pulumi keeps that mode for the
+    process: whatever runs next in this worker (test_sdk_internals) would see unknown values kept. A plain
+    engine, as every other program test leaves it, once this module is done."""
+    yield
+    configure(stack_file("local"))
 
 
 @pytest.fixture(scope="module")

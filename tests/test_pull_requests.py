@@ -1,4 +1,4 @@
-"""Pull-request previews: JSON schema, Markdown and Mermaid, --against a git ref, affected stacks, workflows."""
+"""Pull-request previews: JSON schema, Markdown and Mermaid, --against a git ref, workflows, CI matrices."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ import yaml
 
 from offline.diff import diff_stack
 from offline.report import MARKER
-from ops.affected import affected_stacks
-from tests.conftest import ROOT, STACK_NAMES, tool
+from tests.conftest import ROOT, tool
 
 SCHEMA = json.loads((ROOT / "docs" / "preview.schema.json").read_text())
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -157,20 +156,6 @@ def test_a_new_stack_adds_everything_and_dropping_protection_is_dangerous():
     unprotected["options"]["protect"] = False
     result = diff_stack(document(bucket), document(unprotected))
     assert [d["action"] for d in result["dangerous"]] == ["unprotect"]
-
-
-@pytest.mark.parametrize(
-    ("files", "expected"),
-    [
-        (["stacks/Pulumi.local.yaml"], ["local"]),
-        (["README.md", "docs/preview-json.md", "tests/test_x.py"], []),
-        (["stacks/Pulumi.local.yaml", "components/host.py"], STACK_NAMES),
-        (["stacks/Pulumi.gone.yaml"], []),
-        (["constellab/config.py"], STACK_NAMES),
-    ],
-)
-def test_affected_stacks_are_the_changed_stack_files_or_all_when_code_changes(files, expected):
-    assert affected_stacks(files, STACK_NAMES) == expected
 
 
 def test_an_unknown_git_ref_is_one_line_and_exit_2():

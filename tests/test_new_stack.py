@@ -1,5 +1,5 @@
-"""Bad input to `ops rollout` and `ops new-stack`: one clear line naming the field and the fix, the right
-exit code, and nothing created or changed."""
+"""`ops new-stack` (`ops/new_stack.py`): a new customer's stack file and its place in rollout.yaml, and bad
+input refused in one clear line naming the field and the fix, with the right exit code and nothing written."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import io
 from pathlib import Path
 
 import pytest
+import yaml
 
+from constellab.settings import load_stack_file
 from ops import cli, common, new_stack
-from ops.rollout import RolloutError, done_in, load_plan, prepare_policy_pack, select
+from ops.rollout import load_plan
 from tests.conftest import NEW_STACK_ANSWERS as ANSWERS
-from tests.conftest import STACK_NAMES, STACKS
+from tests.conftest import STACK_NAMES
 
 ANSWER_ARGS = [argument for path, value in ANSWERS.items() for argument in ("--set", f"{path}={value}")]
 
@@ -24,89 +26,76 @@ def never_asked(prompt: str) -> str:
     raise AssertionError(f"asked {prompt!r} although an argument was wrong")
 
 
-# ---------------------------------------------------------------------------------------------
-# rollout
-# ---------------------------------------------------------------------------------------------
+def test_new_stack_writes_a_valid_file_without_secrets_and_adds_it_to_a_wave(stacks_copy):
+    name, document = new_stack.build(stacks_copy, "zeta", "prod", None, ANSWERS, None, print)
+    wave = new_stack.write(stacks_copy, name, document, "early", [*STACK_NAMES])
+    path = stacks_copy / "Pulumi.zeta-prod.yaml"
+    text = path.read_text()
+    assert "secure" not in text and "constellab:codelabPassword" not in text
+    with pytest.raises(Exception, match=r"constellab:labManagerApiKeys\.hub: missing"):
+        load_stack_file(path)  # the file itself is valid once its secrets are set:
+    secrets: dict[str, object] = {
+        "constellab:cloudflareApiToken": {"secure": "v1:x"},
+        "constellab:acmeDnsApiToken": {"secure": "v1:x"},
+    }
+    secrets["constellab:labManagerApiKeys"] = {server: {"secure": "v1:x"} for server in ("hub", "lab1")}
+    finished = yaml.safe_load(text)
+    finished["config"].update(secrets)
+    path.write_text(yaml.safe_dump(finished))
+    assert load_stack_file(path).platform.customer == "zeta"
+    assert wave == "early"
+    assert "zeta-prod" in load_plan(stacks_copy, [*STACK_NAMES, "zeta-prod"]).waves[1].stacks
+    commands = new_stack.secret_commands(name, document["config"]["constellab:platform"])
+    assert commands[0] == "pulumi stack init zeta-prod"
+    assert "pulumi config set --secret cloudflareApiToken <value> -s zeta-prod" in commands
+    assert "pulumi config set --secret acmeDnsApiToken <value> -s zeta-prod" in commands
+    assert "pulumi config set --secret --path 'labManagerApiKeys.lab1' <value> -s zeta-prod" in commands
 
 
-def test_a_failed_policy_pack_install_is_one_error_and_leaves_no_half_built_virtualenv(tmp_path, monkeypatch):
-    pack = tmp_path / "policies"
-    pack.mkdir()
-    (pack / "requirements.txt").write_text("no-such-package-for-constellab-tests==1.0\n")
-    monkeypatch.setenv("PIP_NO_INDEX", "1")  # offline, and pip fails at once
-    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    for _run in range(2):  # the second run installs again: nothing half-built is taken as ready
-        with pytest.raises(RolloutError, match=r"policy pack: could not install .*no-such-package") as raised:
-            prepare_policy_pack(pack, lambda message: None)
-        assert "\n" not in str(raised.value)
-        assert not (pack / "venv").exists()
+def test_new_stack_asks_for_what_has_no_default_and_re_asks_a_bad_answer(stacks_copy):
+    answers = iter(["zeta.constellab.app", "", "", "0123456789abcdef0123456789abcdef", "0.0.0.0/0",
+                    ANSWERS["sshPublicKeys"], ANSWERS["endpoints.spaceApiUrl"], ANSWERS["endpoints.spaceFrontUrl"],
+                    "203.0.113.0/24"])  # fmt: skip
+    asked: list[str] = []
+    refused: list[str] = []
 
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return next(answers)
 
-@pytest.mark.parametrize(
-    ("content", "expected"),
-    [
-        (b"waves:\n  - name: a\n    stacks: [\xff]\n", r": not UTF-8 text \(byte 32\): save the file as UTF-8$"),
-        (b"- a\n- b\n", r": must be a mapping with a 'waves' list$"),
-        (b"", r": must be a mapping with a 'waves' list$"),
-        (b"waves: [\n  - x: 1\n", r": not valid YAML: line 2, column 3: expected the node content, but found '-'$"),
-    ],
-)
-def test_a_rollout_plan_that_is_not_utf8_yaml_or_a_mapping_is_one_line_naming_the_file(tmp_path, content, expected):
-    (tmp_path / "rollout.yaml").write_bytes(content)
-    with pytest.raises(RolloutError, match=expected) as raised:
-        load_plan(tmp_path, ["x"])
-    message = str(raised.value)
-    assert message.startswith(f"{tmp_path / 'rollout.yaml'}: ")
-    assert "\n" not in message and "<unicode string>" not in message
-
-
-def test_a_stack_both_in_a_wave_and_excluded_is_refused(tmp_path):
-    (tmp_path / "rollout.yaml").write_text("waves:\n  - name: all\n    stacks: [x, y]\nexcluded: [y]\n")
-    with pytest.raises(RolloutError, match=r": y is in wave all and in excluded: keep one$"):
-        load_plan(tmp_path, ["x", "y"])
-
-
-def test_every_problem_of_a_rollout_plan_is_reported_with_its_field_path_in_plain_words(tmp_path):
-    (tmp_path / "rollout.yaml").write_text(
-        "waves:\n"
-        "  - name: Canary\n    stacks: []\n"
-        "  - name: b\n    stacks: [x, 1]\n    when: now\n"
-        "  - 3\n"
-        "excluded: nope\n"
-    )
-    with pytest.raises(RolloutError) as raised:
-        load_plan(tmp_path, ["x"])
-    assert str(raised.value).split(": ", 1)[1].split("; ") == [
-        "waves[0].name: 'Canary' is not a wave name: use lowercase letters, digits and hyphens",
-        "waves[0].stacks: needs at least one stack",
-        "waves[1].stacks[1]: 1 is not text: quote it if it is a name",
-        "waves[1].when: unknown field: remove it or use one of name, stacks",
-        "waves[2]: a wave is a mapping with a name and a stacks list",
-        "excluded: must be a list of stacks",
+    _, document = new_stack.build(stacks_copy, "zeta", "dev", None, {}, ask, refused.append)
+    assert asked[1] == "AWS region [eu-west-3]: " and asked[2] == "DNS provider (cloudflare or none) [cloudflare]: "
+    assert refused == [
+        "adminCidrs[0]: '0.0.0.0/0' opens SSH to the whole internet: list your administrators' networks instead"
     ]
+    assert asked[-1].startswith("Administrator networks")
+    assert document["config"]["constellab:platform"]["adminCidrs"] == ["203.0.113.0/24"]
+    assert document["config"]["aws:region"] == "eu-west-3"
 
 
-def test_resuming_from_a_report_that_does_not_exist_says_no_such_file(tmp_path):
-    missing = tmp_path / "runs" / "report.json"
-    with pytest.raises(RolloutError, match=rf"^--resume {missing}: no such file \(give the report.json"):
-        done_in(missing, "up")
+def test_a_bad_answer_without_a_prompt_is_refused_with_the_field_and_nothing_is_written(stacks_copy):
+    before = sorted(p.name for p in stacks_copy.iterdir())
+    plan = (stacks_copy / "rollout.yaml").read_text()
+    with pytest.raises(new_stack.NewStackError, match=r"^endpoints.spaceApiUrl: 'http://x' is not an https URL"):
+        new_stack.build(
+            stacks_copy, "zeta", "prod", None, {**ANSWERS, "endpoints.spaceApiUrl": "http://x"}, None, print
+        )
+    assert sorted(p.name for p in stacks_copy.iterdir()) == before
+    assert (stacks_copy / "rollout.yaml").read_text() == plan
 
 
-def test_a_stack_pattern_matching_nothing_names_the_pattern_and_the_stacks():
-    plan = load_plan(STACKS, STACK_NAMES)
-    with pytest.raises(
-        RolloutError, match=r"^--stacks 'zzz\*' matches no stack of rollout.yaml \(stacks: .*acme-cloud"
-    ):
-        select(plan, None, "zzz*")
-    with pytest.raises(
-        RolloutError, match=r"^--stacks 'zzz\*' matches no stack of wave early \(stacks: biolab-hybrid\)$"
-    ):
-        select(plan, "early", "zzz*")
+def test_new_stack_from_an_existing_stack_keeps_its_shape_but_not_its_secrets(stacks_copy):
+    _, document = new_stack.build(stacks_copy, "biolab", "staging", "biolab-hybrid",
+                                     {"baseDomain": "staging.biolab.constellab.app"}, None, print)  # fmt: skip
+    config = document["config"]
+    assert config["aws:region"] == "eu-central-1"
+    assert [h["placement"]["kind"] for h in config["constellab:platform"]["hubs"]] == ["onPrem"]
+    assert not [k for k in config if k.startswith("constellab:") and k != "constellab:platform"]
 
 
-# ---------------------------------------------------------------------------------------------
-# new-stack
-# ---------------------------------------------------------------------------------------------
+def test_new_stack_refuses_to_overwrite_a_stack(stacks_copy):
+    with pytest.raises(new_stack.NewStackError, match="stack acme-cloud exists already"):
+        new_stack.build(stacks_copy, "acme", "cloud", None, ANSWERS, None, print)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,74 @@
+"""`ops preview`, as a user runs it: the resource tree, counts and masked outputs, JSON, parallel workers
+(`offline/documents.py`), and options refused before any work."""
+
+from __future__ import annotations
+
+import gc
+import json
+
+from offline import documents as preview
+from ops.cli import main
+from tests.conftest import run_ops
+
+
+def test_preview_prints_the_tree_counts_and_masked_outputs():
+    result = run_ops("preview", "--stack", "biolab-hybrid")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Platform biolab" in out
+    assert "├─ Network biolab-network" in out and "└─ DataLab biolab-analysis" in out
+    assert "ContainerSet biolab-analysis-host-containers  [docker:Container ×2, docker:Network ×3" in out
+    assert "LabConfiguration biolab-analysis-host-configuration  [command:Command" in out
+    assert "Run by each lab manager (its own template; not declared by this program):" in out
+    assert "    glab              prod environment [prod]: glab.analysis.biolab.constellab.app → :3000" in out
+    assert "codelab.analysis.biolab.constellab.app → :8080 (basic auth)" in out and "publishes 2222" in out
+    assert "docker:index/container:Container" in out
+    assert "credentials: '[secret]'" in out
+    assert "offline-placeholder" not in out and "mock-secret" not in out
+
+
+def test_preview_json_lists_every_stack_with_masked_outputs():
+    result = run_ops("preview", "--all", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    stacks = {s["stack"]: s for s in json.loads(result.stdout)["stacks"]}
+    assert set(stacks) == {"acme-cloud", "biolab-hybrid", "local", "pharma-onprem"}
+    assert stacks["local"]["outputs"]["credentials"] == "[secret]"
+    assert stacks["acme-cloud"]["summary"]["byType"]["aws:ec2/instance:Instance"] == 4
+    gates = [r for r in stacks["acme-cloud"]["resources"] if r["type"] == "pulumi-python:dynamic/power:Gate"]
+    assert len(gates) == 8 and all("__provider" not in r["inputs"] for r in gates), "code, not configuration"
+
+
+def test_parallel_previews_match_previews_one_at_a_time():
+    parallel = run_ops("preview", "--all", "--jobs", "2", "--format", "json")
+    one_at_a_time = run_ops("preview", "--all", "--jobs", "1", "--format", "json")
+    assert parallel.returncode == 0, parallel.stderr
+    assert one_at_a_time.returncode == 0, one_at_a_time.stderr
+    assert json.loads(parallel.stdout) == json.loads(one_at_a_time.stdout)
+
+
+def test_a_preview_worker_frees_its_garbage_only_past_its_limit(monkeypatch):
+    def run_leaving_cycles(path: str) -> dict[str, str]:
+        for _ in range(2_000):
+            cycle: list[object] = []
+            cycle.append(cycle)
+        return {"stack": path}
+
+    monkeypatch.setattr(preview, "_document_for", run_leaving_cycles)
+    gc.collect()
+    gc.disable()  # as in a worker
+    try:
+        monkeypatch.setattr(preview, "WORKER_GARBAGE_LIMIT", 100_000)
+        assert preview._document_in_worker("under") == {"stack": "under"}
+        assert gc.get_count()[0] >= 2_000
+        monkeypatch.setattr(preview, "WORKER_GARBAGE_LIMIT", 1_000)
+        assert preview._document_in_worker("past") == {"stack": "past"}
+        assert gc.get_count()[0] < 1_000
+    finally:
+        gc.enable()
+
+
+def test_options_of_another_format_are_refused_before_any_work(capsys):
+    assert main(["preview", "--stack", "local", "--format", "json", "--out", "diagrams"]) == 2
+    assert "--out writes one diagram file per stack: use it with --format mermaid" in capsys.readouterr().err
+    assert main(["preview", "--stack", "local", "--full-report", "full.md"]) == 2
+    assert "--full-report and --report-url belong to the pull-request comment" in capsys.readouterr().err
