@@ -13,12 +13,6 @@ POWER_GATE = "pulumi-python:dynamic/power:Gate"
 
 
 @pulumi.runtime.test
-@pulumi.runtime.test
-@pulumi.runtime.test
-@pulumi.runtime.test
-@pulumi.runtime.test
-@pulumi.runtime.test
-@pulumi.runtime.test
 def test_a_scheduled_lab_gets_start_and_stop_schedules_in_its_time_zone(engine_for):
     engine = engine_for("acme-cloud")
 

@@ -29,13 +29,6 @@ def test_every_shipped_stack_declares_its_servers_with_unique_urns(engine_for, s
 
 
 @pulumi.runtime.test
-@pulumi.runtime.test
-@pulumi.runtime.test
-@pulumi.runtime.test
-@pulumi.runtime.test
-@pulumi.runtime.test
-@pulumi.runtime.test
-@pulumi.runtime.test
 @pytest.mark.parametrize("stack", ["acme-cloud", "biolab-hybrid"])
 def test_stateful_resources_are_protected_and_retained_on_delete(engine_for, stack):
     engine = engine_for(stack)
