@@ -54,16 +54,7 @@ class CloudServer(pulumi.ComponentResource):
         tags = args.tags
 
         if args.retired:
-            volume = aws.ebs.Volume(
-                f"{name}-data",
-                availability_zone=args.availability_zone,
-                size=args.placement.data_disk_gb,
-                type="gp3",
-                encrypted=True,
-                tags={**tags, "Name": f"{tags.get('Name', name)}-data"},
-                opts=pulumi.ResourceOptions(parent=self, protect=False, retain_on_delete=True),
-            )
-            self.data_volume_id = volume.id
+            self.data_volume_id = self._data_volume(name, args, protect=False).id
             self.register_outputs({"dataVolumeId": self.data_volume_id})
             return
         group = aws.ec2.SecurityGroup(
@@ -96,15 +87,7 @@ class CloudServer(pulumi.ComponentResource):
             opts=child,
         )
 
-        data_volume = aws.ebs.Volume(
-            f"{name}-data",
-            availability_zone=args.availability_zone,
-            size=args.placement.data_disk_gb,
-            type="gp3",
-            encrypted=True,
-            tags={**tags, "Name": f"{tags.get('Name', name)}-data"},
-            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
-        )
+        data_volume = self._data_volume(name, args, protect=True)
 
         architecture = instance_types.instance_architecture(args.placement.instance_type)
         image = aws.ec2.get_ami_output(
@@ -178,4 +161,18 @@ class CloudServer(pulumi.ComponentResource):
         """What must exist before the server is reached over SSH at its address, with its data volume."""
         self.register_outputs(
             {"publicIp": self.public_ip, "instanceId": self.instance_id, "dataVolumeId": self.data_volume_id}
+        )
+
+    def _data_volume(self, name: str, args: CloudServerArgs, *, protect: bool) -> aws.ebs.Volume:
+        """The encrypted gp3 data volume, always retained on delete; unprotected only once retired,
+        so that removing the retired server from the stack leaves the volume in the account."""
+        tags = args.tags
+        return aws.ebs.Volume(
+            f"{name}-data",
+            availability_zone=args.availability_zone,
+            size=args.placement.data_disk_gb,
+            type="gp3",
+            encrypted=True,
+            tags={**tags, "Name": f"{tags.get('Name', name)}-data"},
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=True),
         )

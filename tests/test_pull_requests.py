@@ -17,6 +17,7 @@ import yaml
 from offline.diff import diff_stack
 from offline.report import MARKER
 from tests.conftest import ROOT, tool
+from tests.preview_documents import document, resource
 
 SCHEMA = json.loads((ROOT / "docs" / "preview.schema.json").read_text())
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -90,24 +91,6 @@ def test_the_mermaid_diagram_shows_servers_containers_dns_and_buckets():
     manager = "ctr__biolab_hybrid__analysis__lab_manager"
     assert f"{manager} --> bkt__biolab_hybrid__biolab_analysis_backup_daily_" in diagram
     assert f"{manager} --> bkt__biolab_hybrid__biolab_analysis_backup_weekly_" in diagram
-
-
-def resource(kind: str, name: str, inputs: dict[str, Any], **options: Any) -> dict[str, Any]:
-    return {
-        "urn": f"urn:pulumi:s::constellab::{kind}::{name}",
-        "type": kind,
-        "name": name,
-        "parent": None,
-        "custom": True,
-        "id": name,
-        "inputs": inputs,
-        "options": {"protect": False, "retainOnDelete": False, "dependsOn": [], "provider": None,
-                    "deleteBeforeReplace": False, "ignoreChanges": [], **options},
-    }  # fmt: skip
-
-
-def document(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {"stack": "s", "resources": list(resources)}
 
 
 def test_a_changed_availability_zone_replaces_the_data_volume_and_is_dangerous():
