@@ -24,6 +24,7 @@ from constellab.config_types import (
     Cidr,
     DnsLabel,
     DomainName,
+    Email,
     HttpsUrl,
     Model,
     PinnedImage,
@@ -195,7 +196,7 @@ class PlatformConfig(Model):
     """The Constellab environment the labs belong to (the lab manager's `ENVIRONMENT_PROFILE`)."""
     ssh_public_keys: tuple[SshPublicKey, ...] = ()
     """Keys installed for the cloud servers' admin user; Pulumi reaches Docker over SSH with them."""
-    acme_email: str | None = None
+    acme_email: Email | None = None
     """Contact address given to Let's Encrypt (optional)."""
     images: Images
     endpoints: Endpoints

@@ -18,13 +18,16 @@ from pydantic_core import PydanticCustomError
 # ---------------------------------------------------------------------------------------------
 
 DNS_LABEL_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[a-z0-9]+$")
+INSTANCE_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[a-z0-9-]+$")
 _IMAGE = re.compile(
     r"^(?P<repository>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
     r"|[a-zA-Z0-9.-]+(?::[0-9]+)?/[a-z0-9]+(?:[._/-][a-z0-9]+)*)"
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
+_INSTANCE_SIZE = re.compile(r"^(nano|micro|small|medium|large|xlarge|[1-9][0-9]*xlarge|metal(-[1-9][0-9]*xl)?)$")
+"""EC2's instance sizes (`aws ec2 describe-instance-types`): nano to 48xlarge and beyond, metal, metal-24xl."""
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 _VERSION_TAG = re.compile(r"^v?[0-9]")
 _ZONE_ID = re.compile(r"^[a-f0-9]{32}$")
 _SSH_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/=]{40,}( .*)?$")
@@ -112,8 +115,15 @@ def _check_host(value: str) -> str:
 
 
 def _check_instance_type(value: str) -> str:
-    if not INSTANCE_TYPE_PATTERN.match(value):
+    size = value.split(".", 1)[1] if "." in value else ""
+    if not INSTANCE_TYPE_PATTERN.match(value) or not _INSTANCE_SIZE.match(size):
         raise fail("instance_type", f"{value!r} is not an EC2 instance type (e.g. 't3.large' or 'm7g.xlarge')")
+    return value
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise fail("email", f"{value!r} is not an email address (e.g. 'platform@acme.example')")
     return value
 
 
@@ -180,6 +190,7 @@ ZoneId = Annotated[str, AfterValidator(_check_zone_id)]
 BucketName = Annotated[str, AfterValidator(_check_bucket_name)]
 KeyPrefix = Annotated[str, AfterValidator(_check_prefix)]
 CertificateChain = Annotated[str, AfterValidator(_check_certificate_chain)]
+Email = Annotated[str, AfterValidator(_check_email)]
 
 
 class Model(BaseModel):

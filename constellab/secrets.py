@@ -20,6 +20,8 @@ class SecretState(Enum):
     SECRET = "secret"
     PLAIN = "plain"
     MISSING = "missing"
+    MALFORMED = "malformed"
+    """`secure:` holds something Pulumi never writes (a list, a number, nothing)."""
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ class StackSettings:
     platform: PlatformConfig
     aws_region: str | None
     secret_keys: tuple[SecretKey, ...]
+    unset_secrets: tuple[ConfigIssue, ...] = ()
+    """Secrets the stack needs but has not set yet: only when validated without requiring them (offline)."""
 
 
 class StackConfigError(Exception):
@@ -70,9 +72,14 @@ class StackConfigError(Exception):
         return "\n".join(lines)
 
 
-def validate(raw: RawStackConfig, source: str) -> StackSettings:
-    """Validates a stack's configuration; raises `StackConfigError` with all problems at once."""
+def validate(raw: RawStackConfig, source: str, *, require_secrets: bool = True) -> StackSettings:
+    """Validates a stack's configuration; raises `StackConfigError` with all problems at once.
+
+    Without `require_secrets` (the offline commands), a secret not set yet is not a problem: it is listed in
+    `unset_secrets`. A secret stored wrongly (in plain text, malformed) always is.
+    """
     issues: list[ConfigIssue] = []
+    unset: list[ConfigIssue] = issues if require_secrets else []
     known = {PLATFORM_KEY, *(secret.key for secret in SECRET_KEYS)}
     for key in sorted(raw.values) + sorted(raw.secrets):
         if key in REPLACED_KEYS:
@@ -105,7 +112,16 @@ def validate(raw: RawStackConfig, source: str) -> StackSettings:
     members = required_members(document) if isinstance(document, Mapping) else {}
     for secret in SECRET_KEYS:
         state = raw.secrets.get(secret.key, SecretState.MISSING)
-        if state is SecretState.PLAIN:
+        if state is SecretState.MALFORMED:
+            member = "<server>" if secret.is_map else None
+            issues.append(
+                ConfigIssue(
+                    path=secret.key,
+                    message="`secure:` does not hold the ciphertext Pulumi writes: remove it and run "
+                    f"`{secret.set_command(member)}` ({secret.purpose})",
+                )
+            )
+        elif state is SecretState.PLAIN:
             member = "<server>" if secret.is_map else None
             issues.append(
                 ConfigIssue(
@@ -116,13 +132,13 @@ def validate(raw: RawStackConfig, source: str) -> StackSettings:
             )
         elif secret.is_map and secret in needed:
             present = raw.secret_members.get(secret.key, frozenset()) if state is SecretState.SECRET else frozenset()
-            issues += [
+            unset += [
                 ConfigIssue(path=f"{secret.key}.{server}", message=_missing_member(secret, server))
                 for server in members.get(secret, [])
                 if server not in present
             ]
         elif state is SecretState.MISSING and secret in needed:
-            issues.append(
+            unset.append(
                 ConfigIssue(path=secret.key, message=f"missing: run `{secret.set_command()}` ({secret.purpose})")
             )
 
@@ -139,6 +155,7 @@ def validate(raw: RawStackConfig, source: str) -> StackSettings:
         platform=platform,
         aws_region=str(region) if region else None,
         secret_keys=tuple(needed),
+        unset_secrets=tuple(unset) if unset is not issues else (),
     )
 
 
@@ -200,10 +217,14 @@ def read_stack_file(path: Path) -> RawStackConfig:
             key = f"constellab:{key}"
         if _is_secure(value):
             secrets[key] = SecretState.SECRET
+        elif _looks_secure(value):
+            secrets[key] = SecretState.MALFORMED
         elif isinstance(value, dict) and value and all(_is_secure(item) for item in value.values()):
             # `pulumi config set --secret --path key.member` stores a map of encrypted members.
             secrets[key] = SecretState.SECRET
             members[key] = frozenset(str(member) for member in value)
+        elif isinstance(value, dict) and value and any(_looks_secure(item) for item in value.values()):
+            secrets[key] = SecretState.MALFORMED
         elif key in {secret.key for secret in SECRET_KEYS}:
             secrets[key] = SecretState.PLAIN
         else:
@@ -212,6 +233,14 @@ def read_stack_file(path: Path) -> RawStackConfig:
 
 
 def _is_secure(value: object) -> bool:
+    """A secret as Pulumi writes it: `{secure: <ciphertext>}`."""
+    if not isinstance(value, dict) or set(value) != {"secure"}:
+        return False
+    ciphertext = value["secure"]
+    return isinstance(ciphertext, str) and bool(ciphertext.strip())
+
+
+def _looks_secure(value: object) -> bool:
     return isinstance(value, dict) and set(value) == {"secure"}
 
 
@@ -223,6 +252,6 @@ def stack_name_of(path: Path) -> str:
     return name[len("Pulumi.") : name.rindex(".")]
 
 
-def load_stack_file(path: Path) -> StackSettings:
-    """Reads and validates a stack file."""
-    return validate(read_stack_file(path), str(path))
+def load_stack_file(path: Path, *, require_secrets: bool = True) -> StackSettings:
+    """Reads and validates a stack file (see `validate` for `require_secrets`)."""
+    return validate(read_stack_file(path), str(path), require_secrets=require_secrets)

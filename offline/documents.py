@@ -210,7 +210,7 @@ def _warm(paths: list[Path]) -> None:
 
     from constellab.settings import load_stack_file
 
-    platforms = [load_stack_file(path).platform for path in paths]
+    platforms = [load_stack_file(path, require_secrets=False).platform for path in paths]
     modules = ["pulumi_docker", "pulumi_random", "offline.guardrails"]
     if any(platform.uses_aws for platform in platforms):
         modules += ["components.hub", "components.space", "components.network", "components.cloud_server"]

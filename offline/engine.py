@@ -203,10 +203,11 @@ def configure(
 ) -> Engine:
     """Installs the mock engine and the stack's config, exactly as the CLI would hand it over.
 
-    Secret values are not decrypted: each secret key gets a placeholder, marked secret. `renewed`,
-    `recomputed`: see `RecordingMocks`; `preview`: run as `pulumi preview` does (unknown values stay unknown).
+    Secret values are not decrypted: each secret key the stack needs gets a placeholder, marked secret, set or
+    not yet set. `renewed`, `recomputed`: see `RecordingMocks`; `preview`: run as `pulumi preview` does
+    (unknown values stay unknown).
     """
-    settings = settings or load_stack_file(stack_file)
+    settings = settings or load_stack_file(stack_file, require_secrets=False)
     stack = stack_name_of(stack_file)
     mocks = RecordingMocks(region=settings.aws_region or "eu-west-3", renewed=renewed, recomputed=recomputed)
     monitor = RecordingMonitor(mocks)

@@ -76,6 +76,8 @@ def stack_name(path: Path) -> str:
 def stack_files(names: Sequence[str], all_stacks: bool) -> list[Path]:
     """Stack names (or paths) to stack files, refusing unknown ones with the list of known stacks."""
     known = sorted(STACKS.glob("Pulumi.*.yaml"))
+    if all_stacks and names:
+        raise UsageError(f"--all and a stack ({names[0]}) conflict: give one or the other")
     if all_stacks:
         if not known:
             raise UsageError(f"no stack files in {STACKS}")
@@ -85,6 +87,8 @@ def stack_files(names: Sequence[str], all_stacks: bool) -> list[Path]:
     found = []
     for name in names:
         path = Path(name)
+        if path.is_dir():
+            raise UsageError(f"{name}: a directory, not a stack file (a stack file is Pulumi.<stack>.yaml)")
         candidate = path if path.suffix in (".yaml", ".yml") else STACKS / f"Pulumi.{name}.yaml"
         if candidate.is_symlink() and not candidate.exists():
             raise UsageError(f"{candidate}: a broken or looping symbolic link")
@@ -100,15 +104,40 @@ def stack_files(names: Sequence[str], all_stacks: bool) -> list[Path]:
     return found
 
 
-def load_or_report(path: Path) -> StackSettings | None:
-    """The validated stack, or None after printing its problems (all of them) to stderr."""
+def shown(path: Path) -> str:
+    """A path as a user would type it: relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_or_report(path: Path, *, offline: bool = False) -> StackSettings | None:
+    """The validated stack, or None after printing its problems (all of them) to stderr.
+
+    `offline`: for a command that runs nothing for real, secrets not set yet are no problem (placeholders
+    stand in for them): it says so once and goes on.
+    """
     from constellab.settings import StackConfigError, load_stack_file
 
     try:
-        return load_stack_file(path)
+        settings = load_stack_file(path, require_secrets=not offline)
     except StackConfigError as error:
         print(error.render(), file=sys.stderr)
         return None
+    note_unset_secrets(path, settings)
+    return settings
+
+
+def note_unset_secrets(path: Path, settings: StackSettings) -> None:
+    """Says once, on stderr, which secrets a stack has not set yet (an offline run uses placeholders)."""
+    if settings.unset_secrets:
+        names = ", ".join(issue.path for issue in settings.unset_secrets)
+        print(
+            f"note: {path.name}: {len(settings.unset_secrets)} secret(s) not set yet, placeholders stand in "
+            f"offline: {names} (`./run ops validate {stack_name(path)}` says how to set them)",
+            file=sys.stderr,
+        )
 
 
 def stack_and_server(stack: str, server: str) -> tuple[StackSettings, Server]:

@@ -148,3 +148,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if UNGROUPED in item.stash:
         pytest.fail(item.stash[UNGROUPED], pytrace=False)
+
+
+def without_secrets(stack: str, folder: Path) -> Path:
+    """A shipped stack's file, written into `folder` as `ops new-stack` leaves it: no secret set yet."""
+    import yaml
+
+    document = yaml.safe_load(stack_file(stack).read_text())
+    document["config"] = {
+        key: value
+        for key, value in document["config"].items()
+        if not (isinstance(value, dict) and ("secure" in value or all("secure" in str(v) for v in value.values())))
+    }
+    path = folder / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+BROKEN_PLATFORM = "config:\n  constellab:platform:\n    customer: Bad\n"
+"""A stack file whose platform is wrong in several ways (customer not a DNS label, required fields missing)."""

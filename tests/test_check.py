@@ -13,9 +13,10 @@ import pytest
 from offline import guardrails
 from offline.engine import Registration
 from offline.guardrails import PolicyConfigError, evaluate, load_config
+from ops import common
 from ops.cli import main
 from policies.rules import ALL_RULES
-from tests.conftest import ROOT
+from tests.conftest import BROKEN_PLATFORM, ROOT, STACK_NAMES, without_secrets
 
 RULES = {rule.name: rule for rule in ALL_RULES}
 
@@ -192,3 +193,18 @@ def test_every_rule_schema_uses_only_keywords_the_config_check_understands():
 
 def test_policy_config_errors_are_value_errors_so_the_cli_reports_them_as_usage_errors():
     assert issubclass(PolicyConfigError, ValueError)
+
+
+def test_check_all_goes_on_past_a_broken_stack_and_over_one_whose_secrets_are_not_set(stacks_copy, monkeypatch, capsys):
+    monkeypatch.setattr(common, "STACKS", stacks_copy)
+    for stack in STACK_NAMES:
+        if stack != "local":
+            (stacks_copy / f"Pulumi.{stack}.yaml").unlink()
+    without_secrets("acme-cloud", stacks_copy)
+    (stacks_copy / "Pulumi.broken.yaml").write_text(BROKEN_PLATFORM)
+
+    assert main(["check", "--all", "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    assert sorted(json.loads(captured.out)) == ["acme-cloud", "local"], "both stacks that validate are checked"
+    assert "customer: 'Bad' is not a DNS label" in captured.err
+    assert captured.err.count("not set yet") == 1

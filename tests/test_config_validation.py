@@ -111,6 +111,12 @@ INVALID_FIELDS = [
     ),
     ("labs[1].placement.instanceType", "large", "labs[1].placement.instanceType: 'large' is not an EC2 instance type"),
     (
+        "labs[1].placement.instanceType",
+        "t3.xlarg",
+        "labs[1].placement.instanceType: 't3.xlarg' is not an EC2 instance type",
+    ),
+    ("acmeEmail", "platform-at-acme", "acmeEmail: 'platform-at-acme' is not an email address"),
+    (
         "hubs[0].placement.instanceType",
         "m5d.large",
         "hubs[0].placement.instanceType: instances with instance store volumes cannot be recovered, and this "
@@ -464,6 +470,22 @@ def test_a_plain_secret_in_a_stack_file_is_detected(tmp_path: Path):
         load_stack_file(path)
 
 
+@pytest.mark.parametrize("stored", [[1, 2], 7, "", None])
+def test_a_secret_whose_secure_value_is_not_pulumis_ciphertext_is_refused(tmp_path: Path, stored):
+    document = yaml.safe_load(stack_file("local").read_text())
+    document["config"]["constellab:communityApiKey"] = {"secure": stored}
+    path = tmp_path / "Pulumi.mangled.yaml"
+    path.write_text(yaml.safe_dump(document))
+    assert read_stack_file(path).secrets["constellab:communityApiKey"] is SecretState.MALFORMED
+    with pytest.raises(StackConfigError) as caught:
+        load_stack_file(path)
+    assert [str(issue) for issue in caught.value.issues] == [
+        "constellab:communityApiKey: `secure:` does not hold the ciphertext Pulumi writes: remove it and run "
+        "`pulumi config set --secret communityApiKey <value>` (API key for Constellab Community (the space, "
+        "and labs configured by the stack))"
+    ]
+
+
 def test_a_yaml_error_names_the_line(tmp_path: Path):
     path = tmp_path / "Pulumi.broken.yaml"
     path.write_text("config:\n  constellab:platform: {customer: [acme\n")
@@ -568,3 +590,13 @@ def test_an_on_prem_lab_cannot_be_scheduled():
     assert [str(issue) for issue in caught.value.issues] == [
         "labs[0].idleStop: only cloud labs can be started and stopped: remove it or place the lab in the cloud"
     ]
+
+
+@pytest.mark.parametrize(
+    "instance_type",
+    ["t3.nano", "t4g.micro", "m7i-flex.large", "c6in.metal", "m7i.metal-24xl", "u-6tb1.112xlarge", "x2iedn.32xlarge"],
+)
+def test_every_form_of_ec2_instance_type_is_accepted(instance_type):
+    platform = valid_platform()
+    set_path(platform, "labs[1].placement.instanceType", instance_type)
+    assert CloudPlacement.model_validate({**platform["labs"][1]["placement"]}).instance_type == instance_type

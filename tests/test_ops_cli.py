@@ -51,10 +51,10 @@ def test_preview_of_an_unknown_stack_is_one_line_and_exit_2():
 def test_a_stack_path_that_is_a_directory_is_named_as_such(tmp_path, capsys):
     folder = tmp_path / "Pulumi.folder.yaml"
     folder.mkdir()
-    assert main(["preview", "--stack", str(folder)]) == 2
-    assert (
-        capsys.readouterr().err.strip() == f"error: {folder}: not a regular file (a stack file is Pulumi.<stack>.yaml)"
-    )
+    expected = f"error: {folder}: a directory, not a stack file (a stack file is Pulumi.<stack>.yaml)"
+    for command in (["preview", "--stack", str(folder)], ["validate", str(folder)], ["check", "--stack", str(folder)]):
+        assert main(command) == 2, command
+        assert capsys.readouterr().err.strip() == expected, command
 
 
 def test_a_stack_named_twice_is_previewed_once():

@@ -7,8 +7,9 @@ import gc
 import json
 
 from offline import documents as preview
+from ops import common
 from ops.cli import main
-from tests.conftest import run_ops
+from tests.conftest import BROKEN_PLATFORM, STACK_NAMES, run_ops, without_secrets
 
 
 def test_preview_prints_the_tree_counts_and_masked_outputs():
@@ -72,3 +73,25 @@ def test_options_of_another_format_are_refused_before_any_work(capsys):
     assert "--out writes one diagram file per stack: use it with --format mermaid" in capsys.readouterr().err
     assert main(["preview", "--stack", "local", "--full-report", "full.md"]) == 2
     assert "--full-report and --report-url belong to the pull-request comment" in capsys.readouterr().err
+
+
+def test_a_stack_whose_secrets_are_not_set_yet_is_previewed_and_says_so_once(tmp_path, capsys):
+    path = without_secrets("acme-cloud", tmp_path)
+
+    assert main(["preview", "--stack", str(path), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["stacks"][0]["stack"] == "acme-cloud"
+    notes = [line for line in captured.err.splitlines() if "not set yet" in line]
+    assert len(notes) == 1, captured.err
+    assert "constellab:cloudflareApiToken" in notes[0] and "labManagerApiKeys.hub" in notes[0]
+
+
+def test_one_broken_stack_is_reported_and_the_others_are_previewed(stacks_copy, monkeypatch, capsys):
+    monkeypatch.setattr(common, "STACKS", stacks_copy)
+    (stacks_copy / "Pulumi.broken.yaml").write_text(BROKEN_PLATFORM)
+
+    assert main(["preview", "--all", "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    assert [s["stack"] for s in json.loads(captured.out)["stacks"]] == list(STACK_NAMES)
+    assert "customer: 'Bad' is not a DNS label" in captured.err
+    assert captured.err.strip().splitlines()[-1] == "error: 1 stack(s) not previewed, their problems are above: broken"

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         failed |= check_removals(paths, args.against)
     report = {}
     for path in paths:
-        if common.load_or_report(path) is None:
+        if common.load_or_report(path, offline=True) is None:
             failed = True
             continue
         run_ = run_program(path)

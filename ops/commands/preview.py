@@ -67,15 +67,25 @@ def run(args: argparse.Namespace) -> int:
     from offline import documents
 
     out = _check_options(args)
-    paths = common.stack_files(args.stack, args.all)
-    for path in paths:
+    paths: list[Path] = []
+    failed: list[str] = []
+    for path in common.stack_files(args.stack, args.all):
         try:
-            load_stack_file(path)
+            settings = load_stack_file(path, require_secrets=False)
         except StackConfigError as error:
-            if len(error.issues) == 1:
-                raise common.UsageError(f"{error.source}: {error.issues[0]}") from None
-            print(error.render(), file=sys.stderr)
-            return common.USAGE_ERROR
+            if not args.all and len(args.stack) <= 1:  # the one stack asked for: its problem is the command's
+                if len(error.issues) == 1:
+                    raise common.UsageError(f"{error.source}: {error.issues[0]}") from None
+                print(error.render(), file=sys.stderr)
+                return common.USAGE_ERROR
+            print(error.render(), file=sys.stderr)  # one bad stack: the others are previewed all the same
+            failed.append(common.stack_name(path))
+            continue
+        common.note_unset_secrets(path, settings)
+        paths.append(path)
+    if not paths:
+        print(f"error: no stack to preview ({len(failed)} failed validation)", file=sys.stderr)
+        return 1
     before = None
     if args.against is not None:
         from ops.against import AgainstError, documents_at
@@ -102,6 +112,12 @@ def run(args: argparse.Namespace) -> int:
             rerun=lambda stack, renewed, recomputed: documents.renewed_resources(by_stack[stack], renewed, recomputed),
         )
     _print(args, found, changes, before, out)
+    if failed:
+        print(
+            f"error: {len(failed)} stack(s) not previewed, their problems are above: {', '.join(failed)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ops import common
 
@@ -22,13 +23,18 @@ def run(args: argparse.Namespace) -> int:
     if args.deployable:
         names = common.deployable(names)
     entries = []
+    failed = []
     for name in names:
-        settings = common.load_or_report(common.STACKS / f"Pulumi.{name}.yaml")
+        settings = common.load_or_report(common.STACKS / f"Pulumi.{name}.yaml", offline=True)
         if settings is None:
-            return 1
+            failed.append(name)  # listed on stderr; the others are listed all the same
+            continue
         entries.append({"stack": name, "customer": settings.platform.customer})
     if args.format == "json":
         print(json.dumps(entries))
     else:
         print("\n".join(entry["stack"] for entry in entries))
+    if failed:
+        print(f"error: {len(failed)} stack(s) failed validation: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 from ops import common
 
@@ -14,21 +12,20 @@ DESCRIPTION = "Validate stack files without the Pulumi CLI: every problem with i
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="*", metavar="stacks/Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "stacks", nargs="*", metavar="<stack>", help="a stack's name or its file (default: every stack in stacks/)"
+    )
+    parser.add_argument("--all", action="store_true", help="every stack in stacks/ (the default)")
 
 
 def run(args: argparse.Namespace) -> int:
-    paths = [Path(p) for p in args.files] or sorted(common.STACKS.glob("Pulumi.*.yaml"))
+    paths = common.stack_files(args.stacks, args.all or not args.stacks)
     failed = 0
     for path in paths:
-        if not path.is_file():
-            print(f"{path}: no such stack file", file=sys.stderr)
-            failed += 1
-            continue
         settings = common.load_or_report(path)
         if settings is None:
             failed += 1
             continue
         servers = ", ".join(f"{server.name} ({server.placement.kind})" for _, server in settings.platform.servers())
-        print(f"{path}: valid — {servers}")
+        print(f"{common.shown(path)}: valid — {servers}")
     return 1 if failed else 0
