@@ -4,37 +4,99 @@ one place that turns every failure into one line and an exit code."""
 from __future__ import annotations
 
 import argparse
+import difflib
+import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ops.commands import COMMANDS
-from ops.common import USAGE_ERROR, InvalidStackError, UsageError
+from ops.common import USAGE_ERROR, CommandError, InvalidStackError, UsageError
+
+PROG = "./run ops"
+"""How users type the command line (`./run ops` runs `python -m ops` in the project's virtualenv)."""
 
 
-def parser() -> argparse.ArgumentParser:
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions to the terminal, and keeps the examples one a line, as they are typed."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser: a mistyped option is reported with this command's usage and the closest option,
+    and, for a command asked for JSON (`--json`), as a JSON object on stdout."""
+
+    json_errors = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        # argparse hands a command's unknown arguments up to the top parser, which would show its own usage.
+        parsed, unknown = super().parse_known_args(args, namespace)
+        if unknown:
+            self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return parsed, unknown
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments: "):
+            message += _closest_option(self, message.removeprefix("unrecognized arguments: ").split())
+        if self.json_errors:
+            print(json.dumps({"error": message, "usage": self.format_usage().strip()}, indent=2))
+            raise SystemExit(USAGE_ERROR)
+        super().error(message)
+
+
+def _closest_option(parser: argparse.ArgumentParser, unknown: list[str]) -> str:
+    options = [option for action in parser._actions for option in action.option_strings]
+    for argument in unknown:
+        close = difflib.get_close_matches(argument.split("=", 1)[0], options, n=1)
+        if argument.startswith("-") and close:
+            return f" (did you mean {close[0]}?)"
+    return ""
+
+
+def parser(json_errors: bool = False) -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-        prog="python -m ops",
+        prog=PROG,
         description="Constellab platform toolkit: check and preview customer stacks without the Pulumi CLI.",
+        epilog=f"examples:\n  {PROG} validate\n  {PROG} preview --stack acme-cloud\n  {PROG} <command> --help",
+        formatter_class=HelpFormatter,
     )
-    commands = top.add_subparsers(dest="command", metavar="<command>", required=True)
+    commands = top.add_subparsers(dest="command", metavar="<command>", required=True, parser_class=CommandParser)
     for command in COMMANDS:
-        sub = commands.add_parser(command.NAME, help=command.HELP, description=command.DESCRIPTION)
+        examples = "\n".join(f"  {example}" for example in getattr(command, "EXAMPLES", ()))
+        sub = commands.add_parser(
+            command.NAME,
+            help=command.HELP,
+            description=command.DESCRIPTION,
+            epilog=f"examples:\n{examples}",
+            formatter_class=HelpFormatter,
+        )
         command.arguments(sub)
         sub.set_defaults(handler=command.run)
+        if isinstance(sub, CommandParser):
+            sub.json_errors = json_errors and any(action.dest == "json" for action in sub._actions)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser(json_errors="--json" in argv).parse_args(argv)
+    as_json = bool(getattr(args, "json", False))
     try:
         status = int(args.handler(args))
         sys.stdout.flush()  # here, so a failed write is reported below rather than at exit
         return status
     except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _report(str(error), USAGE_ERROR, as_json)
         return USAGE_ERROR
-    except InvalidStackError:
+    except (InvalidStackError, CommandError) as error:
+        _report(str(error), 1, as_json)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -60,3 +122,11 @@ def _drop_unwritten_output() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):  # stdout is not a real file (tests capture it): nothing to flush
         pass
+
+
+def _report(message: str, status: int, as_json: bool) -> None:
+    """An error: one `error:` line on stderr, or, for a command asked for JSON, an object on stdout."""
+    if as_json:
+        print(json.dumps({"error": message, "exitCode": status}, indent=2))
+    else:
+        print(message if "\n" in message else f"error: {message}", file=sys.stderr)

@@ -25,8 +25,12 @@ class UsageError(Exception):
     """Bad arguments: reported in one line, exit 2."""
 
 
+class CommandError(Exception):
+    """The command could not do its work (the message says why): one line, exit 1."""
+
+
 class InvalidStackError(Exception):
-    """The stack file has problems (already printed): exit 1."""
+    """The stack file has problems (the message lists them all): exit 1."""
 
 
 def at_least_one(text: str) -> int:
@@ -71,6 +75,14 @@ def stack_name(path: Path) -> str:
     from constellab.settings import stack_name_of
 
     return stack_name_of(path)
+
+
+def add_stack_selection(parser: argparse.ArgumentParser) -> None:
+    """`--stack` (repeatable) and `--all`, as every command that works on several stacks takes them."""
+    parser.add_argument(
+        "--stack", action="append", default=[], metavar="<stack>", help="a stack's name or file (repeatable)"
+    )
+    parser.add_argument("--all", action="store_true", help="every stack in stacks/")
 
 
 def stack_files(names: Sequence[str], all_stacks: bool) -> list[Path]:
@@ -142,9 +154,15 @@ def note_unset_secrets(path: Path, settings: StackSettings) -> None:
 
 def stack_and_server(stack: str, server: str) -> tuple[StackSettings, Server]:
     """A validated stack and one of its servers; unknown names are usage errors."""
-    settings = load_or_report(stack_files([stack], False)[0])
-    if settings is None:
-        raise InvalidStackError
+    from constellab.settings import StackConfigError, load_stack_file
+
+    path = stack_files([stack], False)[0]
+    try:
+        # No secret is decrypted here: one not set yet is no problem (`note_unset_secrets` says so).
+        settings = load_stack_file(path, require_secrets=False)
+    except StackConfigError as error:
+        raise InvalidStackError(error.render()) from None
+    note_unset_secrets(path, settings)
     servers = {found.name: found for _, found in settings.platform.servers()}
     if server not in servers:
         raise UsageError(f"stack {stack!r} has no server {server!r} (servers: {', '.join(servers)})")

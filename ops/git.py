@@ -31,3 +31,18 @@ def resolve_commit(root: Path, ref: str) -> str:
     if resolved.returncode != 0:
         raise GitRefError(f"unknown git ref {ref!r}")
     return resolved.stdout.strip()
+
+
+def not_ignored(root: Path, paths: list[Path]) -> list[Path] | None:
+    """Those of `paths` (inside the repository at `root`) that git does not ignore, so that a `git add` would
+    take them; None when git cannot tell (no git, or `root` is not a git work tree)."""
+    if shutil.which("git") is None:
+        return None
+    relative = [str(path.resolve().relative_to(root.resolve())) for path in paths]
+    # Exit 0: some are ignored (listed), 1: none is; anything else: git could not tell.
+    answer = run_git(root, "check-ignore", "--verbose", "--non-matching", "--", *relative)
+    if answer.returncode not in (0, 1):
+        return None
+    # `--verbose --non-matching` prints `::\t<path>` for a path no pattern ignores.
+    unmatched = {line.split("\t", 1)[1] for line in answer.stdout.splitlines() if line.startswith("::\t")}
+    return [path for path, shown in zip(paths, relative, strict=True) if shown in unmatched]

@@ -114,6 +114,35 @@ def output_directory(argument: str) -> Path:
     return out
 
 
+RENDERED = "rendered"
+"""The default --out, `rendered/<stack>/<server>` in the project: ignored by git (.gitignore), so the files
+written with --show-secrets are never committed by accident."""
+
+
+def default_output(root: Path, stack: str, server: str) -> Path:
+    return root / RENDERED / stack / server
+
+
+def secrets_could_be_committed(files: list[RenderedFile], out: Path, root: Path) -> str | None:
+    """Why writing the secret files under `out` is refused without --force: they would land inside the
+    repository at `root` where git does not ignore them (or git cannot tell). None when they cannot."""
+    from ops import git
+
+    secret_targets = [target for file, target in zip(files, check_targets(files, out), strict=True) if file.secret]
+    inside = [target for target in secret_targets if target.resolve().is_relative_to(root.resolve())]
+    if not inside:
+        return None
+    exposed = git.not_ignored(root, inside)
+    if exposed == []:
+        return None
+    reason = "git does not ignore them" if exposed else "git cannot tell whether it ignores them"
+    return (
+        f"--out {out}: the real secrets would be written inside the repository, and {reason}: "
+        f"leave out --out (the default, {RENDERED}/<stack>/<server>, is ignored by git), write outside the "
+        "repository, or add --force"
+    )
+
+
 def check_targets(files: list[RenderedFile], out: Path) -> list[Path]:
     """Where each file goes under `out`; refuses, before anything is written, any target that cannot be."""
     targets = []

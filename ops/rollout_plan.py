@@ -4,6 +4,7 @@ selection of stacks a rollout runs."""
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,22 +144,25 @@ def _plan_message(detail: Any) -> str:
     return message[0].lower() + message[1:] if message else message
 
 
-def select(plan: RolloutPlan, wave: str | None, pattern: str | None) -> list[tuple[str, str]]:
-    """(wave, stack) pairs in rollout order: those of `wave` (all when None) matching the glob `pattern`."""
+def select(plan: RolloutPlan, wave: str | None, patterns: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """(wave, stack) pairs in rollout order: those of `wave` (all when None) matching any of the stack names or
+    globs `patterns` (all when none); each pattern must match a stack."""
     if wave is not None and wave not in [w.name for w in plan.waves]:
         raise RolloutError(f"no wave {wave!r} (waves: {', '.join(w.name for w in plan.waves)})")
-    chosen = [
-        (w.name, stack)
-        for w in plan.waves
-        if wave is None or w.name == wave
-        for stack in w.stacks
-        if pattern is None or fnmatch.fnmatchcase(stack, pattern)
+    candidates = [(w.name, stack) for w in plan.waves if wave is None or w.name == wave for stack in w.stacks]
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(stack, pattern) for _, stack in candidates):
+            excluded = [stack for stack in plan.excluded if fnmatch.fnmatchcase(stack, pattern)]
+            if excluded:
+                raise RolloutError(f"--stack {pattern!r}: {', '.join(excluded)} is excluded in rollout.yaml")
+            scope = f"no stack of wave {wave}" if wave is not None else "no stack of rollout.yaml"
+            names = ", ".join(stack for _, stack in candidates)
+            raise RolloutError(f"--stack {pattern!r} matches {scope} (stacks: {names})")
+    return [
+        (name, stack)
+        for name, stack in candidates
+        if not patterns or any(fnmatch.fnmatchcase(stack, pattern) for pattern in patterns)
     ]
-    if not chosen:
-        candidates = [stack for w in plan.waves if wave is None or w.name == wave for stack in w.stacks]
-        scope = f"no stack of wave {wave}" if wave is not None else "no stack of rollout.yaml"
-        raise RolloutError(f"--stacks {pattern!r} matches {scope} (stacks: {', '.join(candidates)})")
-    return chosen
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,13 +7,16 @@ test_rollout, test_new_stack, test_render_proxy, test_lab_command.
 
 from __future__ import annotations
 
+import argparse
 import json
+import shlex
 import subprocess
 import sys
 
 import pytest
 
-from ops.cli import main
+from ops.cli import main, parser
+from ops.commands import COMMANDS
 from tests.conftest import ROOT, run_ops
 
 
@@ -86,3 +89,56 @@ def test_output_that_cannot_be_written_is_one_line_not_a_traceback():
         )
     assert result.returncode == 1
     assert result.stderr.strip() == "error: No space left on device"
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[command.NAME for command in COMMANDS])
+def test_every_command_help_explains_every_argument_and_shows_an_example_as_users_type_it(command, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([command.NAME, "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: ./run ops {command.NAME} ")
+    examples = text.split("\nexamples:\n", 1)[1].splitlines()
+    assert examples and all(line.startswith(f"  ./run ops {command.NAME}") for line in examples if line.strip())
+    sub = argparse.ArgumentParser()
+    command.arguments(sub)
+    unexplained = [action.dest for action in sub._actions if action.dest != "help" and not action.help]
+    assert unexplained == [], f"arguments without a help line: {unexplained}"
+
+
+def test_every_example_in_the_help_parses():
+    for command in COMMANDS:
+        for example in command.EXAMPLES:
+            words = shlex.split(example.split(" > ", 1)[0])  # the output redirected is the shell's business
+            assert words[:2] == ["./run", "ops"], example
+            parser().parse_args(words[2:])
+
+
+def test_a_mistyped_option_prints_that_commands_usage_and_the_closest_option(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["preview", "--stak", "local"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: ./run ops preview ")
+    assert err.strip().endswith(
+        "./run ops preview: error: unrecognized arguments: --stak local (did you mean --stack?)"
+    )
+
+
+def test_lab_json_reports_every_error_as_json_on_stdout(capsys):
+    cases = [
+        (["lab", "status", "lab", "--stack", "local", "--json"], 1, "lab is local: only cloud servers are started"),
+        (["lab", "status", "nobody", "--stack", "local", "--json"], 2, "stack 'local' has no server 'nobody'"),
+    ]
+    for argv, code, expected in cases:
+        assert main(argv) == code
+        captured = capsys.readouterr()
+        assert captured.err == ""
+        answer = json.loads(captured.out)
+        assert answer["exitCode"] == code and answer["error"].startswith(expected)
+    with pytest.raises(SystemExit) as exited:
+        main(["lab", "status", "--json"])
+    assert exited.value.code == 2
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["error"] == "the following arguments are required: <server>, --stack"
+    assert answer["usage"].startswith("usage: ./run ops lab ")

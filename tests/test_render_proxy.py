@@ -130,3 +130,61 @@ def test_a_failure_while_writing_leaves_no_partial_output(tmp_path: Path, monkey
     with pytest.raises(OutputError, match="No space left on device"):
         render_proxy.write(FILES, out)
     assert not out.exists()  # the directories it made are gone too
+
+
+@pytest.fixture
+def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git checkout of the project standing in for ROOT: its .gitignore, its stacks."""
+    import shutil
+    import subprocess
+
+    from ops import common
+    from tests.conftest import ROOT, STACKS
+
+    root = tmp_path / "checkout"
+    root.mkdir()
+    shutil.copy(ROOT / ".gitignore", root / ".gitignore")
+    shutil.copytree(STACKS, root / "stacks")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    monkeypatch.setattr(common, "ROOT", root)
+    monkeypatch.setattr(common, "STACKS", root / "stacks")
+    monkeypatch.setenv("CONSTELLAB_TLS_PRIVATE_KEY", "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n")
+    return root
+
+
+def test_render_proxy_writes_by_default_where_git_ignores_the_files(repository, capsys):
+    import subprocess
+
+    assert main(["render-proxy", "--stack", "pharma-onprem", "--server", "hub", "--show-secrets"]) == 0
+    key = repository / "rendered" / "pharma-onprem" / "hub" / "certs" / "privkey.pem"
+    assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repository, capture_output=True, text=True)
+    assert "rendered" not in status.stdout, "git would offer the secrets for a commit"
+
+
+def test_secrets_written_where_git_would_take_them_need_force(repository, capsys):
+    out = repository / "traefik-hub"
+    argv = ["render-proxy", "--stack", "pharma-onprem", "--server", "hub", "--show-secrets", "--out", str(out)]
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {out}: the real secrets would be written inside the repository, and git ")
+    assert "or add --force" in err
+    assert not out.exists(), "nothing is written"
+
+    assert main([*argv, "--force"]) == 0
+    assert (out / "certs" / "privkey.pem").read_text().startswith("-----BEGIN PRIVATE KEY-----")
+
+
+def test_placeholders_and_secrets_outside_the_repository_need_no_force(repository, tmp_path, capsys):
+    inside = repository / "review"
+    assert main(["render-proxy", "--stack", "pharma-onprem", "--server", "hub", "--out", str(inside)]) == 0
+    outside = tmp_path / "elsewhere"
+    argv = ["render-proxy", "--stack", "pharma-onprem", "--server", "hub", "--show-secrets", "--out", str(outside)]
+    assert main(argv) == 0
+    assert (outside / "certs" / "privkey.pem").exists()
+
+
+def test_force_without_show_secrets_is_refused(capsys):
+    assert main(["render-proxy", "--stack", "pharma-onprem", "--server", "hub", "--force"]) == 2
+    assert "--force only allows --show-secrets" in capsys.readouterr().err

@@ -73,7 +73,7 @@ def rollout(tmp_path: Path, runner: RecordingRunner, **kwargs) -> Rollout:
 
 def test_waves_run_in_order_and_every_stack_once(tmp_path):
     runner = RecordingRunner(slow={"c1": 0.05})
-    report = rollout(tmp_path, runner, concurrency=3).run(select(PLAN, None, None))
+    report = rollout(tmp_path, runner, concurrency=3).run(select(PLAN, None))
     assert runner.started[0] == "c1"
     assert set(runner.started[1:4]) == {"e1", "e2", "e3"} and set(runner.started[4:]) == {"a1", "a2", "a3", "a4"}
     assert [s.result for s in report.stacks] == ["succeeded"] * 8
@@ -82,16 +82,16 @@ def test_waves_run_in_order_and_every_stack_once(tmp_path):
 
 def test_never_more_than_the_concurrency_run_at_once(tmp_path):
     runner = RecordingRunner(slow={stack: 0.05 for wave in PLAN.waves for stack in wave.stacks})
-    rollout(tmp_path, runner, concurrency=2).run(select(PLAN, None, None))
+    rollout(tmp_path, runner, concurrency=2).run(select(PLAN, None))
     assert runner.most_at_once == 2
     serial = RecordingRunner()
-    rollout(tmp_path, serial).run(select(PLAN, None, None))
+    rollout(tmp_path, serial).run(select(PLAN, None))
     assert serial.most_at_once == 1
 
 
 def test_max_failures_halts_lets_running_stacks_finish_and_starts_no_more(tmp_path):
     runner = RecordingRunner(fail={"e1"}, slow={"e1": 0.01, "e2": 0.2, "e3": 0.2})
-    report = rollout(tmp_path, runner, concurrency=2, max_failures=1).run(select(PLAN, None, None))
+    report = rollout(tmp_path, runner, concurrency=2, max_failures=1).run(select(PLAN, None))
     results = {s.stack: s.result for s in report.stacks}
     assert report.halted
     assert results["e1"] == "failed" and results["e2"] == "succeeded", "the running stack finished"
@@ -100,10 +100,10 @@ def test_max_failures_halts_lets_running_stacks_finish_and_starts_no_more(tmp_pa
 
 
 def test_resume_skips_the_stacks_a_report_says_are_done(tmp_path):
-    first = rollout(tmp_path, RecordingRunner(fail={"a2"})).run(select(PLAN, None, None))
+    first = rollout(tmp_path, RecordingRunner(fail={"a2"})).run(select(PLAN, None))
     assert {s.stack for s in first.stacks if s.result == "failed"} == {"a2"}
     runner = RecordingRunner()
-    second = rollout(tmp_path, runner).run(select(PLAN, None, None), done_in(tmp_path / "run" / "report.json", "up"))
+    second = rollout(tmp_path, runner).run(select(PLAN, None), done_in(tmp_path / "run" / "report.json", "up"))
     assert runner.started == ["a2"]
     assert {s.stack: s.result for s in second.stacks}["c1"] == "skipped"
     with pytest.raises(RolloutError, match="that report is of a 'up' rollout, this one is 'preview'"):
@@ -111,7 +111,7 @@ def test_resume_skips_the_stacks_a_report_says_are_done(tmp_path):
 
 
 def test_the_report_has_a_row_and_a_json_entry_per_stack(tmp_path):
-    report = rollout(tmp_path, RecordingRunner(fail={"e2"})).run(select(PLAN, "early", None))
+    report = rollout(tmp_path, RecordingRunner(fail={"e2"})).run(select(PLAN, "early"))
     saved = json.loads((tmp_path / "run" / "report.json").read_text())
     assert [(s["stack"], s["wave"], s["result"]) for s in saved["stacks"]] == [
         ("e1", "early", "succeeded"),
@@ -125,11 +125,11 @@ def test_the_report_has_a_row_and_a_json_entry_per_stack(tmp_path):
 
 
 def test_stacks_are_selected_by_wave_and_glob():
-    assert select(PLAN, "all", "a[12]") == [("all", "a1"), ("all", "a2")]
+    assert select(PLAN, "all", ["a[12]"]) == [("all", "a1"), ("all", "a2")]
     with pytest.raises(RolloutError, match="no wave 'late'"):
-        select(PLAN, "late", None)
+        select(PLAN, "late")
     with pytest.raises(RolloutError, match="matches no stack"):
-        select(PLAN, None, "zzz*")
+        select(PLAN, None, ["zzz*"])
 
 
 def test_the_shipped_plan_puts_every_stack_in_exactly_one_wave():
@@ -265,11 +265,43 @@ def test_resuming_from_a_report_that_does_not_exist_says_no_such_file(tmp_path):
 
 def test_a_stack_pattern_matching_nothing_names_the_pattern_and_the_stacks():
     plan = load_plan(STACKS, STACK_NAMES)
+    with pytest.raises(RolloutError, match=r"^--stack 'zzz\*' matches no stack of rollout.yaml \(stacks: .*acme-cloud"):
+        select(plan, None, ["zzz*"])
     with pytest.raises(
-        RolloutError, match=r"^--stacks 'zzz\*' matches no stack of rollout.yaml \(stacks: .*acme-cloud"
+        RolloutError, match=r"^--stack 'zzz\*' matches no stack of wave early \(stacks: biolab-hybrid\)$"
     ):
-        select(plan, None, "zzz*")
-    with pytest.raises(
-        RolloutError, match=r"^--stacks 'zzz\*' matches no stack of wave early \(stacks: biolab-hybrid\)$"
-    ):
-        select(plan, "early", "zzz*")
+        select(plan, "early", ["zzz*"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--wave", "late"], "error: no wave 'late' (waves: "),
+        (["--stack", "zzz*"], "error: --stack 'zzz*' matches no stack of rollout.yaml"),
+        (["--resume", "/nonexistent/report.json"], "error: --resume /nonexistent/report.json: no such file"),
+        (["--run-dir", "/dev/null/runs"], "error: --run-dir /dev/null/runs: /dev/null is"),
+    ],
+)
+def test_rollout_checks_its_arguments_before_it_looks_for_the_pulumi_cli(argv, expected, capsys, monkeypatch):
+    monkeypatch.setattr("ops.rollout.pulumi_cli_missing", lambda: "the Pulumi CLI is not installed")
+    assert main(["rollout", *argv]) == 2
+    assert capsys.readouterr().err.startswith(expected)
+
+
+def test_rollout_takes_stack_repeated_with_names_and_globs_in_rollout_order(capsys, monkeypatch):
+    from ops.commands import rollout as rollout_command
+
+    checked: list[list[str]] = []
+    monkeypatch.setattr("ops.rollout.pulumi_cli_missing", lambda: None)
+
+    def preflight(stacks: list[str]) -> list[str]:
+        checked.append(stacks)
+        return ["stop here"]
+
+    monkeypatch.setattr(rollout_command, "preflight", preflight)
+    assert main(["rollout", "--stack", "acme-cloud", "--stack", "pharma-*"]) == 1
+    plan = load_plan(STACKS, STACK_NAMES)
+    in_order = [stack for wave in plan.waves for stack in wave.stacks if stack in ("acme-cloud", "pharma-onprem")]
+    assert checked == [in_order] and in_order == ["pharma-onprem", "acme-cloud"]
+    assert main(["rollout", "--stack", "local"]) == 2
+    assert capsys.readouterr().err.strip().endswith("error: --stack 'local': local is excluded in rollout.yaml")

@@ -1,7 +1,8 @@
 """The `ops` commands, one module each: its name, help, arguments and `run`.
 
-A new command is one module here with `NAME`, `HELP`, `DESCRIPTION`, `arguments(parser)` and `run(args)`,
-and one line in `COMMANDS`. Heavy imports go inside `run`, so `--help` and the other commands stay fast.
+A new command is one module here with `NAME`, `HELP`, `DESCRIPTION`, `EXAMPLES` (as users type them, shown
+by `--help`), `arguments(parser)` (a help line for every argument) and `run(args)`, and one line in
+`COMMANDS`. Heavy imports go inside `run`, so `--help` and the other commands stay fast.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ class Command(Protocol):
     NAME: str
     HELP: str
     DESCRIPTION: str
+    EXAMPLES: tuple[str, ...]
 
     def arguments(self, parser: argparse.ArgumentParser) -> None: ...
 

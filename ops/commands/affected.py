@@ -9,11 +9,19 @@ from ops import common
 NAME = "affected"
 HELP = "list the stacks a change affects (for pull requests)"
 DESCRIPTION = "Stacks whose files changed since <git-ref>, or every stack when shared code changed."
+EXAMPLES = (
+    "./run ops affected --against origin/main",
+    "./run ops affected --against origin/main --format args --deployable",
+)
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--against", required=True, metavar="<git-ref>")
-    parser.add_argument("--format", choices=("lines", "args"), default="lines", help="args: --stack options")
+    parser.add_argument(
+        "--against", required=True, metavar="<git-ref>", help="the branch, tag or commit to compare with"
+    )
+    parser.add_argument(
+        "--format", choices=("lines", "args"), default="lines", help="lines: one stack a line; args: --stack options"
+    )
     parser.add_argument("--deployable", action="store_true", help="leave out the stacks rollout.yaml excludes")
 
 

@@ -16,12 +16,18 @@ DESCRIPTION = (
     "the mock engine). Violations are grouped by resource; exit 1 if any is mandatory."
 )
 
+EXAMPLES = (
+    "./run ops check --all",
+    "./run ops check --stack acme-cloud --against origin/main --format json",
+)
+
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", action="append", default=[], metavar="<stack>", help="stack name (repeatable)")
-    parser.add_argument("--all", action="store_true", help="every stack in stacks/")
+    common.add_stack_selection(parser)
     parser.add_argument("--policy-config", metavar="<file.json>", help="pack configuration, as for pulumi preview")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text: by resource; json: by stack (text)"
+    )
     parser.add_argument(
         "--against",
         metavar="<git-ref>",

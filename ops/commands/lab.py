@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import urllib.parse
 
 from ops import common
@@ -16,18 +15,24 @@ DESCRIPTION = (
     "stopped one says so and exits 0."
 )
 
+EXAMPLES = (
+    "./run ops lab status lab1 --stack acme-cloud",
+    "./run ops lab start lab1 --stack acme-cloud --wait",
+    "./run ops lab stop lab1 --stack acme-cloud --json",
+)
+
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("status", "start", "stop"))
-    parser.add_argument("server", metavar="<server>")
-    parser.add_argument("--stack", required=True, metavar="<stack>")
+    parser.add_argument("action", choices=("status", "start", "stop"), help="what to do")
+    parser.add_argument("server", metavar="<server>", help="the lab's name in the stack file")
+    parser.add_argument("--stack", required=True, metavar="<stack>", help="the stack the lab belongs to")
     parser.add_argument("--wait", action="store_true", help="return once the instance is running (or stopped)")
     parser.add_argument("--no-health", action="store_true", help="with start --wait: do not wait for the lab manager")
     parser.add_argument("--health-url", metavar="<url>", help="health check to wait for (default: the lab manager's)")
     parser.add_argument(
         "--timeout", type=common.positive_seconds, default=900, metavar="<seconds>", help="how long to wait (900)"
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--json", action="store_true", help="machine-readable output, errors included")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +59,5 @@ def run(args: argparse.Namespace) -> int:
             result = control.stop(args.wait, args.timeout)
             print(as_json(result) if args.json else result["message"])
     except LabCommandError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        raise common.CommandError(str(error)) from None
     return 0

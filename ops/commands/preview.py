@@ -16,10 +16,15 @@ DESCRIPTION = (
     "and print the resource tree by component, counts per type and the stack outputs with secrets masked."
 )
 
+EXAMPLES = (
+    "./run ops preview --stack acme-cloud",
+    "./run ops preview --all --format json > preview.json",
+    "./run ops preview --all --against origin/main --format markdown --full-report report.md",
+)
+
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", action="append", default=[], metavar="<stack>", help="stack name (repeatable)")
-    parser.add_argument("--all", action="store_true", help="every stack in stacks/")
+    common.add_stack_selection(parser)
     parser.add_argument(
         "--format",
         choices=("text", "json", "markdown", "mermaid"),

@@ -16,10 +16,22 @@ DESCRIPTION = (
     "stack must validate and pass the mandatory guardrails offline before anything starts."
 )
 
+EXAMPLES = (
+    "./run ops rollout --wave canary",
+    "./run ops rollout --stack 'acme-*' --stack biolab-hybrid --up --concurrency 2",
+    "./run ops rollout --up --resume runs/20261204-101500/report.json",
+)
+
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wave", metavar="<wave>", help="only this wave")
-    parser.add_argument("--stacks", metavar="<glob>", help="only stacks matching this pattern")
+    parser.add_argument(
+        "--stack",
+        action="append",
+        default=[],
+        metavar="<stack-or-glob>",
+        help="only this stack, or the stacks matching this glob (repeatable; default: every stack)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--preview", action="store_true", help="pulumi preview (the default)")
     mode.add_argument("--up", action="store_true", help="pulumi up")
@@ -59,17 +71,17 @@ def preflight(stacks: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from ops import rollout
 
-    missing = rollout.pulumi_cli_missing()
-    if missing:
-        raise common.UsageError(missing)
     known = common.known_stacks()
     try:
         plan = rollout.load_plan(common.STACKS, known)
-        selection = rollout.select(plan, args.wave, args.stacks)
+        selection = rollout.select(plan, args.wave, args.stack)
         skip = rollout.done_in(Path(args.resume), "up" if args.up else "preview") if args.resume else set()
     except rollout.RolloutError as error:
         raise common.UsageError(str(error)) from None
     common.check_directory_can_be_made(args.run_dir, "--run-dir")
+    missing = rollout.pulumi_cli_missing()  # only once the arguments are known to be right
+    if missing:
+        raise common.UsageError(missing)
     todo = [stack for _, stack in selection if stack not in skip]
     print(f"checking {len(todo)} stack(s) offline before anything starts", file=sys.stderr, flush=True)
     problems = preflight(todo)

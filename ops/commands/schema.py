@@ -11,6 +11,8 @@ NAME = "schema"
 HELP = "write the stack files' JSON Schema (stacks/stack.schema.json)"
 DESCRIPTION = "Write the JSON Schema editors use to check stack files; --check only compares."
 
+EXAMPLES = ("./run ops schema", "./run ops schema --check")
+
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true", help="exit 1 if the written schema is out of date")

@@ -12,10 +12,14 @@ NAME = "stacks"
 HELP = "list the stacks, with their customer (for CI matrices)"
 DESCRIPTION = "List the stacks of stacks/; --deployable leaves out those rollout.yaml excludes."
 
+EXAMPLES = ("./run ops stacks", "./run ops stacks --deployable --format json")
+
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--deployable", action="store_true")
-    parser.add_argument("--format", choices=("lines", "json"), default="lines")
+    parser.add_argument("--deployable", action="store_true", help="leave out the stacks rollout.yaml excludes")
+    parser.add_argument(
+        "--format", choices=("lines", "json"), default="lines", help="lines: names; json: names and customers"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

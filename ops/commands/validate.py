@@ -10,6 +10,8 @@ NAME = "validate"
 HELP = "check stack files (all of stacks/ when none is named)"
 DESCRIPTION = "Validate stack files without the Pulumi CLI: every problem with its field path; exit 1 if any."
 
+EXAMPLES = ("./run ops validate", "./run ops validate acme-cloud stacks/Pulumi.local.yaml")
+
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
