@@ -22,6 +22,7 @@ from constellab.config_types import (
     DNS_LABEL_PATTERN,
     AdminCidr,
     Cidr,
+    ClockTime,
     DnsLabel,
     DomainName,
     Email,
@@ -29,6 +30,7 @@ from constellab.config_types import (
     Model,
     PinnedImage,
     SshPublicKey,
+    TimeZone,
     ZoneId,
 )
 from constellab.lab_config import LabConfiguration, SpaceConfiguration, StackConfiguration
@@ -40,7 +42,6 @@ from constellab.server_config import (
     BucketStorage,
     CertificateMode,
     Certificates,
-    ClockTime,
     CloudPlacement,
     DefaultCertificates,
     ExternalSource,
@@ -57,7 +58,6 @@ from constellab.server_config import (
     Schedule,
     Space,
     SpaceStorage,
-    TimeZone,
     Weekday,
 )
 

@@ -12,6 +12,7 @@ from constellab import ssh_keys
 from constellab.aws import recovery
 from constellab.config_types import INSTANCE_TYPE_PATTERN
 from constellab.raw_document import mappings, raw_servers
+from policies.rules import field_limits
 
 
 class ConfigIssue(BaseModel):
@@ -153,6 +154,8 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
             continue  # labs have no recover alarm: a schedule or a person starts them again
         if not isinstance(instance_type, str) or not INSTANCE_TYPE_PATTERN.match(instance_type):
             continue  # the field's own check reports it
+        if not field_limits.instance_type_allowed(instance_type):
+            continue  # refused by the field's own check too (the guardrails' families)
         refusal = recovery.recovery_refusal(instance_type)
         if refusal is not None:
             issues.append(

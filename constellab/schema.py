@@ -18,7 +18,7 @@ def stack_file_schema() -> dict[str, Any]:
     definitions = platform.pop("$defs", {})
     definitions["PlatformConfig"] = platform
     definitions["Secret"] = {
-        "description": "A Pulumi secret: set it with `pulumi config set --secret <key> <value>`.",
+        "description": "A Pulumi secret: `pulumi config set --secret` writes it (each key says how).",
         "type": "object",
         "properties": {"secure": {"type": "string"}},
         "required": ["secure"],
@@ -32,14 +32,17 @@ def stack_file_schema() -> dict[str, Any]:
         if secret.is_map:
             # `pulumi config set --secret --path '<key>.<server>'` stores one secret per server.
             config_properties[secret.key] = {
-                "description": secret.purpose,
+                "description": f"{secret.purpose}. Set it with `{secret.set_command()}`.",
                 "anyOf": [
                     {"$ref": "#/$defs/Secret"},
                     {"type": "object", "additionalProperties": {"$ref": "#/$defs/Secret"}},
                 ],
             }
         else:
-            config_properties[secret.key] = {"$ref": "#/$defs/Secret", "description": secret.purpose}
+            config_properties[secret.key] = {
+                "$ref": "#/$defs/Secret",
+                "description": f"{secret.purpose}. Set it with `{secret.set_command()}`.",
+            }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://constellab.example/schemas/stack.schema.json",

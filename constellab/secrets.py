@@ -33,16 +33,29 @@ class SecretKey:
     """What the program calls its value (`topology.Ref`): each secret names it once, here."""
     purpose: str
     is_map: bool = False
+    pem_file: bool = False
+    """Its value is a PEM file's text (a manual certificate's key): the command reads it from the file."""
 
     @property
     def name(self) -> str:
         return self.key.split(":", 1)[1]
 
-    def set_command(self, member: str | None = None, value: str = "<value>") -> str:
-        """The command that stores it (a map member with `--path`)."""
-        if member is None:
-            return f"pulumi config set --secret {self.name} {value}"
-        return f"pulumi config set --secret --path '{self.name}.{member}' {value}"
+    def set_command(self, member: str | None = None, value: str | None = None) -> str:
+        """The command that stores it; for a map, the member of one server (`<server>` unless named) with
+        `--path`: a map's key alone would store one value for every server, which the program cannot read.
+        `value` defaults to `<value>`, or for a PEM file to its text read after `--` (`-----BEGIN` is no option)."""
+        if value is None:
+            value = _pem_file_value(member) if self.pem_file else "<value>"
+        if self.is_map:
+            return f"pulumi config set --secret --path '{self.name}.{member or '<server>'}' {value}"
+        if member is not None:
+            raise ValueError(f"{self.key} is one secret for the whole stack, not one per server ({member})")
+        return f"pulumi config set --secret {self.name} {value}"
+
+
+def _pem_file_value(server: str | None) -> str:
+    key_file = f"{server}.key" if server and not server.startswith("<") else "key.pem"  # the README's key.pem
+    return f'-- "$(cat {key_file})"'
 
 
 CLOUDFLARE_TOKEN = SecretKey(
@@ -88,7 +101,10 @@ TLS_PRIVATE_KEYS = SecretKey(
     Configured.TLS_PRIVATE_KEY,
     "PEM private keys of manual certificates, one per server name (a secret map)",
     is_map=True,
+    pem_file=True,
 )
+
+
 SECRET_KEYS = (
     CLOUDFLARE_TOKEN,
     ACME_DNS_TOKEN,

@@ -6,16 +6,16 @@ Part of the stack file's models (`constellab.config` is the entry point).
 
 from __future__ import annotations
 
-import re
-import zoneinfo
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from constellab.config_types import (
     BucketName,
     CertificateChain,
+    ClockTime,
+    DataDiskGb,
     DnsLabel,
     HostName,
     HttpsUrl,
@@ -23,7 +23,9 @@ from constellab.config_types import (
     IPv4,
     KeyPrefix,
     Model,
-    fail,
+    Port,
+    TimeZone,
+    number,
 )
 from constellab.lab_config import LabConfiguration, SpaceConfiguration, StackConfiguration
 
@@ -37,7 +39,7 @@ class CloudPlacement(Model):
 
     kind: Literal["cloud"]
     instance_type: InstanceType = "t3.large"
-    data_disk_gb: Annotated[int, Field(ge=20, le=16384)] = 100
+    data_disk_gb: DataDiskGb = 100
     """Size of the data volume that holds /app (databases, lab data, Docker's data root)."""
 
 
@@ -47,7 +49,7 @@ class OnPremPlacement(Model):
     kind: Literal["onPrem"]
     ssh_host: HostName
     ssh_user: DnsLabel = "constellab"
-    ssh_port: Annotated[int, Field(ge=1, le=65535)] = 22
+    ssh_port: Port = 22
     public_address: IPv4
     """The address the DNS records point at (the site's public or VPN address)."""
     firewall: Literal["ufw", "none"] = "ufw"
@@ -103,25 +105,6 @@ Certificates = Annotated[
 CertificateMode = Literal["acme", "httpreq", "manual", "default"]
 
 
-def _check_time_zone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise fail(
-            "time_zone", f"{value!r} is not an IANA time zone (e.g. 'Europe/Paris', 'America/New_York')"
-        ) from None
-    return value
-
-
-def _check_clock_time(value: str) -> str:
-    match = re.match(r"^([01][0-9]|2[0-3]):([0-5][0-9])$", value)
-    if not match:
-        raise fail("clock_time", f"{value!r} is not a time of day as HH:MM (e.g. '08:30')")
-    return value
-
-
-TimeZone = Annotated[str, AfterValidator(_check_time_zone)]
-ClockTime = Annotated[str, AfterValidator(_check_clock_time)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -182,8 +165,8 @@ class Schedule(Model):
 class IdleStop(Model):
     """Stop the lab after `minutes` with average CPU below `cpuBelowPercent` (a CloudWatch alarm)."""
 
-    minutes: Annotated[int, Field(ge=10, le=1440)] = 60
-    cpu_below_percent: Annotated[float, Field(gt=0, le=50)] = 5.0
+    minutes: Annotated[int, Field(ge=10, le=1440), number("a whole number of minutes")] = 60
+    cpu_below_percent: Annotated[float, Field(gt=0, le=50), number("a percentage (e.g. 5)", whole=False)] = 5.0
 
 
 BIOTA_MIN_DISK_GB = 50
@@ -193,8 +176,8 @@ BIOTA_MIN_DISK_GB = 50
 class BackupRetention(Model):
     """How long the lab manager's backups are kept, by prefix of the backup bucket."""
 
-    daily_days: Annotated[int, Field(ge=1, le=365)] = 7
-    weekly_days: Annotated[int, Field(ge=7, le=3650)] = 35
+    daily_days: Annotated[int, Field(ge=1, le=365), number("a whole number of days")] = 7
+    weekly_days: Annotated[int, Field(ge=7, le=3650), number("a whole number of days")] = 35
 
     @model_validator(mode="after")
     def _weekly_outlives_daily(self) -> BackupRetention:

@@ -88,7 +88,7 @@ def validate(raw: RawStackConfig, source: str, *, require_secrets: bool = True) 
                 ConfigIssue(
                     path=key,
                     message=f"replaced by {replacement.name}, one per server the stack configures (each lab has its "
-                    f"own in the Space): remove it and run `{replacement.set_command('<server>')}` for each",
+                    f"own in the Space): remove it and run `{replacement.set_command()}` for each",
                 )
             )
         elif key.startswith("constellab:") and key not in known:
@@ -113,21 +113,19 @@ def validate(raw: RawStackConfig, source: str, *, require_secrets: bool = True) 
     for secret in SECRET_KEYS:
         state = raw.secrets.get(secret.key, SecretState.MISSING)
         if state is SecretState.MALFORMED:
-            member = "<server>" if secret.is_map else None
             issues.append(
                 ConfigIssue(
                     path=secret.key,
                     message="`secure:` does not hold the ciphertext Pulumi writes: remove it and run "
-                    f"`{secret.set_command(member)}` ({secret.purpose})",
+                    f"`{secret.set_command()}`{' for each server' if secret.is_map else ''} ({secret.purpose})",
                 )
             )
         elif state is SecretState.PLAIN:
-            member = "<server>" if secret.is_map else None
             issues.append(
                 ConfigIssue(
                     path=secret.key,
                     message="is stored in plain text: remove it and run "
-                    f"`{secret.set_command(member)}` ({secret.purpose})",
+                    f"`{secret.set_command()}`{' for each server' if secret.is_map else ''} ({secret.purpose})",
                 )
             )
         elif secret.is_map and secret in needed:
@@ -161,8 +159,7 @@ def validate(raw: RawStackConfig, source: str, *, require_secrets: bool = True) 
 
 def _missing_member(secret: SecretKey, server: str) -> str:
     if secret is TLS_PRIVATE_KEYS:
-        key_file = f'-- "$(cat {server}.key)"'
-        return f"missing: the manual certificate needs its key, run `{secret.set_command(server, value=key_file)}`"
+        return f"missing: the manual certificate needs its key, run `{secret.set_command(server)}`"
     if secret is LAB_MANAGER_API_KEYS:
         return (
             f"missing: {server}'s lab manager takes the API key the Space generated for it (it calls the Space with "

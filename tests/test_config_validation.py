@@ -92,7 +92,7 @@ INVALID_FIELDS = [
     ("images.glab", "constellab/glab:0.12.3", "images.glab: the lab manager runs glab at the tag the Space sets"),
     ("images.front", "constellab/lab-front:2.4.1", "images.front: the lab manager runs the front at the version"),
     ("images.database", "mariadb:11.4.8", "images.database: the lab manager runs the lab's databases"),
-    ("environmentProfile", "staging", "environmentProfile: input should be 'prod' or 'pre-prod'"),
+    ("environmentProfile", "staging", "environmentProfile: 'staging' is not one of 'prod', 'pre-prod'"),
     (
         "endpoints.spaceApiUrl",
         "http://api.example.com",
@@ -100,10 +100,10 @@ INVALID_FIELDS = [
     ),
     ("network.subnetCidr", "10.99.0.0/24", "network.subnetCidr: subnetCidr 10.99.0.0/24 is not inside vpcCidr"),
     ("network.mode", "borrowed", "network.mode: 'borrowed' is not one of 'create', 'existing'"),
-    ("space.placement.kind", "onPrem", "space.placement.kind: input should be 'cloud'"),
+    ("space.placement.kind", "onPrem", "space.placement.kind: must be 'cloud', not 'onPrem'"),
     ("hubs[0].name", "Hub_1", "hubs[0].name: 'Hub_1' is not a DNS label"),
     ("hubs[0].externalSources[0].prefix", "/runs", "hubs[0].externalSources[0].prefix: '/runs' is not a key prefix"),
-    ("hubs[0].backup.weeklyDays", 3, "hubs[0].backup.weeklyDays: input should be greater than or equal to 7"),
+    ("hubs[0].backup.weeklyDays", 3, "hubs[0].backup.weeklyDays: must be at least 7, not 3"),
     (
         "labs[0].placement.dataDiskGb",
         30,
@@ -119,17 +119,21 @@ INVALID_FIELDS = [
     (
         "hubs[0].placement.instanceType",
         "m5d.large",
-        "hubs[0].placement.instanceType: instances with instance store volumes cannot be recovered, and this "
-        "server is always on",
+        "hubs[0].placement.instanceType: 'm5d.large' is not an instance type the guardrails allow: pick one of the "
+        "families t3, t3a, m6i, m7i, m6a, m7a, m7g, c6i, c7i, c7g, r6i, r7i, r7g",
     ),
     (
         "space.placement.instanceType",
         "m7g.metal",
         "space.placement.instanceType: bare metal instances cannot be recovered",
     ),
-    ("hubs[0].placement.instanceType", "g5.xlarge", "hubs[0].placement.instanceType: EC2 does not recover g5"),
+    (
+        "hubs[0].placement.instanceType",
+        "m7i.metal-24xl",
+        "hubs[0].placement.instanceType: bare metal instances cannot be recovered, and this server is always on",
+    ),
     ("labs[1].placement.kind", "clod", "labs[1].placement.kind: 'clod' is not one of 'cloud', 'onPrem', 'local'"),
-    ("labs[1].bricks", ["biota", "alphafold"], "labs[1].bricks[1]: input should be 'biota'"),
+    ("labs[1].bricks", ["biota", "alphafold"], "labs[1].bricks[1]: must be 'biota', not 'alphafold'"),
     ("labs[1].placement.instanceTyp", "t3.large", "labs[1].placement.instanceTyp: unknown field: remove it"),
     ("labs[1].devEnvironment", False, "labs[1].devEnvironment: the lab manager always runs Codelab"),
     (
@@ -178,7 +182,7 @@ INVALID_FIELDS = [
                 }
             ],
         },
-        "labs[1].configuration.git[0].packages[0].commit: string should match pattern",
+        "labs[1].configuration.git[0].packages[0].commit: 'latest' is not a git commit (7 to 40 lowercase hexadecimal",
     ),
     ("labs[0].configuration", STACK_CONFIGURATION, "labs[0].bricks: with configuration.mode stack, list bricks"),
     ("hubs[0].certificates", {"mode": "httpreq"}, "hubs[0].certificates.endpoint: required: add it"),
@@ -198,7 +202,11 @@ INVALID_FIELDS = [
     ("labs[0].schedule.periods[0].start", "8h", "labs[0].schedule.periods[0].start: '8h' is not a time of day"),
     ("labs[0].schedule.periods[0].stop", "08:00", "labs[0].schedule.periods[0].stop: stop equals start"),
     ("labs[0].schedule.periods[0].days", ["mon", "mon"], "labs[0].schedule.periods[0].days: a day is listed twice"),
-    ("labs[0].schedule.periods[0].days", ["monday"], "labs[0].schedule.periods[0].days[0]: input should be 'mon'"),
+    (
+        "labs[0].schedule.periods[0].days",
+        ["monday"],
+        "labs[0].schedule.periods[0].days[0]: 'monday' is not one of 'mon', 'tue'",
+    ),
     (
         "labs[0].schedule.periods",
         [
@@ -207,8 +215,8 @@ INVALID_FIELDS = [
         ],
         "labs[0].schedule.periods[1]: periods[1] overlaps or touches periods[0] on tue: merge them into one period",
     ),
-    ("labs[0].idleStop.minutes", 2, "labs[0].idleStop.minutes: input should be greater than or equal to 10"),
-    ("labs[0].state", "paused", "labs[0].state: input should be 'running' or 'stopped'"),
+    ("labs[0].idleStop.minutes", 2, "labs[0].idleStop.minutes: must be at least 10, not 2"),
+    ("labs[0].state", "paused", "labs[0].state: 'paused' is not one of 'running', 'stopped'"),
     (
         "hubs[0].schedule",
         {"timezone": "UTC", "periods": [{"days": ["mon"], "start": "08:00", "stop": "09:00"}]},
@@ -378,16 +386,16 @@ def test_on_prem_lab_hosts_need_the_administrator_networks_codelabs_ssh_answers(
     ]
 
 
-def test_a_lab_may_use_instance_store_types_it_has_no_recover_alarm():
+def test_a_lab_may_use_types_ec2_cannot_recover_it_has_no_recover_alarm():
     platform = valid_platform()
-    set_path(platform, "labs[1].placement.instanceType", "m5d.large")
+    set_path(platform, "labs[1].placement.instanceType", "m7i.metal-24xl")
     raw = RawStackConfig(
         values={PLATFORM_KEY: platform, "aws:region": "eu-west-3"},
         secrets=ALL_SECRETS,
         secret_members={"constellab:labManagerApiKeys": SERVER_NAMES},
     )
     placement = validate(raw, "test").platform.labs[1].placement
-    assert isinstance(placement, CloudPlacement) and placement.instance_type == "m5d.large"
+    assert isinstance(placement, CloudPlacement) and placement.instance_type == "m7i.metal-24xl"
 
 
 def test_keys_that_would_not_fit_in_the_instance_tags_are_refused():
@@ -592,11 +600,96 @@ def test_an_on_prem_lab_cannot_be_scheduled():
     ]
 
 
-@pytest.mark.parametrize(
-    "instance_type",
-    ["t3.nano", "t4g.micro", "m7i-flex.large", "c6in.metal", "m7i.metal-24xl", "u-6tb1.112xlarge", "x2iedn.32xlarge"],
-)
-def test_every_form_of_ec2_instance_type_is_accepted(instance_type):
+@pytest.mark.parametrize("instance_type", ["t3.nano", "m7i.metal-24xl", "c7g.16xlarge", "r7i.metal-48xl"])
+def test_every_form_of_ec2_instance_type_the_guardrails_allow_is_accepted(instance_type):
     platform = valid_platform()
     set_path(platform, "labs[1].placement.instanceType", instance_type)
     assert CloudPlacement.model_validate({**platform["labs"][1]["placement"]}).instance_type == instance_type
+
+
+@pytest.mark.parametrize("instance_type", ["t4g.micro", "m7i-flex.large", "c6in.metal", "u-6tb1.112xlarge"])
+def test_a_real_instance_type_outside_the_guardrails_is_refused_as_such_not_as_a_typo(instance_type):
+    platform = valid_platform()
+    set_path(platform, "labs[1].placement.instanceType", instance_type)
+    assert problems(platform) == [
+        f"labs[1].placement.instanceType: {instance_type!r} is not an instance type the guardrails allow: pick one "
+        "of the families t3, t3a, m6i, m7i, m6a, m7a, m7g, c6i, c7i, c7g, r6i, r7i, r7g (e.g. 't3.large', "
+        "'m7i.xlarge')"
+    ]
+
+
+MANUAL_KEY_COMMAND = "pulumi config set --secret --path 'tlsPrivateKeys.<server>' -- \"$(cat key.pem)\""
+
+
+def test_a_plain_manual_certificate_key_is_refused_with_the_per_server_command(tmp_path: Path):
+    document = yaml.safe_load(stack_file("pharma-onprem").read_text())
+    document["config"]["constellab:tlsPrivateKeys"] = {"hub": "-----BEGIN PRIVATE KEY-----"}
+    path = tmp_path / "Pulumi.leaky.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(StackConfigError) as caught:
+        load_stack_file(path)
+    assert [str(issue) for issue in caught.value.issues] == [
+        f"constellab:tlsPrivateKeys: is stored in plain text: remove it and run `{MANUAL_KEY_COMMAND}` for each "
+        "server (PEM private keys of manual certificates, one per server name (a secret map))"
+    ]
+
+
+def test_a_private_key_pasted_in_the_certificate_chain_is_refused_with_the_per_server_command():
+    platform = valid_platform()
+    chain = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----"
+    set_path(platform, "labs[0].certificates", {"mode": "manual", "certificateChain": chain})
+    assert problems(platform)[0] == (
+        "labs[0].certificates.certificateChain: holds a private key in plain text: remove it, and store the key as "
+        f"the server's secret with `{MANUAL_KEY_COMMAND}`"
+    )
+
+
+def test_the_editors_hint_for_each_secret_map_sets_one_servers_member():
+    from constellab.schema import stack_file_schema
+
+    properties = stack_file_schema()["properties"]["config"]["properties"]
+    assert properties["constellab:tlsPrivateKeys"]["description"].endswith(f"Set it with `{MANUAL_KEY_COMMAND}`.")
+    for secret in SECRET_MAPS:
+        assert f"--path '{secret.split(':')[1]}.<server>'" in properties[secret]["description"], secret
+
+
+def problems_of_stack_text(tmp_path: Path, text: str) -> list[str]:
+    """The problems `ops validate` reports for a stack file as written (YAML's own reading included)."""
+    path = tmp_path / "Pulumi.edited.yaml"
+    path.write_text(text)
+    with pytest.raises(StackConfigError) as caught:
+        load_stack_file(path, require_secrets=False)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def test_an_unquoted_time_that_yaml_reads_as_a_number_says_to_quote_it(tmp_path: Path):
+    text = stack_file("acme-cloud").read_text().replace('stop: "19:00"', "stop: 19:00", 1)
+    assert problems_of_stack_text(tmp_path, text) == [
+        'labs[0].schedule.periods[0].stop: 19:00 was read by YAML as the number 1140: quote it ("19:00")'
+    ]
+
+
+def test_a_disk_size_written_as_yes_says_it_must_be_a_number_of_gb(tmp_path: Path):
+    text = stack_file("acme-cloud").read_text().replace("dataDiskGb: 50\n", "dataDiskGb: yes\n", 1)
+    assert problems_of_stack_text(tmp_path, text) == [
+        "space.placement.dataDiskGb: must be a whole number of GB, not yes/true"
+    ]
+
+
+def test_a_bad_period_is_reported_once_without_the_list_length_it_leaves_behind():
+    platform = valid_platform()
+    set_path(platform, "labs[0].schedule.periods", [{"days": ["mon"], "start": "25:00", "stop": "19:00"}])
+    assert problems(platform) == [
+        "labs[0].schedule.periods[0].start: '25:00' is not a time of day as HH:MM (e.g. '08:30')"
+    ]
+
+
+def test_administrator_networks_that_together_span_the_internet_are_refused_on_the_first(tmp_path: Path):
+    platform = valid_platform()
+    set_path(platform, "adminCidrs", ["0.0.0.0/1", "128.0.0.0/1"])
+    assert problems(platform) == [
+        "adminCidrs[0]: '0.0.0.0/1' opens SSH to half the internet, wider than the /16 an administrator network "
+        "may span: list your administrators' networks (each /16 or narrower)",
+        "adminCidrs[1]: '128.0.0.0/1' opens SSH to half the internet, wider than the /16 an administrator network "
+        "may span: list your administrators' networks (each /16 or narrower)",
+    ]

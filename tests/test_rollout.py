@@ -173,7 +173,24 @@ def test_without_the_pulumi_cli_the_rollout_says_how_to_install_it():
     assert len(lines) == 1 and lines[0].startswith("error: the Pulumi CLI is not installed: install it")
 
 
-def test_a_stack_failing_its_guardrails_stops_the_rollout_before_it_starts(tmp_path, monkeypatch):
+def test_a_stack_failing_its_guardrails_stops_the_rollout_before_it_starts(monkeypatch):
+    from ops.commands import rollout as rollout_command
+    from policies.rules import compute
+
+    # A team may narrow a guardrail past what the stack file's validation knows (its pack's own defaults):
+    # Graviton (m7g) servers are not allowed here, and acme-cloud's lab2 is one.
+    narrowed = [family for family in compute.ALLOWED_TYPES_DEFAULT if family != "m7g.*"]
+    rule = next(rule for rule in compute.RULES if rule.name == "ec2-allowed-instance-types")
+    monkeypatch.setitem(rule.config["allowedInstanceTypes"], "default", narrowed)
+    problems = rollout_command.preflight(["pharma-onprem", "acme-cloud"])
+    assert problems == [
+        "acme-cloud: [ec2-allowed-instance-types] acme-lab2-host-server-instance (aws:Instance): instance type "
+        "m7g.large is not allowed. Fix: pick one of t3.*, t3a.*, m6i.*, m7i.*, m6a.*, m7a.*, c6i.*, c7i.*, "
+        "c7g.*, r6i.*, r7i.*, r7g.* (policy config allowedInstanceTypes)"
+    ]
+
+
+def test_an_invalid_stack_stops_the_rollout_before_its_guardrails_run(tmp_path, monkeypatch):
     from ops import common
     from ops.commands import rollout as rollout_command
 
@@ -184,11 +201,11 @@ def test_a_stack_failing_its_guardrails_stops_the_rollout_before_it_starts(tmp_p
     (copy / "Pulumi.acme-cloud.yaml").write_text(yaml.safe_dump(document))
     monkeypatch.setattr(common, "STACKS", copy)
     problems = rollout_command.preflight(["pharma-onprem", "acme-cloud"])
-    assert problems == [
-        "acme-cloud: [ec2-allowed-instance-types] acme-lab1-host-server-instance (aws:Instance): instance type "
-        "x9.large is not allowed. Fix: pick one of t3.*, t3a.*, m6i.*, m7i.*, m6a.*, m7a.*, m7g.*, c6i.*, c7i.*, "
-        "c7g.*, r6i.*, r7i.*, r7g.* (policy config allowedInstanceTypes)"
-    ]
+    assert len(problems) == 1 and problems[0].endswith(
+        "Pulumi.acme-cloud.yaml: 1 problem(s) in the stack configuration\n"
+        "  - labs[0].placement.instanceType: 'x9.large' is not an instance type the guardrails allow: pick one of the "
+        "families t3, t3a, m6i, m7i, m6a, m7a, m7g, c6i, c7i, c7g, r6i, r7i, r7g (e.g. 't3.large', 'm7i.xlarge')"
+    )
 
 
 def test_a_run_dir_under_a_file_is_refused_before_the_rollout_starts(tmp_path, capsys, monkeypatch):

@@ -6,7 +6,6 @@ secrets already unwrapped. They import nothing from the toolkit, so the pack run
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -124,10 +123,6 @@ def policy_document(value: Any) -> dict[str, Any] | None:
 
 def statements(document: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return [dict(s) for s in as_list(dig(document, "Statement")) if isinstance(s, Mapping)] if document else []
-
-
-def matches_any(value: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(value, pattern) for pattern in patterns)
 
 
 def of_type(resources: Iterable[PolicyResource], *types: str) -> list[PolicyResource]:

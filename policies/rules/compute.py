@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from .common import Rule, config, depends_on, dig, kept_on_delete, matches_any, of_type, report, tags_of
+from . import field_limits
+from .common import Rule, config, depends_on, dig, kept_on_delete, of_type, report, tags_of
 
 INSTANCE = "aws:ec2/instance:Instance"
 VOLUME = "aws:ebs/volume:Volume"
@@ -28,23 +28,8 @@ ADMIN_AND_DATABASE_PORTS = {
     6379: "Redis",
     9200: "Elasticsearch",
 }
-WORLD = ("0.0.0.0/0", "::/0")
 
-ALLOWED_TYPES_DEFAULT = [
-    "t3.*",
-    "t3a.*",
-    "m6i.*",
-    "m7i.*",
-    "m6a.*",
-    "m7a.*",
-    "m7g.*",
-    "c6i.*",
-    "c7i.*",
-    "c7g.*",
-    "r6i.*",
-    "r7i.*",
-    "r7g.*",
-]
+ALLOWED_TYPES_DEFAULT = list(field_limits.ALLOWED_INSTANCE_TYPES)
 REQUIRED_TAGS_DEFAULT = ["constellab:stack", "constellab:server", "constellab:role"]
 
 
@@ -120,7 +105,7 @@ def data_volume_encrypted(args: ResourceValidationArgs, report_violation: Report
 
 def no_admin_port_open_to_world(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     for rule in _ingress(args):
-        if rule["cidr"] not in WORLD or _all_ports(rule):
+        if not field_limits.opens_to_world(str(rule["cidr"])) or _all_ports(rule):
             continue
         low, high = int(rule["from"] or 0), int(rule["to"] or 0)
         opened = [f"{port} ({name})" for port, name in ADMIN_AND_DATABASE_PORTS.items() if low <= port <= high]
@@ -146,23 +131,23 @@ def no_all_ports_rule(args: ResourceValidationArgs, report_violation: ReportViol
             )
 
 
-ADMIN_CIDR_DEFAULTS = {"minimumAdminPrefixLength": 16}
+ADMIN_CIDR_DEFAULTS = {"minimumAdminPrefixLength": field_limits.MINIMUM_ADMIN_PREFIX_LENGTH}
 
 
 def admin_cidrs_narrow(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     minimum = int(config(args, ADMIN_CIDR_DEFAULTS)["minimumAdminPrefixLength"])
     for rule in _ingress(args):
         low, high = int(rule["from"] or 0), int(rule["to"] or 0)
-        if rule["cidr"] in WORLD or not any(low <= port <= high for port in (22, 2222)):
+        cidr = str(rule["cidr"])
+        if field_limits.opens_to_world(cidr) or not any(low <= port <= high for port in (22, 2222)):
             continue
-        network = ipaddress.ip_network(rule["cidr"], strict=False)
-        limit = minimum if network.version == 4 else minimum * 4
-        if network.prefixlen < limit:
+        if field_limits.too_wide_for_admins(cidr, minimum):
+            limit = field_limits.admin_prefix_limit(cidr, minimum)
             report(
                 report_violation,
                 args.name,
                 args.resource_type,
-                f"SSH is open to {rule['cidr']}, wider than /{limit}",
+                f"SSH is open to {cidr}, wider than /{limit}",
                 f"list narrower administrator networks (at least /{limit})",
             )
 
@@ -186,7 +171,7 @@ def allowed_instance_types(args: ResourceValidationArgs, report_violation: Repor
         return
     allowed = config(args, INSTANCE_TYPE_DEFAULTS)["allowedInstanceTypes"]
     instance_type = str(args.props.get("instanceType"))
-    if not matches_any(instance_type, allowed):
+    if not field_limits.instance_type_allowed(instance_type, allowed):
         report(
             report_violation,
             args.name,
@@ -274,7 +259,14 @@ RULES = [
         "SSH is only open to administrator networks of bounded size",
         "mandatory",
         admin_cidrs_narrow,
-        config={"minimumAdminPrefixLength": {"type": "integer", "minimum": 1, "maximum": 32, "default": 16}},
+        config={
+            "minimumAdminPrefixLength": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 32,
+                "default": field_limits.MINIMUM_ADMIN_PREFIX_LENGTH,
+            }
+        },
     ),
     Rule(
         "ec2-instance-profile-attached", "Instances carry an instance profile", "mandatory", instance_profile_attached

@@ -10,6 +10,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
+from . import field_limits
 from .common import Rule, as_list, of_type, report
 
 CONTAINER = "docker:index/container:Container"
@@ -35,9 +36,6 @@ KEY_SHAPES = (
     re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
 )
 COMMON_PASSWORDS = {"password", "changeme", "admin", "root", "secret", "gencovery", "123456", "mariadb", "mysql"}
-_IMAGE = re.compile(
-    r"^(?P<name>[^@]+?)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]*))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
-)
 
 
 def _name(args: ResourceValidationArgs) -> str:
@@ -73,29 +71,12 @@ def socket_only_where_needed(args: ResourceValidationArgs, report_violation: Rep
         )
 
 
-def pinned(reference: str) -> str | None:
-    """Why an image reference is not pinned, or None."""
-    if reference.startswith("sha256:"):
-        return None  # an image id from a RemoteImage, itself checked
-    match = _IMAGE.match(reference)
-    if not match:
-        return "is not an image reference"
-    if match.group("digest"):
-        return None
-    tag = match.group("tag")
-    if tag is None:
-        return "has no tag"
-    if not re.match(r"^v?[0-9]", tag):
-        return f"uses the moving tag {tag!r}"
-    return None
-
-
 def images_pinned(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     field = {CONTAINER: "image", REMOTE_IMAGE: "name"}.get(args.resource_type)
     if field is None:
         return
     reference = str(args.props.get(field, ""))
-    problem = pinned(reference)
+    problem = field_limits.unpinned(reference)
     if problem:
         report(
             report_violation,
