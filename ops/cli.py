@@ -69,7 +69,7 @@ def parser(json_errors: bool = False) -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", metavar="<command>", required=True, parser_class=CommandParser)
     for command in COMMANDS:
-        examples = "\n".join(f"  {example}" for example in getattr(command, "EXAMPLES", ()))
+        examples = "\n".join(f"  {example}" for example in command.EXAMPLES)
         sub = commands.add_parser(
             command.NAME,
             help=command.HELP,

@@ -1,8 +1,9 @@
 """`ops new-stack <customer> <env>`: scaffold a validated stack file and add it to a rollout wave.
 
-Values without a default are asked for (or given with `--set path=value`); the result is validated
-before anything is written, secrets are never written (the commands to set them are printed), and
-the stack file and `rollout.yaml` are replaced together or not at all.
+Values without a default are asked for (or given with `--set path=value`), each checked when it is given
+(`ops/new_stack_answers`); the result is validated before anything is written, secrets are never written
+(the commands to set them are printed), and the stack file and `rollout.yaml` are replaced together or not
+at all.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import stat
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,56 +24,28 @@ import yaml
 from constellab.config import DNS_LABEL_PATTERN
 from constellab.settings import (
     PLATFORM_KEY,
-    RawStackConfig,
-    SecretState,
     StackConfigError,
     read_stack_file,
     required_members,
     required_secrets,
-    validate,
 )
-from ops.common import UsageError, known_stacks
+from ops.common import known_stacks
+from ops.new_stack_answers import (
+    PATHS,
+    QUESTIONS,
+    Draft,
+    NewStackAbortedError,
+    NewStackError,
+    NewStackUsageError,
+    complete,
+    get_path,
+)
 from ops.rollout import ROLLOUT_FILE, RolloutError, RolloutPlan, Wave, parse_plan, read_plan_text
 
-REGION = "aws:region"
-MAX_ASKS = 3
-"""How many times refused answers are asked again before new-stack gives up."""
+__all__ = ["NewStackAbortedError", "NewStackError", "NewStackUsageError", "build", "secret_commands", "write"]
 
-
-class NewStackError(Exception):
-    """Refused before anything is written."""
-
-
-class NewStackUsageError(UsageError):
-    """A bad argument (name, `--set`, `--from`, `--wave`) or no way to answer: refused before anything, exit 2.
-
-    A `UsageError`, so the command line reports it as one (`error: ...`, exit 2) like other commands' bad arguments.
-    """
-
-
-@dataclass(frozen=True)
-class Question:
-    """A value new-stack asks for when neither --set nor the starting stack gives it."""
-
-    path: str
-    """Dotted path in the platform document (or `aws:region`)."""
-    prompt: str
-    default: str | None = None
-    many: bool = False
-    """A comma-separated list."""
-    when: Callable[[dict[str, Any]], bool] = lambda document: True
-
-
-QUESTIONS = [
-    Question("baseDomain", "Base domain (each server is <name>.<domain>)"),
-    Question(REGION, "AWS region", "eu-west-3"),
-    Question("dns.provider", "DNS provider (cloudflare or none)", "cloudflare"),
-    Question("dns.zoneId", "Cloudflare zone id", when=lambda d: _get(d, "dns.provider") == "cloudflare"),
-    Question("adminCidrs", "Administrator networks (comma-separated CIDRs)", many=True),
-    Question("sshPublicKeys", "Administrator SSH public keys (comma-separated)", many=True),
-    Question("endpoints.spaceApiUrl", "Collaborative space API URL"),
-    Question("endpoints.spaceFrontUrl", "Collaborative space front URL"),
-]
+FIRST_KEYS = ("customer", "baseDomain")
+"""The platform's first keys in the written file: whose stack it is, at a glance."""
 
 TEMPLATE: dict[str, Any] = {
     "images": {
@@ -93,23 +65,6 @@ TEMPLATE: dict[str, Any] = {
         }
     ],
 }
-
-
-def _get(document: dict[str, Any], path: str) -> Any:
-    value: Any = document
-    for key in path.split("."):
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
-    return value
-
-
-def _set(document: dict[str, Any], path: str, value: Any) -> None:
-    keys = path.split(".")
-    target = document
-    for key in keys[:-1]:
-        target = target.setdefault(key, {})
-    target[keys[-1]] = value
 
 
 def stack_name(customer: str, env: str) -> str:
@@ -157,7 +112,7 @@ def starting_document(stacks_dir: Path, customer: str, source: str | None) -> tu
         platform = copy.deepcopy(found)
         # The questions set values inside these: a source where one is not a mapping cannot be completed.
         for parent in sorted({q.path.rsplit(".", 1)[0] for q in QUESTIONS if "." in q.path}):
-            if _get(platform, parent) is not None and not isinstance(_get(platform, parent), dict):
+            if get_path(platform, parent) is not None and not isinstance(get_path(platform, parent), dict):
                 raise NewStackError(f"--from {source}: {path}: {PLATFORM_KEY}.{parent} must be a mapping")
         # Secrets are encrypted for their own stack: read_stack_file never keeps them, so they never travel.
         extra = {k: copy.deepcopy(v) for k, v in raw.values.items() if not k.startswith("constellab:")}
@@ -165,29 +120,6 @@ def starting_document(stacks_dir: Path, customer: str, source: str | None) -> tu
             platform.pop(key, None)
     platform["customer"] = customer
     return platform, extra
-
-
-def _answer(question: Question, raw: str) -> Any:
-    if question.many:
-        return [part.strip() for part in raw.split(",") if part.strip()]
-    return raw.strip()
-
-
-def _problems(platform: dict[str, Any], extra: dict[str, Any], source: str) -> list[tuple[str, str]]:
-    """(path, message) of every problem, secrets assumed set (they are set after, as secrets)."""
-    secrets = {secret.key: SecretState.SECRET for secret in required_secrets(platform)}
-    members = {secret.key: frozenset(servers) for secret, servers in required_members(platform).items()}
-    raw = RawStackConfig(values={PLATFORM_KEY: platform, **extra}, secrets=secrets, secret_members=members)
-    try:
-        validate(raw, source)
-    except StackConfigError as error:
-        return [(issue.path, issue.message) for issue in error.issues]
-    return []
-
-
-def _question_for(path: str) -> Question | None:
-    bare = re.sub(r"\[\d+\]", "", path)
-    return next((q for q in QUESTIONS if q.path == bare), None)
 
 
 def build(
@@ -201,83 +133,24 @@ def build(
     *,
     wave: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The new stack's name and file content; asks `ask` for each missing value, re-asks a bad one.
+    """The new stack's name and file content; asks `ask` for each missing value, re-asks a bad one at once.
 
-    Every argument (name, `--set` paths, `--from`, `--wave`) and `rollout.yaml` are checked before the
-    first question, so a mistake there never costs the answers.
+    Every argument (name, `--set` paths and values, `--from`, `--wave`) and `rollout.yaml` are checked
+    before the first question, so a mistake there never costs the answers.
     """
     name = stack_name(customer, env)
     if (stacks_dir / f"Pulumi.{name}.yaml").exists():
         raise NewStackError(f"stack {name} exists already (stacks/Pulumi.{name}.yaml): refusing to overwrite it")
-    unknown = sorted(set(given) - {q.path for q in QUESTIONS})
+    unknown = sorted(set(given) - set(PATHS))
     if unknown:
-        raise NewStackUsageError(f"--set {unknown[0]}: not a question (use {', '.join(q.path for q in QUESTIONS)})")
+        raise NewStackUsageError(f"--set {unknown[0]}: not a question (use {', '.join(PATHS)})")
     platform, extra = starting_document(stacks_dir, customer, source)
     plan_path = stacks_dir / ROLLOUT_FILE
     target_wave(parse_plan(read_plan_text(plan_path), plan_path, known_stacks(stacks_dir)), wave)
-
-    def put(question: Question, raw: str) -> None:
-        value = _answer(question, raw)
-        if question.path == REGION:
-            extra[REGION] = value
-        else:
-            _set(platform, question.path, value)
-
-    def current(question: Question) -> Any:
-        return extra.get(REGION) if question.path == REGION else _get(platform, question.path)
-
-    def ask_for(question: Question) -> None:
-        if ask is None:
-            raise NewStackUsageError(f"{question.path}: no value: give it with --set {question.path}=<value>")
-        default = question.default if current(question) in (None, "", []) else None
-        prompt = f"{question.prompt}" + (f" [{default}]" if default else "") + ": "
-        try:
-            raw = ask(prompt)
-        except EOFError:
-            _end_prompt_line()
-            raise NewStackUsageError(
-                f"{question.path}: no answer (input ended): without a terminal, run with --no-input and give "
-                f"the values with --set (e.g. --set {question.path}=<value>)"
-            ) from None
-        except KeyboardInterrupt:
-            _end_prompt_line()
-            raise
-        put(question, raw or default or "")
-
-    for question in QUESTIONS:
-        if not question.when({**platform, **({REGION: extra.get(REGION)})}):
-            continue
-        if question.path in given:
-            put(question, given[question.path])
-        elif current(question) in (None, "", []):
-            if ask is None and question.default is not None:
-                put(question, question.default)
-            else:
-                ask_for(question)
-
-    source_name = f"stacks/Pulumi.{name}.yaml"
-    for attempt in range(MAX_ASKS + 1):
-        problems = _problems(platform, extra, source_name)
-        if not problems:
-            break
-        askable = [q for q in (_question_for(path) for path, _ in problems) if q is not None]
-        if ask is None or len(askable) < len(problems) or attempt == MAX_ASKS:
-            # Each problem once: the others as lines, the first as the error itself.
-            for path, message in problems[1:]:
-                say(f"{path}: {message}")
-            first_path, first_message = problems[0]
-            others = f" (and the {len(problems) - 1} other problem(s) above)" if len(problems) > 1 else ""
-            raise NewStackError(f"{first_path}: {first_message}{others}")
-        for path, message in problems:
-            say(f"{path}: {message}")
-        for question in dict.fromkeys(askable):
-            ask_for(question)
-    return name, {"config": {**extra, PLATFORM_KEY: platform}}
-
-
-def _end_prompt_line() -> None:
-    # The command line's prompt (on stderr) waits on its own line: what follows must not join it.
-    print(file=sys.stderr, flush=True)
+    draft = Draft(platform, extra)
+    complete(draft, given, ask, say, f"stacks/Pulumi.{name}.yaml")
+    first = {key: draft.platform[key] for key in FIRST_KEYS if key in draft.platform}
+    return name, {"config": {**draft.extra, PLATFORM_KEY: first | draft.platform}}
 
 
 def secret_commands(name: str, platform: dict[str, Any]) -> list[str]:
@@ -286,7 +159,7 @@ def secret_commands(name: str, platform: dict[str, Any]) -> list[str]:
     members = required_members(platform)
     for secret in required_secrets(platform):
         if secret.is_map:
-            commands += [f"{secret.set_command(server, '<value>')} -s {name}" for server in members[secret]]
+            commands += [f"{secret.set_command(server)} -s {name}" for server in members[secret]]
         else:
             commands.append(f"{secret.set_command()} -s {name}")
     return commands
@@ -333,6 +206,28 @@ def _value_of(node: yaml.Node | None, key: str) -> yaml.Node | None:
     return next((value for name, value in node.value if isinstance(name, yaml.ScalarNode) and name.value == key), None)
 
 
+class _StackDumper(yaml.SafeDumper):
+    """YAML for a stack file that every reader reads the same way."""
+
+
+_SEXAGESIMAL = re.compile(r"[0-9]+(:[0-9]+)+")
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # A time unquoted is a number to a YAML 1.1 reader (`19:00` is 1140): times are written quoted.
+    style = '"' if _SEXAGESIMAL.fullmatch(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_StackDumper.add_representer(str, _text)
+
+
+def stack_yaml(document: dict[str, Any]) -> str:
+    """The stack file's YAML: keys in the document's order, times quoted, every value on one line (no folding:
+    an SSH public key stays one line, as `authorized_keys` and a reader expect)."""
+    return yaml.dump(document, Dumper=_StackDumper, sort_keys=False, width=sys.maxsize)
+
+
 def write(stacks_dir: Path, name: str, document: dict[str, Any], wave: str | None, known: list[str]) -> str:
     """Writes the stack file and adds it to a wave, both or neither; returns the wave's name.
 
@@ -357,7 +252,7 @@ def write(stacks_dir: Path, name: str, document: dict[str, Any], wave: str | Non
             f"layout?): write that wave's list as `stacks: [...]` and run new-stack again"
         )
     header = f"# yaml-language-server: $schema=./stack.schema.json\n# {name}: scaffolded by `ops new-stack`.\n"
-    stack_text = header + yaml.safe_dump(document, sort_keys=False)
+    stack_text = header + stack_yaml(document)
     stack_path = stacks_dir / f"Pulumi.{name}.yaml"
     mode = stat.S_IMODE(plan_path.stat().st_mode)  # temporary files are private; the stack files are not
     temporary: list[Path] = []

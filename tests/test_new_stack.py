@@ -3,17 +3,21 @@ input refused in one clear line naming the field and the fix, with the right exi
 
 from __future__ import annotations
 
+import argparse
 import io
+import shlex
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from constellab.settings import load_stack_file
-from ops import cli, common, new_stack
+from ops import cli, common, new_stack, new_stack_answers
+from ops.commands import new_stack as new_stack_command
 from ops.rollout import load_plan
 from tests.conftest import NEW_STACK_ANSWERS as ANSWERS
-from tests.conftest import STACK_NAMES
+from tests.conftest import STACK_NAMES, STACKS
 
 ANSWER_ARGS = [argument for path, value in ANSWERS.items() for argument in ("--set", f"{path}={value}")]
 
@@ -52,10 +56,10 @@ def test_new_stack_writes_a_valid_file_without_secrets_and_adds_it_to_a_wave(sta
     assert "pulumi config set --secret --path 'labManagerApiKeys.lab1' <value> -s zeta-prod" in commands
 
 
-def test_new_stack_asks_for_what_has_no_default_and_re_asks_a_bad_answer(stacks_copy):
-    answers = iter(["zeta.constellab.app", "", "", "0123456789abcdef0123456789abcdef", "0.0.0.0/0",
-                    ANSWERS["sshPublicKeys"], ANSWERS["endpoints.spaceApiUrl"], ANSWERS["endpoints.spaceFrontUrl"],
-                    "203.0.113.0/24"])  # fmt: skip
+def test_new_stack_asks_for_what_has_no_default_and_re_asks_a_bad_answer_at_once(stacks_copy):
+    answers = iter(["zeta.constellab.app", "", "", "0123456789abcdef0123456789abcdef", "0.0.0.0/0", "203.0.113.0/24",
+                    ANSWERS["sshPublicKeys"], ANSWERS["endpoints.spaceApiUrl"],
+                    ANSWERS["endpoints.spaceFrontUrl"]])  # fmt: skip
     asked: list[str] = []
     refused: list[str] = []
 
@@ -68,9 +72,67 @@ def test_new_stack_asks_for_what_has_no_default_and_re_asks_a_bad_answer(stacks_
     assert refused == [
         "adminCidrs[0]: '0.0.0.0/0' opens SSH to the whole internet: list your administrators' networks instead"
     ]
-    assert asked[-1].startswith("Administrator networks")
+    assert asked[4] == asked[5] == "Administrator networks (comma-separated CIDRs): "
+    assert asked[6].startswith("Administrator SSH public keys") and len(asked) == 9
     assert document["config"]["constellab:platform"]["adminCidrs"] == ["203.0.113.0/24"]
     assert document["config"]["aws:region"] == "eu-west-3"
+
+
+# The answers to a new stack's questions in their order: "" takes the default (region, DNS provider).
+GOOD_ANSWERS = [
+    ("Base domain (each server is <name>.<domain>): ", ANSWERS["baseDomain"]),
+    ("AWS region [eu-west-3]: ", ""),
+    ("DNS provider (cloudflare or none) [cloudflare]: ", ""),
+    ("Cloudflare zone id: ", ANSWERS["dns.zoneId"]),
+    ("Administrator networks (comma-separated CIDRs): ", ANSWERS["adminCidrs"]),
+    ("Administrator SSH public keys (comma-separated): ", ANSWERS["sshPublicKeys"]),
+    ("Collaborative space API URL: ", ANSWERS["endpoints.spaceApiUrl"]),
+    ("Collaborative space front URL: ", ANSWERS["endpoints.spaceFrontUrl"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("at", "bad", "refusal"),
+    [
+        (0, "zeta constellab app", "baseDomain: 'zeta constellab app' is not a domain name: use lowercase DNS labels"),
+        (1, "paris", "aws:region: 'paris' is not an AWS region (e.g. eu-west-3)"),
+        (2, "route53", "dns.provider: 'route53' is not one of 'cloudflare', 'none'"),
+        (3, "bad", "dns.zoneId: 'bad' is not a Cloudflare zone id: 32 lowercase hex characters"),
+        (5, "my key", "sshPublicKeys[0]: not an OpenSSH public key: paste one line"),
+        (6, "http://x", "endpoints.spaceApiUrl: 'http://x' is not an https URL"),
+    ],
+)
+def test_each_answer_is_checked_when_it_is_typed_and_the_same_question_is_asked_again(stacks_copy, at, bad, refusal):
+    answers = [answer for _, answer in GOOD_ANSWERS]
+    answers.insert(at, bad)
+    typed = iter(answers)
+    asked: list[str] = []
+    refused: list[str] = []
+
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return next(typed)
+
+    _, document = new_stack.build(stacks_copy, "zeta", "prod", None, {}, ask, refused.append)
+    prompts = [prompt for prompt, _ in GOOD_ANSWERS]
+    assert asked == [*prompts[: at + 1], *prompts[at:]]
+    assert len(refused) == 1 and refused[0].startswith(refusal) and "\n" not in refused[0]
+    assert document["config"]["constellab:platform"]["baseDomain"] == ANSWERS["baseDomain"]
+
+
+def test_a_bad_answer_at_the_prompt_is_refused_in_one_line_before_the_next_question(stacks_copy, monkeypatch, capsys):
+    monkeypatch.setattr(common, "STACKS", stacks_copy)
+    answers = ["zeta constellab app", *(answer for _, answer in GOOD_ANSWERS)]
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{answer}\n" for answer in answers)))
+    assert cli.main(["new-stack", "zeta", "prod"]) == 0
+    err = capsys.readouterr().err
+    base_domain, region = GOOD_ANSWERS[0][0], GOOD_ANSWERS[1][0]
+    refusal = (
+        "  refused: baseDomain: 'zeta constellab app' is not a domain name: use lowercase DNS labels joined by dots"
+    )
+    assert err.startswith(f"{base_domain}\n{refusal}") and err.index(refusal) < err.index(region)
+    assert err.count(base_domain) == 2 and err.count("refused") == 1
+    assert (stacks_copy / "Pulumi.zeta-prod.yaml").is_file()
 
 
 def test_a_bad_answer_without_a_prompt_is_refused_with_the_field_and_nothing_is_written(stacks_copy):
@@ -207,16 +269,23 @@ def test_new_stack_usage_errors_exit_2_in_one_line_and_write_nothing(
     assert snapshot(stacks_copy) == before
 
 
-def test_input_ending_at_a_prompt_ends_the_prompt_line_and_suggests_no_input_with_set(stacks_copy, monkeypatch, capsys):
+@pytest.mark.parametrize(
+    ("typed", "question"),
+    [("", "baseDomain"), (f"{ANSWERS['baseDomain']}\n\n", "dns.provider")],
+    ids=["at-the-first-question", "after-two-answers"],
+)
+def test_input_ending_at_a_prompt_says_aborted_nothing_written(stacks_copy, monkeypatch, capsys, typed, question):
     monkeypatch.setattr(common, "STACKS", stacks_copy)
-    monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    assert cli.main(["new-stack", "foo", "dev"]) == 2
-    prompt, error = capsys.readouterr().err.splitlines()
-    assert prompt.startswith("Base domain")
+    monkeypatch.setattr("sys.stdin", io.StringIO(typed))  # the end of a pipe, or Ctrl-D at a terminal
+    before = snapshot(stacks_copy)
+    assert cli.main(["new-stack", "foo", "dev"]) == 1
+    *prompts, error = capsys.readouterr().err.splitlines()
+    assert prompts[0].startswith("Base domain")
     assert error == (
-        "error: baseDomain: no answer (input ended): without a terminal, run with --no-input and give the values "
-        "with --set (e.g. --set baseDomain=<value>)"
+        f"aborted, nothing written: input ended at {question}; without a terminal, add --no-input and give the "
+        f"values with --set (e.g. --set {question}=<value>)"
     )
+    assert snapshot(stacks_copy) == before
 
 
 class InterruptedInput:
@@ -245,3 +314,140 @@ def test_a_refused_value_is_reported_once(stacks_copy):
     ssh_key = "sshPublicKeys[0]: not an OpenSSH public key"
     assert sum(zone_id in line for line in everything) == 1 and sum(ssh_key in line for line in everything) == 1
     assert str(raised.value).endswith("(and the 1 other problem(s) above)")
+
+
+def test_a_path_given_twice_with_set_is_a_usage_error_before_any_question(stacks_copy, monkeypatch, capsys):
+    monkeypatch.setattr(common, "STACKS", stacks_copy)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    before = snapshot(stacks_copy)
+    twice = ["--set", "baseDomain=zeta.constellab.app", "--set", "baseDomain=zeta.example.com"]
+    assert cli.main(["new-stack", "zeta", "prod", *twice]) == 2
+    assert capsys.readouterr().err.splitlines() == ["error: --set baseDomain: given twice: give each path once"]
+    assert snapshot(stacks_copy) == before
+
+
+ZONE_UNUSED = (
+    "error: --set dns.zoneId: unused: with dns.provider none the customer creates the records, no zone is used: "
+    "remove it"
+)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["--set", "dns.provider=none", "--set", f"dns.zoneId={ANSWERS['dns.zoneId']}"], ZONE_UNUSED),
+        (["--from", "pharma-onprem", "--set", f"dns.zoneId={ANSWERS['dns.zoneId']}"], ZONE_UNUSED),
+        (
+            ["--from", "local", "--set", "aws:region=eu-west-3"],
+            "error: --set aws:region: unused: every server runs on this machine (placement kind local), nothing is "
+            "made in AWS: remove it",
+        ),
+        (
+            ["--from", "pharma-onprem", "--set", f"sshPublicKeys={ANSWERS['sshPublicKeys']}"],
+            "error: --set sshPublicKeys: unused: no server is placed in the cloud, and only cloud servers get these "
+            "keys (you run your own hosts): remove it",
+        ),
+    ],
+    ids=["zone-id-provider-none-given", "zone-id-provider-none-inherited", "region-all-local", "ssh-keys-no-cloud"],
+)
+def test_a_set_value_the_stack_would_not_use_is_refused_before_any_question(
+    stacks_copy, monkeypatch, capsys, arguments, expected
+):
+    monkeypatch.setattr(common, "STACKS", stacks_copy)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    before = snapshot(stacks_copy)
+    assert cli.main(["new-stack", "zeta", "prod", "--set", "baseDomain=zeta.constellab.app", *arguments]) == 2
+    assert capsys.readouterr().err.splitlines() == [expected]
+    assert snapshot(stacks_copy) == before
+
+
+def test_a_zone_id_given_with_set_is_refused_once_the_provider_is_answered_none(stacks_copy):
+    answers = iter([ANSWERS["baseDomain"], "", "none"])
+    given = {"dns.zoneId": ANSWERS["dns.zoneId"]}
+    with pytest.raises(new_stack.NewStackUsageError, match=r"^--set dns\.zoneId: unused: with dns\.provider none"):
+        new_stack.build(stacks_copy, "zeta", "prod", None, given, lambda prompt: next(answers), print)
+
+
+def test_choosing_no_dns_provider_drops_the_zone_id_of_the_stack_started_from(stacks_copy):
+    given = {"baseDomain": "zeta.example.com", "dns.provider": "none"}
+    _, document = new_stack.build(stacks_copy, "zeta", "prod", "acme-cloud", given, None, print)
+    assert document["config"]["constellab:platform"]["dns"] == {"provider": "none"}
+
+
+def test_what_a_stack_does_not_use_is_not_asked_for(stacks_copy):
+    asked: list[str] = []
+
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return ""
+
+    _, document = new_stack.build(stacks_copy, "zeta", "dev", "local", {"baseDomain": "localhost"}, ask, print)
+    assert asked == ["Administrator networks (comma-separated CIDRs): "]  # the lab's Codelab SSH: optional here
+    assert "aws:region" not in document["config"]
+    assert not {"sshPublicKeys", "adminCidrs"} & set(document["config"]["constellab:platform"])
+    _, document = new_stack.build(stacks_copy, "zeta", "dev", "local", {"baseDomain": "localhost"}, None, print)
+    assert "aws:region" not in document["config"] and "adminCidrs" not in document["config"]["constellab:platform"]
+
+
+def test_the_written_file_quotes_times_keeps_an_ssh_key_on_one_line_and_starts_with_customer_and_domain(stacks_copy):
+    name, document = new_stack.build(stacks_copy, "zeta", "prod", None, ANSWERS, None, print)
+    new_stack.write(stacks_copy, name, document, None, [*STACK_NAMES])
+    text = (stacks_copy / "Pulumi.zeta-prod.yaml").read_text()
+    assert '          start: "08:00"\n' in text and '          stop: "19:00"\n' in text  # unquoted, 19:00 is 1140
+    assert f"    - {ANSWERS['sshPublicKeys']}\n" in text
+    platform = text.split("  constellab:platform:\n", 1)[1].splitlines()
+    assert platform[:2] == ["    customer: zeta", "    baseDomain: zeta.constellab.app"]
+
+
+def test_every_new_stack_argument_has_a_help_line():
+    parser = argparse.ArgumentParser()
+    new_stack_command.arguments(parser)
+    assert [action.dest for action in parser._actions if not action.help] == []
+
+
+def test_new_stack_examples_are_written_as_users_type_them_and_run_as_written(tmp_path, monkeypatch, capsys):
+    examples = new_stack_command.EXAMPLES
+    assert isinstance(examples, tuple) and any("--from" in example for example in examples)
+    for number, example in enumerate(examples):
+        words = shlex.split(example)
+        assert words[:3] == ["./run", "ops", "new-stack"], example
+        stacks = tmp_path / str(number)
+        shutil.copytree(STACKS, stacks)
+        monkeypatch.setattr(common, "STACKS", stacks)
+        monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{answer}\n" for _, answer in GOOD_ANSWERS)))
+        assert cli.main(words[2:]) == 0, (example, capsys.readouterr().err)
+        customer, env = words[3:5]
+        assert load_stack_file(stacks / f"Pulumi.{customer}-{env}.yaml", require_secrets=False)
+
+
+def test_a_bad_set_value_is_refused_before_the_first_question_and_asked_for_in_its_turn(stacks_copy):
+    events: list[str] = []
+    typed = iter(answer for _, answer in GOOD_ANSWERS)
+
+    def ask(prompt: str) -> str:
+        events.append(prompt)
+        return next(typed)
+
+    new_stack.build(stacks_copy, "zeta", "prod", None, {"baseDomain": "zeta constellab app"}, ask, events.append)
+    assert events[0].startswith("--set baseDomain: 'zeta constellab app' is not a domain name")
+    assert events[1:] == [prompt for prompt, _ in GOOD_ANSWERS]
+
+
+def test_an_answer_refused_again_and_again_ends_in_one_error_naming_the_field(stacks_copy):
+    asked: list[str] = []
+
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return "zeta constellab app"
+
+    with pytest.raises(new_stack.NewStackError, match=r"^baseDomain: 'zeta constellab app' is not a domain name"):
+        new_stack.build(stacks_copy, "zeta", "prod", None, {}, ask, print)
+    assert len(asked) == new_stack_answers.MAX_ASKS + 1
+
+
+def test_a_stack_with_manual_certificates_is_told_to_set_each_servers_key_from_its_file(stacks_copy):
+    given = {"baseDomain": "zeta.example.com"}
+    name, document = new_stack.build(stacks_copy, "zeta", "prod", "pharma-onprem", given, None, print)
+    commands = new_stack.secret_commands(name, document["config"]["constellab:platform"])
+    assert "pulumi config set --secret --path 'tlsPrivateKeys.hub' -- \"$(cat hub.key)\" -s zeta-prod" in commands
+    assert not any(command.startswith("pulumi config set --secret tlsPrivateKeys") for command in commands)
