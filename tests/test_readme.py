@@ -1,0 +1,49 @@
+"""The README's console examples are what the commands print, and the files they name are in the repository."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def console_examples() -> list[tuple[str, list[str]]]:
+    """(command, the lines shown after it) of every `$ ./run ops ...` line in the README's console blocks."""
+    examples = []
+    for block in re.findall(r"```console\n(.*?)```", README, flags=re.DOTALL):
+        command, shown = None, []
+        for line in [*block.splitlines(), "$ "]:
+            if line.startswith("$ "):
+                if command is not None and command.startswith("./run ops "):
+                    examples.append((command, shown))
+                command, shown = line[2:], []
+            else:
+                shown.append(line)
+    return examples
+
+
+EXAMPLES = console_examples()
+
+
+def test_the_readme_shows_a_broken_stack_that_is_in_the_repository():
+    named = [word for command, _ in EXAMPLES for word in shlex.split(command) if word.endswith(".yaml")]
+    assert "docs/examples/Pulumi.broken.yaml" in named
+    assert all((ROOT / path).is_file() for path in named), named
+
+
+@pytest.mark.parametrize(("command", "shown"), EXAMPLES, ids=[command for command, _ in EXAMPLES])
+def test_each_readme_console_example_prints_what_the_readme_shows(command, shown):
+    words = shlex.split(command)
+    # `./run ops` is `python -m ops` in the project's virtualenv (the one running these tests).
+    result = subprocess.run(
+        [sys.executable, "-m", "ops", *words[2:]], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert (result.stdout + result.stderr).splitlines() == shown
+    assert result.returncode == (1 if any("problem(s)" in line for line in shown) else 0)
