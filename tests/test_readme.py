@@ -18,7 +18,8 @@ def console_examples() -> list[tuple[str, list[str]]]:
     """(command, the lines shown after it) of every `$ ./run ops ...` line in the README's console blocks."""
     examples = []
     for block in re.findall(r"```console\n(.*?)```", README, flags=re.DOTALL):
-        command, shown = None, []
+        command: str | None = None
+        shown: list[str] = []
         for line in [*block.splitlines(), "$ "]:
             if line.startswith("$ "):
                 if command is not None and command.startswith("./run ops "):
