@@ -61,17 +61,24 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
         else:
             first_use[name] = path
 
-    hub_names = {hub.get("name") for hub in mappings(document.get("hubs"))}
-    known = ", ".join(sorted(name for name in hub_names if isinstance(name, str))) or "none declared"
+    # Only names written as text: a list or a mapping (reported by the field validation) is no name to look up.
+    hub_names = {name for hub in mappings(document.get("hubs")) if isinstance(name := hub.get("name"), str)}
+    known = ", ".join(sorted(hub_names)) or "none declared"
     references = [
         (f"labs[{i}].hub", lab.get("hub"), lab.get("retired") is True)
         for i, lab in enumerate(mappings(document.get("labs")))
     ]
     if _get(space, "storage", "kind") == "hub":
         references.append(("space.storage.hub", _get(space, "storage", "hub"), False))
-    retired_hubs = {hub.get("name") for hub in mappings(document.get("hubs")) if hub.get("retired") is True}
+    retired_hubs = {
+        name
+        for hub in mappings(document.get("hubs"))
+        if hub.get("retired") is True and isinstance(name := hub.get("name"), str)
+    }
     for path, hub, retiring in references:
-        if isinstance(hub, str) and hub not in hub_names:
+        if not isinstance(hub, str):
+            continue  # the field validation reports it
+        if hub not in hub_names:
             issues.append(ConfigIssue(path=path, message=f"no hub named {hub!r} (hubs: {known})"))
         elif hub in retired_hubs and not retiring:
             issues.append(

@@ -45,6 +45,8 @@ class RawStackConfig:
     secrets: Mapping[str, SecretState]
     secret_members: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """For a secret map (`tlsPrivateKeys`): the names it has entries for."""
+    wrong_members: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """For a secret map stored wrongly (plain or malformed): the members that are not Pulumi secrets."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,9 @@ class StackConfigError(Exception):
         self.issues = issues
         super().__init__(self.render())
 
-    def render(self) -> str:
-        lines = [f"{self.source}: {len(self.issues)} problem(s) in the stack configuration"]
+    def render(self, source: str | None = None) -> str:
+        """Every problem, one per line, under `source` (default: the file as it was read)."""
+        lines = [f"{source or self.source}: {len(self.issues)} problem(s) in the stack configuration"]
         lines += [f"  - {issue}" for issue in self.issues]
         return "\n".join(lines)
 
@@ -112,22 +115,21 @@ def validate(raw: RawStackConfig, source: str, *, require_secrets: bool = True) 
     members = required_members(document) if isinstance(document, Mapping) else {}
     for secret in SECRET_KEYS:
         state = raw.secrets.get(secret.key, SecretState.MISSING)
-        if state is SecretState.MALFORMED:
-            issues.append(
-                ConfigIssue(
-                    path=secret.key,
-                    message="`secure:` does not hold the ciphertext Pulumi writes: remove it and run "
-                    f"`{secret.set_command()}`{' for each server' if secret.is_map else ''} ({secret.purpose})",
-                )
+        if state in (SecretState.MALFORMED, SecretState.PLAIN):
+            problem = (
+                "`secure:` does not hold the ciphertext Pulumi writes"
+                if state is SecretState.MALFORMED
+                else "is stored in plain text"
             )
-        elif state is SecretState.PLAIN:
-            issues.append(
+            wrong: list[str | None] = [*sorted(raw.wrong_members.get(secret.key, ()))] if secret.is_map else []
+            issues += [  # a map's members each with their own command; else the key, for each server if a map
                 ConfigIssue(
-                    path=secret.key,
-                    message="is stored in plain text: remove it and run "
-                    f"`{secret.set_command()}`{' for each server' if secret.is_map else ''} ({secret.purpose})",
+                    path=f"{secret.key}.{member}" if member else secret.key,
+                    message=f"{problem}: remove it and run `{secret.set_command(member)}`"
+                    f"{' for each server' if secret.is_map and not member else ''} ({secret.purpose})",
                 )
-            )
+                for member in (wrong or [None])
+            ]
         elif secret.is_map and secret in needed:
             present = raw.secret_members.get(secret.key, frozenset()) if state is SecretState.SECRET else frozenset()
             unset += [
@@ -208,6 +210,7 @@ def read_stack_file(path: Path) -> RawStackConfig:
     values: dict[str, Any] = {}
     secrets: dict[str, SecretState] = {}
     members: dict[str, frozenset[str]] = {}
+    wrong: dict[str, frozenset[str]] = {}
     for key, value in config.items():
         key = str(key)
         if ":" not in key:
@@ -222,11 +225,14 @@ def read_stack_file(path: Path) -> RawStackConfig:
             members[key] = frozenset(str(member) for member in value)
         elif isinstance(value, dict) and value and any(_looks_secure(item) for item in value.values()):
             secrets[key] = SecretState.MALFORMED
+            wrong[key] = frozenset(str(member) for member, item in value.items() if not _is_secure(item))
         elif key in {secret.key for secret in SECRET_KEYS}:
             secrets[key] = SecretState.PLAIN
+            if isinstance(value, dict) and value:
+                wrong[key] = frozenset(str(member) for member, item in value.items() if not _is_secure(item))
         else:
             values[key] = value
-    return RawStackConfig(values=values, secrets=secrets, secret_members=members)
+    return RawStackConfig(values=values, secrets=secrets, secret_members=members, wrong_members=wrong)
 
 
 def _is_secure(value: object) -> bool:

@@ -46,7 +46,9 @@ class CommandParser(argparse.ArgumentParser):
         if message.startswith("unrecognized arguments: "):
             message += _closest_option(self, message.removeprefix("unrecognized arguments: ").split())
         if self.json_errors:
-            print(json.dumps({"error": message, "usage": self.format_usage().strip()}, indent=2))
+            print(
+                json.dumps({"error": message, "exitCode": USAGE_ERROR, "usage": self.format_usage().strip()}, indent=2)
+            )
             raise SystemExit(USAGE_ERROR)
         super().error(message)
 

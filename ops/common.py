@@ -135,7 +135,7 @@ def load_or_report(path: Path, *, offline: bool = False) -> StackSettings | None
     try:
         settings = load_stack_file(path, require_secrets=not offline)
     except StackConfigError as error:
-        print(error.render(), file=sys.stderr)
+        print(error.render(shown(path)), file=sys.stderr)
         return None
     note_unset_secrets(path, settings)
     return settings
@@ -161,7 +161,7 @@ def stack_and_server(stack: str, server: str) -> tuple[StackSettings, Server]:
         # No secret is decrypted here: one not set yet is no problem (`note_unset_secrets` says so).
         settings = load_stack_file(path, require_secrets=False)
     except StackConfigError as error:
-        raise InvalidStackError(error.render()) from None
+        raise InvalidStackError(error.render(shown(path))) from None
     note_unset_secrets(path, settings)
     servers = {found.name: found for _, found in settings.platform.servers()}
     if server not in servers:

@@ -90,16 +90,29 @@ def target_wave(plan: RolloutPlan, wave: str | None) -> str:
     return wave
 
 
+def _source_file(stacks_dir: Path, source: str) -> Path:
+    """The stack file `--from` names: a stack's name, or a stack file (as other commands take them)."""
+    given = Path(source)
+    if given.is_dir():
+        raise NewStackUsageError(f"--from {source}: a directory, not a stack: give a stack's name or its file")
+    if given.suffix in (".yaml", ".yml"):
+        if not given.is_file():
+            raise NewStackUsageError(f"--from {source}: no such stack file")
+        return given
+    path = stacks_dir / f"Pulumi.{source}.yaml"
+    if not path.is_file():
+        choices = ", ".join(known_stacks(stacks_dir)) or "none"
+        raise NewStackUsageError(f"--from {source}: no such stack (stacks: {choices})")
+    return path
+
+
 def starting_document(stacks_dir: Path, customer: str, source: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(platform document, other plain config) from a template or from an existing stack."""
     if source is None:
         platform = copy.deepcopy(TEMPLATE)
         extra: dict[str, Any] = {}
     else:
-        path = stacks_dir / f"Pulumi.{source}.yaml"
-        if not path.is_file():
-            choices = ", ".join(known_stacks(stacks_dir)) or "none"
-            raise NewStackUsageError(f"--from {source}: no such stack (stacks: {choices})")
+        path = _source_file(stacks_dir, source)
         try:
             raw = read_stack_file(path)
         except StackConfigError as error:

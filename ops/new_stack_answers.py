@@ -46,6 +46,11 @@ class NewStackUsageError(UsageError):
 class NewStackAbortedError(Exception):
     """The input ended at a question (end of file, Ctrl-D): nothing is written."""
 
+    def __init__(self, path: str) -> None:
+        self.path = path
+        """The question's path (`baseDomain`)."""
+        super().__init__(f"input ended at {path}")
+
 
 def get_path(document: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted path, or None."""
@@ -256,10 +261,7 @@ def ask_until_valid(draft: Draft, question: Question, ask: Callable[[str], str],
             raw = ask(prompt)
         except EOFError:
             _end_prompt_line()
-            raise NewStackAbortedError(
-                f"input ended at {question.path}; without a terminal, add --no-input and give the values with "
-                f"--set (e.g. --set {question.path}=<value>)"
-            ) from None
+            raise NewStackAbortedError(question.path) from None
         except KeyboardInterrupt:
             _end_prompt_line()
             raise

@@ -227,12 +227,25 @@ def done_in(report_path: Path, action: Action) -> set[str]:
         text = read_text(report_path)
     except UnreadableFileError as error:
         raise RolloutError(f"--resume {report_path}: {error} (give the report.json of an earlier run)") from None
+    not_a_report = f"--resume {report_path}: not a rollout report"
     try:
         data = json.loads(text)
-        done = {item["stack"] for item in data["stacks"] if item["result"] in ("succeeded", "skipped")}
-        reported = data["action"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise RolloutError(f"--resume {report_path}: not a rollout report ({error})") from None
+    except ValueError as error:
+        raise RolloutError(f"{not_a_report} (not JSON: {error}): give the report.json of an earlier run") from None
+    stacks = data.get("stacks") if isinstance(data, dict) else None
+    reported = data.get("action") if isinstance(data, dict) else None
+    entries = [item for item in stacks if isinstance(item, dict)] if isinstance(stacks, list) else []
+    if (
+        not isinstance(reported, str)
+        or not isinstance(stacks, list)
+        or len(entries) != len(stacks)
+        or not all(isinstance(item.get("stack"), str) and isinstance(item.get("result"), str) for item in entries)
+    ):
+        raise RolloutError(
+            f'{not_a_report} (it needs "action" and "stacks": [{{"stack": ..., "result": ...}}], as a '
+            "rollout writes it): give the report.json of an earlier run"
+        )
+    done = {item["stack"] for item in entries if item["result"] in ("succeeded", "skipped")}
     if reported != action:
         raise RolloutError(f"--resume {report_path}: that report is of a {reported!r} rollout, this one is {action!r}")
     return done

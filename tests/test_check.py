@@ -208,3 +208,12 @@ def test_check_all_goes_on_past_a_broken_stack_and_over_one_whose_secrets_are_no
     assert sorted(json.loads(captured.out)) == ["acme-cloud", "local"], "both stacks that validate are checked"
     assert "customer: 'Bad' is not a DNS label" in captured.err
     assert captured.err.count("not set yet") == 1
+    assert captured.err.strip().splitlines()[-1] == "error: 1 stack(s) not checked, their problems are above: broken"
+
+
+def test_a_broken_stack_is_reported_under_its_path_as_given_not_the_absolute_one(stacks_copy, monkeypatch, capsys):
+    monkeypatch.setattr(common, "STACKS", stacks_copy)
+    monkeypatch.chdir(stacks_copy.parent)
+    (stacks_copy / "Pulumi.broken.yaml").write_text(BROKEN_PLATFORM)
+    assert main(["check", "--stack", "broken"]) == 1
+    assert capsys.readouterr().err.startswith(f"{stacks_copy.name}/Pulumi.broken.yaml: ")

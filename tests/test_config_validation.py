@@ -577,7 +577,7 @@ def test_a_stack_file_with_a_plain_private_key_member_is_refused(tmp_path: Path)
     document["config"]["constellab:tlsPrivateKeys"] = {"hub": "-----BEGIN PRIVATE KEY-----"}
     path = tmp_path / "Pulumi.leaky.yaml"
     path.write_text(yaml.safe_dump(document))
-    with pytest.raises(StackConfigError, match="constellab:tlsPrivateKeys: is stored in plain text"):
+    with pytest.raises(StackConfigError, match=r"constellab:tlsPrivateKeys\.hub: is stored in plain text"):
         load_stack_file(path)
 
 
@@ -624,6 +624,34 @@ MANUAL_KEY_COMMAND = "pulumi config set --secret --path 'tlsPrivateKeys.<server>
 def test_a_plain_manual_certificate_key_is_refused_with_the_per_server_command(tmp_path: Path):
     document = yaml.safe_load(stack_file("pharma-onprem").read_text())
     document["config"]["constellab:tlsPrivateKeys"] = {"hub": "-----BEGIN PRIVATE KEY-----"}
+    path = tmp_path / "Pulumi.leaky.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(StackConfigError) as caught:
+        load_stack_file(path)
+    assert [str(issue) for issue in caught.value.issues] == [
+        "constellab:tlsPrivateKeys.hub: is stored in plain text: remove it and run `pulumi config set --secret "
+        "--path 'tlsPrivateKeys.hub' -- \"$(cat hub.key)\"` (PEM private keys of manual certificates, one per server "
+        "name (a secret map))"
+    ]
+
+
+def test_a_malformed_member_of_a_secret_map_is_named(tmp_path: Path):
+    document = yaml.safe_load(stack_file("acme-cloud").read_text())
+    document["config"]["constellab:labManagerApiKeys"]["lab1"] = {"secure": [1, 2]}
+    path = tmp_path / "Pulumi.odd.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(StackConfigError) as caught:
+        load_stack_file(path)
+    assert [str(issue) for issue in caught.value.issues] == [
+        "constellab:labManagerApiKeys.lab1: `secure:` does not hold the ciphertext Pulumi writes: remove it and run "
+        "`pulumi config set --secret --path 'labManagerApiKeys.lab1' <value>` (the lab manager API key the Space "
+        "generated for each hub and lab (a secret map; local labs get one here))"
+    ]
+
+
+def test_a_plain_secret_written_as_one_value_for_every_server_says_set_each_servers_member(tmp_path: Path):
+    document = yaml.safe_load(stack_file("pharma-onprem").read_text())
+    document["config"]["constellab:tlsPrivateKeys"] = "-----BEGIN PRIVATE KEY-----"
     path = tmp_path / "Pulumi.leaky.yaml"
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(StackConfigError) as caught:
@@ -693,3 +721,20 @@ def test_administrator_networks_that_together_span_the_internet_are_refused_on_t
         "adminCidrs[1]: '128.0.0.0/1' opens SSH to half the internet, wider than the /16 an administrator network "
         "may span: list your administrators' networks (each /16 or narrower)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("hubs[0].name", ["hub"], "hubs[0].name: must be text, not a list"),
+        ("hubs[0].name", {"a": 1}, "hubs[0].name: must be text, not a mapping"),
+        ("labs[0].hub", ["hub"], "labs[0].hub: must be text, not a list"),
+        ("space.storage", {"kind": "hub", "hub": {"name": "hub"}}, "space.storage.hub: must be text, not a mapping"),
+    ],
+)
+def test_a_server_name_that_is_not_text_is_refused_on_its_field_not_with_a_crash(path, value, expected):
+    platform = valid_platform()
+    set_path(platform, path, value)
+    if path == "hubs[0].name":
+        set_path(platform, "hubs[0].retired", True)  # the retired hubs' names are looked up too
+    assert expected in problems(platform)

@@ -451,3 +451,33 @@ def test_a_stack_with_manual_certificates_is_told_to_set_each_servers_key_from_i
     commands = new_stack.secret_commands(name, document["config"]["constellab:platform"])
     assert "pulumi config set --secret --path 'tlsPrivateKeys.hub' -- \"$(cat hub.key)\" -s zeta-prod" in commands
     assert not any(command.startswith("pulumi config set --secret tlsPrivateKeys") for command in commands)
+
+
+class TerminalInput(io.StringIO):
+    """A terminal's input: Ctrl-D at a prompt ends it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_ctrl_d_at_a_terminal_says_aborted_without_advice_for_pipes(stacks_copy, monkeypatch, capsys):
+    monkeypatch.setattr(common, "STACKS", stacks_copy)
+    monkeypatch.setattr("sys.stdin", TerminalInput(""))
+    before = snapshot(stacks_copy)
+    assert cli.main(["new-stack", "foo", "dev"]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == "aborted, nothing written: input ended at baseDomain"
+    assert snapshot(stacks_copy) == before
+
+
+def test_from_takes_a_stack_file_too_and_names_a_directory_as_one(stacks_copy, tmp_path):
+    given = {"baseDomain": "zeta.example.com"}
+    source = tmp_path / "elsewhere" / "Pulumi.pharma-onprem.yaml"
+    source.parent.mkdir()
+    shutil.copy(stacks_copy / "Pulumi.pharma-onprem.yaml", source)
+    _, from_file = new_stack.build(stacks_copy, "zeta", "prod", str(source), given, None, print)
+    _, from_name = new_stack.build(stacks_copy, "zeta", "prod", "pharma-onprem", given, None, print)
+    assert from_file == from_name
+    with pytest.raises(new_stack.NewStackUsageError, match=r"^--from .*: a directory, not a stack"):
+        new_stack.build(stacks_copy, "zeta", "prod", str(source.parent), given, None, print)
+    with pytest.raises(new_stack.NewStackUsageError, match=r"^--from .*Pulumi\.nobody\.yaml: no such stack file$"):
+        new_stack.build(stacks_copy, "zeta", "prod", str(source.parent / "Pulumi.nobody.yaml"), given, None, print)

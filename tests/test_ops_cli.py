@@ -141,4 +141,16 @@ def test_lab_json_reports_every_error_as_json_on_stdout(capsys):
     assert exited.value.code == 2
     answer = json.loads(capsys.readouterr().out)
     assert answer["error"] == "the following arguments are required: <server>, --stack"
-    assert answer["usage"].startswith("usage: ./run ops lab ")
+    assert answer["usage"].startswith("usage: ./run ops lab ") and answer["exitCode"] == 2
+
+
+def test_every_command_names_its_stack_option_stack_and_those_taking_several_repeat_it():
+    for command in COMMANDS:
+        sub = argparse.ArgumentParser()
+        command.arguments(sub)
+        options = [option for action in sub._actions for option in action.option_strings if "stack" in option]
+        assert options in ([], ["--stack"]), (command.NAME, options)
+        several = [action for action in sub._actions if "--all" in action.option_strings]
+        if several:  # a command that takes every stack takes several, each with --stack
+            stack = next(action for action in sub._actions if "--stack" in action.option_strings)
+            assert isinstance(stack, argparse._AppendAction), command.NAME

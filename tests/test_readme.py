@@ -48,3 +48,12 @@ def test_each_readme_console_example_prints_what_the_readme_shows(command, shown
     )
     assert (result.stdout + result.stderr).splitlines() == shown
     assert result.returncode == (1 if any("problem(s)" in line for line in shown) else 0)
+
+
+def test_the_readme_gives_the_quick_test_run_and_its_marker_exists():
+    block = re.search(r"```bash\n(\./run preview .*?)```", README, flags=re.DOTALL)
+    assert block is not None
+    commands = [line.split("#")[0].strip() for line in block.group(1).splitlines()]
+    assert commands == ["./run preview", "./run test", './run test -m "not slow"']
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"slow: ' in pyproject, "the marker the quick run leaves out is declared"

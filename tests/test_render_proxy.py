@@ -188,3 +188,16 @@ def test_placeholders_and_secrets_outside_the_repository_need_no_force(repositor
 def test_force_without_show_secrets_is_refused(capsys):
     assert main(["render-proxy", "--stack", "pharma-onprem", "--server", "hub", "--force"]) == 2
     assert "--force only allows --show-secrets" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given", ["stacks/Pulumi.pharma-onprem.yaml", "../elsewhere/Pulumi.pharma-onprem.yaml"])
+def test_a_stack_given_as_its_file_is_rendered_under_its_name(repository, monkeypatch, capsys, given):
+    import shutil
+
+    (repository.parent / "elsewhere").mkdir()
+    shutil.copy(repository / "stacks" / "Pulumi.pharma-onprem.yaml", repository.parent / "elsewhere")
+    monkeypatch.chdir(repository)
+    assert main(["render-proxy", "--stack", given, "--server", "hub"]) == 0, capsys.readouterr().err
+    written = sorted(path.relative_to(repository) for path in repository.rglob("*") if path.is_file())
+    rendered = [path for path in written if path.parts[0] not in ("stacks", ".git", ".gitignore")]
+    assert rendered and all(path.parts[:3] == ("rendered", "pharma-onprem", "hub") for path in rendered), rendered

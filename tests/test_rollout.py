@@ -322,3 +322,24 @@ def test_rollout_takes_stack_repeated_with_names_and_globs_in_rollout_order(caps
     assert checked == [in_order] and in_order == ["pharma-onprem", "acme-cloud"]
     assert main(["rollout", "--stack", "local"]) == 2
     assert capsys.readouterr().err.strip().endswith("error: --stack 'local': local is excluded in rollout.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("{not json", "not JSON: "),
+        ('{"action": "up", "stacks": "acme-cloud"}', 'it needs "action" and "stacks"'),
+        ('{"action": "up", "stacks": [["acme-cloud", "succeeded"]]}', 'it needs "action" and "stacks"'),
+        ('["up"]', 'it needs "action" and "stacks"'),
+        ('{"stacks": []}', 'it needs "action" and "stacks"'),
+    ],
+)
+def test_resuming_from_a_file_that_is_no_rollout_report_says_what_a_report_holds(tmp_path, text, why):
+    report = tmp_path / "report.json"
+    report.write_text(text)
+    with pytest.raises(RolloutError) as raised:
+        done_in(report, "up")
+    message = str(raised.value)
+    assert message.startswith(f"--resume {report}: not a rollout report ({why}")
+    assert message.endswith("give the report.json of an earlier run")
+    assert "list indices" not in message and "'stacks'" not in message

@@ -44,3 +44,9 @@ def test_a_stack_and_all_together_are_refused(capsys):
                     ["check", "--all", "--stack", "local"]):  # fmt: skip
         assert main(command) == 2, command
         assert capsys.readouterr().err.strip() == "error: --all and a stack (local) conflict: give one or the other"
+
+
+def test_validate_takes_stack_like_every_other_command(capsys):
+    assert main(["validate", "--stack", "local", "--stack", "acme-cloud"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["stacks/Pulumi.local.yaml", "stacks/Pulumi.acme-cloud.yaml"]

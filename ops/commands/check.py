@@ -48,9 +48,10 @@ def run(args: argparse.Namespace) -> int:
     if args.against is not None:
         failed |= check_removals(paths, args.against)
     report = {}
+    invalid: list[str] = []
     for path in paths:
         if common.load_or_report(path, offline=True) is None:
-            failed = True
+            invalid.append(common.stack_name(path))  # its problems are printed: the others are checked all the same
             continue
         run_ = run_program(path)
         violations = guardrails.check_run(run_, pack_config)
@@ -61,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
             print(guardrails.render(run_.stack, violations, len(guardrails.disabled_rules(pack_config))))
     if args.format == "json":
         print(json.dumps(report, indent=2, sort_keys=True))
-    return 1 if failed else 0
+    if invalid:
+        names = ", ".join(invalid)
+        print(f"error: {len(invalid)} stack(s) not checked, their problems are above: {names}", file=sys.stderr)
+    return 1 if failed or invalid else 0
 
 
 def check_removals(paths: list[Path], ref: str) -> bool:

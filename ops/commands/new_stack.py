@@ -24,7 +24,9 @@ EXAMPLES = (
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("customer", help="the customer's name: lowercase letters, digits and inner hyphens (e.g. zeta)")
     parser.add_argument("env", help="the environment, same rules (e.g. prod): the stack is <customer>-<env>")
-    parser.add_argument("--from", dest="source", metavar="<stack>", help="start from this stack's settings")
+    parser.add_argument(
+        "--from", dest="source", metavar="<stack>", help="start from this stack's settings (its name or its file)"
+    )
     parser.add_argument("--wave", metavar="<wave>", help="wave to add it to (default: the last)")
     parser.add_argument(
         "--set",
@@ -74,7 +76,12 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         wave = new_stack.write(common.STACKS, name, document, args.wave, known)
     except new_stack.NewStackAbortedError as error:
-        print(f"aborted, nothing written: {error}", file=sys.stderr)
+        # Ctrl-D at a terminal is the user's choice; the end of a pipe means the answers ran out.
+        hint = "" if sys.stdin.isatty() else (
+            "; without a terminal, add --no-input and give the values with --set "
+            f"(e.g. --set {error.path}=<value>)"
+        )  # fmt: skip
+        print(f"aborted, nothing written: {error}{hint}", file=sys.stderr)
         return 1
     except (new_stack.NewStackError, RolloutError) as error:
         print(f"error: {error}", file=sys.stderr)

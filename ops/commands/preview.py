@@ -80,10 +80,11 @@ def run(args: argparse.Namespace) -> int:
         except StackConfigError as error:
             if not args.all and len(args.stack) <= 1:  # the one stack asked for: its problem is the command's
                 if len(error.issues) == 1:
-                    raise common.UsageError(f"{error.source}: {error.issues[0]}") from None
-                print(error.render(), file=sys.stderr)
+                    raise common.UsageError(f"{common.shown(path)}: {error.issues[0]}") from None
+                print(error.render(common.shown(path)), file=sys.stderr)
                 return common.USAGE_ERROR
-            print(error.render(), file=sys.stderr)  # one bad stack: the others are previewed all the same
+            # One bad stack: the others are previewed all the same.
+            print(error.render(common.shown(path)), file=sys.stderr)
             failed.append(common.stack_name(path))
             continue
         common.note_unset_secrets(path, settings)

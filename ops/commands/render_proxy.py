@@ -37,16 +37,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.force and not args.show_secrets:
         raise common.UsageError("--force only allows --show-secrets to write into the repository: add --show-secrets")
+    # The stack's name, however it was given (a name or its file): the default folder and Pulumi's `-s` take it.
+    stack = common.stack_name(common.stack_files([args.stack], False)[0])
     try:
         out = (
             render_proxy.output_directory(args.out)  # Path('') would silently be '.'
             if args.out is not None
-            else render_proxy.default_output(common.ROOT, args.stack, args.server)
+            else render_proxy.default_output(common.ROOT, stack, args.server)
         )
     except render_proxy.OutputError as error:
         raise common.UsageError(str(error)) from None
     settings, server = common.stack_and_server(args.stack, args.server)
-    reader = render_proxy.secret_reader(args.stack, common.ROOT) if args.show_secrets else None
+    reader = render_proxy.secret_reader(stack, common.ROOT) if args.show_secrets else None
     try:
         if args.show_secrets and not args.force:  # before any secret is read
             exposed = render_proxy.render(settings.platform, server, None)

@@ -56,7 +56,7 @@ def preflight(stacks: list[str]) -> list[str]:
         try:
             load_stack_file(path)
         except StackConfigError as error:
-            problems.append(error.render())
+            problems.append(error.render(common.shown(path)))
     if problems:
         return problems
     for document in documents.stack_documents(paths):

@@ -10,18 +10,23 @@ NAME = "validate"
 HELP = "check stack files (all of stacks/ when none is named)"
 DESCRIPTION = "Validate stack files without the Pulumi CLI: every problem with its field path; exit 1 if any."
 
-EXAMPLES = ("./run ops validate", "./run ops validate acme-cloud stacks/Pulumi.local.yaml")
+EXAMPLES = (
+    "./run ops validate",
+    "./run ops validate acme-cloud stacks/Pulumi.local.yaml",
+    "./run ops validate --stack acme-cloud --stack local",
+)
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "stacks", nargs="*", metavar="<stack>", help="a stack's name or its file (default: every stack in stacks/)"
     )
-    parser.add_argument("--all", action="store_true", help="every stack in stacks/ (the default)")
+    common.add_stack_selection(parser)  # --stack and --all, as every command that takes stacks has them
 
 
 def run(args: argparse.Namespace) -> int:
-    paths = common.stack_files(args.stacks, args.all or not args.stacks)
+    named = [*args.stacks, *args.stack]
+    paths = common.stack_files(named, args.all or not named)
     failed = 0
     for path in paths:
         settings = common.load_or_report(path)
