@@ -11,7 +11,20 @@ import argparse
 from types import ModuleType
 from typing import Protocol, cast
 
-from ops.commands import affected, check, lab, new_stack, preview, render_proxy, rollout, schema, stacks, validate
+from ops.commands import (
+    affected,
+    check,
+    cost,
+    lab,
+    new_stack,
+    preview,
+    prices,
+    render_proxy,
+    rollout,
+    schema,
+    stacks,
+    validate,
+)
 
 
 class Command(Protocol):
@@ -29,4 +42,6 @@ def _commands(*modules: ModuleType) -> tuple[Command, ...]:
     return tuple(cast(Command, module) for module in modules)
 
 
-COMMANDS = _commands(validate, preview, render_proxy, affected, stacks, check, rollout, new_stack, lab, schema)
+COMMANDS = _commands(
+    validate, preview, render_proxy, affected, stacks, check, rollout, new_stack, lab, schema, cost, prices
+)
