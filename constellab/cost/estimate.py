@@ -468,3 +468,33 @@ def _server_cost(
     if hours is not None and hours < HOURS_PER_MONTH and instance is not None and instance.unit_price is not None:
         saving = Saving(weekly, hours, instance.unit_price)
     return ServerCost(name, str(summary.get("role", "-")), placement, power, hours, basis, tuple(lines), saving, note)
+
+
+@dataclass(frozen=True)
+class ServerDelta:
+    """How a server's month moves between two estimates (a server only on one side moves by all of it)."""
+
+    name: str
+    before: float | None
+    after: float | None
+
+    @property
+    def monthly(self) -> float:
+        return (self.after or 0.0) - (self.before or 0.0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "beforeMonthlyUsd": _rounded(self.before, 2),
+            "afterMonthlyUsd": _rounded(self.after, 2),
+            "deltaMonthlyUsd": round(self.monthly, 2),
+        }
+
+
+def delta(before: StackCost | None, after: StackCost | None) -> tuple[float, tuple[ServerDelta, ...]]:
+    """The stack's monthly change and each server's, from the estimate at a base (None: a new stack) to now."""
+    old = {server.name: server.monthly for server in (before.servers if before else ())}
+    new = {server.name: server.monthly for server in (after.servers if after else ())}
+    servers = tuple(ServerDelta(name, old.get(name), new.get(name)) for name in sorted(old.keys() | new.keys()))
+    total = (after.monthly if after else 0.0) - (before.monthly if before else 0.0)
+    return total, tuple(server for server in servers if round(server.monthly, 2) != 0)

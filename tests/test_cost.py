@@ -1,0 +1,305 @@
+"""The monthly cost estimate (`constellab/cost/estimate.py`): pure functions over a preview document and the
+price table shipped in `constellab/cost/prices.json`. Every expectation states its arithmetic with the shipped
+table's prices, so a reader can check it; the shipped stacks are previewed once for the last tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from constellab.cost import estimate, prices, render
+from constellab.cost.estimate import HOURS_PER_MONTH, WEEKS_PER_MONTH
+from tests.conftest import STACKS
+
+TABLE = prices.load()
+
+# The shipped table's prices used below (USD), with where each comes from.
+T3_LARGE_US = 0.0832  # us-east-1, Karpenter's table generated 2026-07-20
+T3_XLARGE_US = 0.1664  # us-east-1, Karpenter
+GP3_US = 0.08  # us-east-1 gp3 GB-month
+IPV4 = 0.005  # every public IPv4 address, per hour
+ALARM_US = 0.10  # us-east-1 standard alarm-month
+S3_US = 0.023  # us-east-1 S3 Standard GB-month
+
+
+def aws(kind: str, name: str, server: str, **inputs: Any) -> dict[str, Any]:
+    """One AWS resource of the preview document, tagged for `server` as the program tags it."""
+    return {
+        "urn": f"urn:pulumi:s::constellab::{kind}::{name}",
+        "type": kind,
+        "name": name,
+        "parent": None,
+        "custom": True,
+        "inputs": {**inputs, "tags": {"constellab:server": server}},
+    }
+
+
+def cloud_server(server: str, instance_type: str, data_gb: float = 100, alarm: bool = True) -> list[dict[str, Any]]:
+    """What the program declares for a cloud server: instance (30 GB gp3 root), data volume, address, alarm."""
+    root = {"volumeSize": 30.0, "volumeType": "gp3"}
+    resources = [
+        aws(
+            "aws:ec2/instance:Instance", f"{server}-instance", server, instanceType=instance_type, rootBlockDevice=root
+        ),
+        aws("aws:ebs/volume:Volume", f"{server}-data", server, size=data_gb, type="gp3"),
+        aws("aws:ec2/eip:Eip", f"{server}-eip", server, domain="vpc"),
+        aws("aws:ec2/eipAssociation:EipAssociation", f"{server}-eip-association", server),
+    ]
+    if alarm:
+        resources.append(aws("aws:cloudwatch/metricAlarm:MetricAlarm", f"{server}-alarm", server, period=60.0))
+    return resources
+
+
+def document(
+    servers: dict[str, dict[str, Any]],
+    resources: list[dict[str, Any]],
+    schedules: dict[str, float] | None = None,
+    region: str = "us-east-1",
+) -> dict[str, Any]:
+    return {
+        "stack": "s",
+        "region": region,
+        "resources": resources,
+        "servers": servers,
+        "schedules": {name: {"weeklyRunningHours": hours} for name, hours in (schedules or {}).items()},
+        "outputs": {},
+    }
+
+
+ALWAYS_ON = {"role": "hub", "placement": "cloud", "power": "always on"}
+SCHEDULED = {"role": "lab", "placement": "cloud", "power": "scheduled"}
+PARKED = {"role": "lab", "placement": "cloud", "power": "parked"}
+
+
+def test_an_always_on_server_pays_730_hours_its_volumes_its_address_and_its_alarm():
+    cost = estimate.estimate(document({"hub": ALWAYS_ON}, cloud_server("hub", "t3.large")), TABLE)
+    hub = cost.server("hub")
+    assert hub.instance_hours == 730
+    # 730 h × $0.0832 + (30 + 100) GB × $0.08 + 730 h × $0.005 + 1 alarm × $0.10
+    # = 60.736 + 10.40 + 3.65 + 0.10 = 74.886
+    assert hub.monthly == pytest.approx(730 * T3_LARGE_US + 130 * GP3_US + 730 * IPV4 + ALARM_US)
+    assert hub.monthly == pytest.approx(74.886)
+    assert cost.complete and cost.monthly == pytest.approx(74.886)
+    assert hub.saving is None
+
+
+def test_a_scheduled_lab_runs_its_weekly_hours_times_52_over_12_and_shows_its_saving_in_dollars():
+    doc = document({"lab": SCHEDULED}, cloud_server("lab", "t3.xlarge", alarm=False), schedules={"lab": 55})
+    lab = estimate.estimate(doc, TABLE).server("lab")
+    # 55 h/week × 52/12 = 238.333 h/month
+    assert lab.instance_hours == pytest.approx(238.3333, abs=1e-4)
+    instance = lab.lines[0]
+    assert instance.item == "EC2 t3.xlarge (Linux, on-demand)"
+    # 238.333 h × $0.1664 = $39.659
+    assert instance.monthly == pytest.approx(55 * 52 / 12 * T3_XLARGE_US) == pytest.approx(39.6587, abs=1e-4)
+    # always on: 730 h × $0.1664 = $121.472; saving = (730 − 238.333) × $0.1664 = $81.813
+    assert lab.saving is not None
+    assert lab.saving.always_on_monthly == pytest.approx(121.472)
+    assert lab.saving.monthly == pytest.approx(81.8133, abs=1e-4)
+    assert "55 h/week × 52/12 = 238.3 h/month" in lab.hours_basis
+
+
+def test_a_schedule_change_moves_the_estimate_by_the_changed_hours():
+    servers = {"lab": SCHEDULED}
+    before = estimate.estimate(document(servers, cloud_server("lab", "t3.xlarge"), schedules={"lab": 55}), TABLE)
+    after = estimate.estimate(document(servers, cloud_server("lab", "t3.xlarge"), schedules={"lab": 60}), TABLE)
+    # 5 more hours a week: 5 × 52/12 = 21.667 h × $0.1664 = $3.605 more a month, nothing else moves
+    assert after.monthly - before.monthly == pytest.approx(5 * WEEKS_PER_MONTH * T3_XLARGE_US)
+    assert after.monthly - before.monthly == pytest.approx(3.6053, abs=1e-4)
+
+
+def test_a_parked_lab_has_no_instance_hours_but_pays_its_volumes_and_its_address():
+    doc = document({"lab": PARKED}, cloud_server("lab", "t3.xlarge", alarm=False), schedules={"lab": 16})
+    lab = estimate.estimate(doc, TABLE).server("lab")
+    assert lab.instance_hours == 0 and "parked" in lab.hours_basis
+    assert lab.lines[0].monthly == 0
+    # (30 + 100) GB × $0.08 + 730 h × $0.005 = 10.40 + 3.65 = 14.05
+    assert lab.monthly == pytest.approx(14.05)
+    # parking saves the whole instance: 730 h × $0.1664 = $121.472
+    assert lab.saving is not None and lab.saving.monthly == pytest.approx(121.472)
+
+
+def test_a_lab_whose_state_output_is_stopped_is_parked_too():
+    doc = document({"lab": SCHEDULED}, cloud_server("lab", "t3.large"), schedules={"lab": 40})
+    doc["outputs"] = {"servers": {"lab": {"state": "stopped"}}}
+    assert estimate.estimate(doc, TABLE).server("lab").instance_hours == 0
+
+
+def test_an_instance_type_the_table_does_not_have_is_price_unknown_never_zero():
+    cost = estimate.estimate(document({"hub": ALWAYS_ON}, cloud_server("hub", "t3.enormous")), TABLE)
+    hub = cost.server("hub")
+    instance = hub.lines[0]
+    assert instance.kind == "unknown" and instance.monthly is None and "price unknown" in instance.note
+    assert instance.as_dict()["monthlyUsd"] is None
+    # the rest is still priced: 130 GB × $0.08 + $3.65 + $0.10 = $14.15, a lower bound
+    assert hub.monthly == pytest.approx(14.15)
+    assert not cost.complete and cost.unknown == 1
+    assert render.total(cost) == "at least $14.15/month (1 item price unknown)"
+
+
+def test_a_region_the_table_does_not_have_makes_every_fixed_price_unknown():
+    cost = estimate.estimate(document({"hub": ALWAYS_ON}, cloud_server("hub", "t3.large"), region="ap-south-2"), TABLE)
+    assert cost.monthly == 0
+    assert cost.unknown == 5  # instance, root volume, data volume, address, alarm
+
+
+def test_provisioned_iops_above_the_gp3_baseline_without_a_price_is_unknown():
+    resources = [aws("aws:ebs/volume:Volume", "v", "hub", size=10, type="gp3", iops=6000, throughput=125)]
+    hub = estimate.estimate(document({"hub": ALWAYS_ON}, resources), TABLE).server("hub")
+    # 10 GB × $0.08 = $0.80; the 3,000 IOPS above the free 3,000 have no price in the shipped table
+    assert [(line.kind, line.quantity) for line in hub.lines] == [("fixed", 10), ("unknown", 3000)]
+    assert hub.monthly == pytest.approx(0.8)
+
+
+def test_usage_based_costs_are_listed_with_their_unit_price_and_never_totalled():
+    resources = [
+        aws("aws:s3/bucket:Bucket", "data", "hub"),
+        aws("aws:s3/bucket:Bucket", "backup", "hub"),
+        aws("aws:scheduler/schedule:Schedule", "start", "hub"),
+    ]
+    hub = estimate.estimate(document({"hub": ALWAYS_ON}, resources), TABLE).server("hub")
+    storage = hub.lines[0]
+    assert (storage.item, storage.kind, storage.unit, storage.unit_price) == (
+        "S3 Standard storage (2 buckets)",
+        "usage",
+        "GB-month",
+        S3_US,
+    )
+    assert [line.item for line in hub.lines[1:]] == [
+        "S3 PUT requests",
+        "S3 GET requests",
+        "EventBridge Scheduler invocations (1 schedule)",
+    ]
+    assert all(line.note.startswith("depends on usage") and line.monthly is None for line in hub.lines)
+    assert hub.monthly == 0 and hub.unknown == 0
+
+
+def test_on_prem_and_local_servers_cost_nothing_here_and_say_so():
+    servers = {
+        "hub": {"role": "hub", "placement": "onPrem", "power": "always on"},
+        "lab": {"role": "lab", "placement": "local", "power": "always on"},
+    }
+    cost = estimate.estimate(document(servers, [aws("aws:s3/bucket:Bucket", "backup", "hub")]), TABLE)
+    assert cost.monthly == 0 and cost.complete
+    assert (
+        cost.server("hub").note == "on-prem: the host is not in AWS, nothing to price; its S3 buckets depend on usage"
+    )
+    assert cost.server("lab").note == "on this machine: the host is not in AWS, nothing to price"
+
+
+def test_an_aws_resource_the_estimator_does_not_know_is_price_unknown_and_free_ones_are_left_out():
+    resources = [
+        aws("aws:ec2/natGateway:NatGateway", "nat", "hub"),
+        aws("aws:iam/role:Role", "role", "hub"),
+        aws("aws:ec2/securityGroup:SecurityGroup", "sg", "hub"),
+    ]
+    hub = estimate.estimate(document({"hub": ALWAYS_ON}, resources), TABLE).server("hub")
+    assert [(line.item, line.kind) for line in hub.lines] == [("aws:ec2/natGateway:NatGateway", "unknown")]
+
+
+def test_a_new_lab_in_a_pull_request_shows_its_monthly_delta():
+    base = document({"hub": ALWAYS_ON}, cloud_server("hub", "t3.large"))
+    head = document(
+        {"hub": ALWAYS_ON, "lab": SCHEDULED},
+        cloud_server("hub", "t3.large") + cloud_server("lab", "t3.xlarge", alarm=False),
+        schedules={"lab": 55},
+    )
+    total, servers = estimate.delta(estimate.estimate(base, TABLE), estimate.estimate(head, TABLE))
+    # the new lab: 238.333 h × $0.1664 + 130 GB × $0.08 + 730 h × $0.005 = 39.659 + 10.40 + 3.65 = 53.709
+    assert total == pytest.approx(55 * 52 / 12 * T3_XLARGE_US + 130 * GP3_US + 730 * IPV4)
+    assert [(server.name, server.before, round(server.monthly, 3)) for server in servers] == [("lab", None, 53.709)]
+
+
+def test_the_region_comes_from_the_document_when_it_is_not_given():
+    doc = document({}, [])
+    del doc["region"]
+    doc["outputs"] = {"servers": {"hub": {"backupTarget": {"region": "eu-central-1"}}}}
+    assert estimate.region_of(doc) == "eu-central-1"
+    doc["outputs"] = {}
+    doc["resources"] = [aws("aws:ec2/subnet:Subnet", "public", "shared", availabilityZone="eu-west-3a")]
+    assert estimate.region_of(doc) == "eu-west-3"
+
+
+def test_the_month_is_730_hours_and_a_month_of_weeks_is_52_over_12():
+    assert HOURS_PER_MONTH == 365 * 24 / 12
+    assert WEEKS_PER_MONTH == 52 / 12
+
+
+# ---------------------------------------------------------------------------------------------
+# The shipped stacks, from their real preview documents and the shipped table
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict[str, estimate.StackCost]:
+    from constellab.settings import load_stack_file
+    from offline.documents import stack_document
+    from offline.engine import run_program
+
+    costs = {}
+    for path in sorted(STACKS.glob("Pulumi.*.yaml")):
+        doc = stack_document(run_program(path))
+        costs[doc["stack"]] = estimate.estimate(doc, TABLE, load_stack_file(path, require_secrets=False).aws_region)
+    return costs
+
+
+def test_acme_cloud_by_hand(shipped):
+    cost = shipped["acme-cloud"]
+    assert cost.region == "eu-west-3"
+    # eu-west-3 (SkyPilot's catalog of the Price List): t3.large $0.0944, m6i.large $0.112, t3.xlarge $0.1888,
+    # m7g.large $0.0952 an hour; every public IPv4 address 730 h × $0.005 = $3.65
+    space = 730 * 0.0944 + 3.65  # always on: 68.912 + 3.65 = 72.562
+    hub = 730 * 0.112 + 3.65  # always on: 81.76 + 3.65 = 85.41
+    lab1 = 55 * 52 / 12 * 0.1888 + 3.65  # Mon-Fri 08:00-19:00 = 55 h/week → 238.333 h: 44.997 + 3.65 = 48.647
+    lab2 = 0 * 0.0952 + 3.65  # parked: no instance hours, its address still billed = 3.65
+    assert cost.server("space").monthly == pytest.approx(space)
+    assert cost.server("hub").monthly == pytest.approx(hub)
+    assert cost.server("lab1").monthly == pytest.approx(lab1)
+    assert cost.server("lab2").monthly == pytest.approx(lab2)
+    assert round(cost.monthly, 2) == 210.27  # 72.562 + 85.41 + 48.647 + 3.65
+    # No eu-west-3 price for gp3 volumes, alarms or detailed monitoring in the shipped table: each cloud
+    # server's root and data volumes and detailed monitoring (3 × 4), and the alarms of space, hub, lab1 (3)
+    assert cost.unknown == 15 and not cost.complete
+    # lab1's schedule saves (730 − 238.333) h × $0.1888 = $92.83; parking lab2 saves 730 h × $0.0952 = $69.50
+    assert round(cost.server("lab1").saving.monthly, 2) == 92.83
+    assert round(cost.server("lab2").saving.monthly, 2) == 69.50
+
+
+def test_biolab_hybrid_by_hand(shipped):
+    cost = shipped["biolab-hybrid"]
+    assert cost.region == "eu-central-1"
+    # analysis: c6i.2xlarge $0.388/h × 73 h/week × 52/12 = 316.333 h → 122.737
+    #   + gp3 $0.0952 × (30 GB root + 150 GB data) = 17.136, + 730 h × $0.005 = 3.65
+    analysis = 73 * 52 / 12 * 0.388 + 180 * 0.0952 + 3.65
+    assert cost.server("analysis").monthly == pytest.approx(analysis)
+    assert round(cost.monthly, 2) == 143.52
+    assert cost.unknown == 2  # its alarm and its detailed monitoring: no eu-central-1 price in the table
+    assert cost.server("hub").monthly == 0 and cost.server("hub").note.startswith("on-prem")
+
+
+def test_pharma_onprem_and_local_cost_nothing_in_aws(shipped):
+    pharma = shipped["pharma-onprem"]
+    assert pharma.monthly == 0 and pharma.complete
+    assert all(server.note.startswith("on-prem") for server in pharma.servers if server.name != "shared")
+    assert any(line.kind == "usage" for server in pharma.servers for line in server.lines)  # its S3 buckets
+    local = shipped["local"]
+    assert local.monthly == 0 and local.complete
+    assert local.notes == ("nothing in AWS: this stack declares no AWS resource",)
+
+
+def test_the_json_form_holds_every_line_with_its_arithmetic(shipped):
+    data = json.loads(render.render_json([shipped["acme-cloud"]], TABLE))
+    stack = data["stacks"][0]
+    assert (stack["monthlyUsd"], stack["priceUnknown"], stack["complete"]) == (210.27, 15, False)
+    lab1 = next(server for server in stack["servers"] if server["name"] == "lab1")
+    instance = lab1["lines"][0]
+    assert (instance["quantity"], instance["unit"], instance["unitPriceUsd"], instance["monthlyUsd"]) == (
+        238.3333,
+        "h",
+        0.1888,
+        45.0,
+    )
+    assert lab1["saving"]["savingMonthlyUsd"] == 92.83
+    assert data["prices"]["sources"]["skypilot"]["url"].startswith("https://github.com/skypilot-org/")

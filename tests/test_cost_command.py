@@ -1,0 +1,62 @@
+"""`ops cost`, as a user runs it: the shipped stacks priced with the shipped table, as text, JSON and Markdown."""
+
+from __future__ import annotations
+
+import json
+
+from ops import common
+from ops.cli import main
+from tests.conftest import BROKEN_PLATFORM
+
+
+def test_cost_prints_each_server_its_lines_and_the_stack_total(capsys):
+    assert main(["cost", "--stack", "acme-cloud"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("acme-cloud (eu-west-3): at least $210.27/month (15 items price unknown)\n")
+    assert "  lab1 [lab, cloud, scheduled + idle stop]: $48.65/month + 4 price unknown" in out
+    assert "    hours: scheduled: 55 h/week × 52/12 = 238.3 h/month (idle stop may run it less)" in out
+    assert "238.3 h × $0.1888/h" in out and "$45.00" in out
+    assert "schedule: 238.3 h/month instead of 730, saves $92.83/month" in out
+    assert "parked: no instance hours instead of 730, saves $69.50/month" in out
+    assert "S3 Standard storage (3 buckets)" in out and "depends on usage, unit price unknown" in out
+
+
+def test_cost_json_holds_every_stack(capsys):
+    assert main(["cost", "--all", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    stacks = {stack["stack"]: stack for stack in json.loads(captured.out)["stacks"]}
+    assert {name: stack["monthlyUsd"] for name, stack in stacks.items()} == {
+        "acme-cloud": 210.27,
+        "biolab-hybrid": 143.52,
+        "local": 0,
+        "pharma-onprem": 0.0,
+    }
+    assert "previewing [4/4]" in captured.err  # progress, on stderr, when there are several stacks
+
+
+def test_cost_markdown_has_a_table_with_a_bar_per_stack_and_per_server(capsys):
+    assert main(["cost", "--stack", "acme-cloud", "--stack", "biolab-hybrid", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "| acme-cloud | eu-west-3 | ≥ $210.27 | 15 | ████████████████████ |" in out
+    assert "| biolab-hybrid | eu-central-1 | ≥ $143.52 | 2 | ██████████████ |" in out  # 143.52 / 210.27 × 20 = 13.7
+    assert "| hub | always on | 730.0 | $85.41 | 4 | ████████████████████ |" in out
+    assert "- **lab1**: schedule: 238.3 h/month instead of 730, saves $92.83/month" in out
+
+
+def test_a_price_table_that_is_not_one_is_a_usage_error_before_any_work(tmp_path, capsys):
+    bad = tmp_path / "prices.json"
+    bad.write_text('{"schema": 7}')
+    assert main(["cost", "--stack", "local", "--prices", str(bad)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --prices: {bad}: not a price table of schema 1 (schema: 7)"
+
+
+def test_one_broken_stack_is_reported_and_the_others_are_priced(stacks_copy, monkeypatch, capsys):
+    monkeypatch.setattr(common, "STACKS", stacks_copy)
+    for path in stacks_copy.glob("Pulumi.*.yaml"):
+        if path.name != "Pulumi.local.yaml":
+            path.unlink()
+    (stacks_copy / "Pulumi.broken.yaml").write_text(BROKEN_PLATFORM)
+    assert main(["cost", "--all", "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    assert [stack["stack"] for stack in json.loads(captured.out)["stacks"]] == ["local"]
+    assert captured.err.strip().splitlines()[-1] == "error: 1 stack(s) not priced, their problems are above: broken"
