@@ -7,7 +7,7 @@ from typing import Literal
 
 import pulumi
 
-from components.bucket import SecureBucket, SecureBucketArgs
+from components.bucket import AccessLogTarget, SecureBucket, SecureBucketArgs
 from components.identity import BucketGrant, ServerIdentity, ServerIdentityArgs
 from constellab import naming
 from constellab.aws import iam
@@ -28,6 +28,9 @@ class LabBackupsArgs:
     tags: dict[str, str]
     retired: bool = False
     """The server is decommissioned: its buckets are kept (unprotected), its backup key removed."""
+    access_logs: AccessLogTarget | None = None
+    """The stack's access-log bucket, where both buckets log their requests (a retired server's too: its data
+    is still there)."""
 
 
 def retention_days(retention: BackupRetention, frequency: Frequency) -> int:
@@ -76,6 +79,7 @@ class LabBackups(pulumi.ComponentResource):
                     tags=args.tags,
                     noncurrent_version_days=retention_days(args.retention, frequency),
                     retired=args.retired,
+                    access_logs=args.access_logs,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, aliases=aliases if frequency == "DAILY" else None),
             )

@@ -1,13 +1,27 @@
-"""SecureBucket: an S3 bucket that is private, versioned, encrypted, TLS-only and kept on delete."""
+"""SecureBucket: an S3 bucket that is private, versioned, encrypted, TLS-only, logged and kept on delete."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import pulumi
 import pulumi_aws as aws
 
 from constellab.aws import iam
+
+
+class AccessLogTarget(Protocol):
+    """Where a bucket's server access logs go: the stack's access-log bucket (`components.access_logs`)."""
+
+    @property
+    def bucket_name(self) -> pulumi.Output[str]:
+        """The target bucket's name."""
+        ...
+
+    def add_source(self, bucket: aws.s3.Bucket) -> None:
+        """Lets S3 deliver this bucket's logs (the target's policy names each source)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -20,15 +34,29 @@ class SecureBucketArgs:
     noncurrent_version_days: int = 30
     """How long an overwritten or deleted object's previous version is kept."""
     abort_incomplete_upload_days: int = 7
+    current_version_days: int | None = None
+    """How long an object stays current before it expires (its last version then kept `noncurrent_version_days`);
+    None, the default: never (data and backups). The access-log bucket's retention."""
+    access_logs: AccessLogTarget | None = None
+    """Where S3 delivers the bucket's server access logs, under `<bucket name>/`. None only for the access-log
+    bucket itself (AWS: a target bucket should not have server access logging enabled; logging it to itself would
+    log each delivery of logs, without end)."""
+    tls_only_policy: bool = True
+    """Declare the bucket's policy, TLS only. False: its owner declares it with `declare_policy` (a bucket has
+    one policy: the access-log bucket's adds the log delivery to the TLS-only statement)."""
     retired: bool = False
     """Its server is decommissioned: the bucket is no longer protected, and it and its settings are kept in
     AWS when they leave the stack (so the data stays private, versioned, encrypted and TLS-only)."""
 
 
 class SecureBucket(pulumi.ComponentResource):
-    """A bucket with all four public-access blocks, ACLs off, versioning, SSE, lifecycle and a TLS-only policy.
+    """A bucket with all four public-access blocks, ACLs off, versioning, SSE, lifecycle, a TLS-only policy and
+    server access logging.
 
-    The bucket itself is protected and retained on delete: removing it from a stack never deletes data.
+    The bucket itself is protected and retained on delete: removing it from a stack never deletes data. Its
+    default encryption is SSE-S3 (AES256), the only one S3 delivers server access logs to ("Enabling Amazon S3
+    server access logging": default encryption on the target bucket only with SSE-S3), so any of these buckets
+    can be the access-log bucket.
     """
 
     bucket: aws.s3.Bucket
@@ -36,6 +64,7 @@ class SecureBucket(pulumi.ComponentResource):
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:bucket:SecureBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, retain_on_delete=args.retired or None)
+        self._child = child
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket_prefix=args.bucket_prefix,
@@ -92,6 +121,7 @@ class SecureBucket(pulumi.ComponentResource):
                     noncurrent_days=args.noncurrent_version_days
                 ),
             ),
+            *self._expiry(args),
             # Once its versions have expired, a deleted object's marker is all that is left of it.
             aws.s3.BucketLifecycleConfigurationRuleArgs(
                 id="remove-expired-delete-markers",
@@ -107,13 +137,47 @@ class SecureBucket(pulumi.ComponentResource):
             # Lifecycle rules on a versioned bucket act on versions: versioning must exist first.
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[versioning])),
         )
-        aws.s3.BucketPolicy(
-            f"{name}-tls-only",
-            bucket=bucket_id,
-            policy=self.bucket.arn.apply(lambda arn: iam.to_json(iam.deny_insecure_transport(arn))),
-            # A bucket policy is refused while the public-access block is being applied.
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[public_access])),
-        )
+        self._public_access = public_access
+        if args.tls_only_policy:
+            self.declare_policy(f"{name}-tls-only", self.bucket.arn.apply(iam.deny_insecure_transport))
+        if args.access_logs is not None:
+            args.access_logs.add_source(self.bucket)
+            # pulumi-aws 7's BucketLogging (BucketLoggingV2 is its deprecated alias): PutBucketLogging on this
+            # bucket. No target grants: ACLs are off on the target, its policy lets the delivery in.
+            aws.s3.BucketLogging(
+                f"{name}-access-logging",
+                bucket=bucket_id,
+                target_bucket=args.access_logs.bucket_name,
+                target_prefix=self.bucket.bucket.apply(iam.access_log_prefix),
+                opts=child,
+            )
         self.name = self.bucket.bucket
         self.arn = self.bucket.arn
         self.register_outputs({"name": self.name, "arn": self.arn})
+
+    @staticmethod
+    def _expiry(args: SecureBucketArgs) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+        """The rule expiring current objects after `current_version_days`, if set. On a versioned bucket the
+        expiry adds a delete marker: the object's version becomes noncurrent and goes `noncurrent_version_days`
+        later (S3 User Guide, "Lifecycle configuration elements": Expiration on a versioning-enabled bucket)."""
+        if args.current_version_days is None:
+            return []
+        return [
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-current-objects",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.current_version_days),
+            )
+        ]
+
+    def declare_policy(self, name: str, document: pulumi.Input[dict[str, Any]]) -> aws.s3.BucketPolicy:
+        """The bucket's one policy (`name`, a child of this bucket). It must deny requests without TLS
+        (`iam.deny_insecure_transport`; the s3-deny-insecure-transport guardrail)."""
+        return aws.s3.BucketPolicy(
+            name,
+            bucket=self.bucket.id,
+            policy=pulumi.Output.from_input(document).apply(iam.to_json),
+            # A bucket policy is refused while the public-access block is being applied.
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(depends_on=[self._public_access])),
+        )

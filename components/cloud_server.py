@@ -83,6 +83,9 @@ class CloudServer(pulumi.ComponentResource):
             security_group_id=group.id,
             ip_protocol="-1",
             cidr_ipv4="0.0.0.0/0",
+            # A rule's description changes in place (ModifySecurityGroupRules), without replacing the rule:
+            # terraform-provider-aws internal/service/ec2/vpc_security_group_ingress_rule.go, which egress shares.
+            description=iam.OUTBOUND_DESCRIPTION,
             tags=tags,
             opts=child,
         )

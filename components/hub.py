@@ -38,6 +38,7 @@ class DataHub(pulumi.ComponentResource):
                 tags=tags,
                 noncurrent_version_days=90,
                 retired=hub.retired,
+                access_logs=args.access_logs,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -14,6 +14,7 @@ from components.values import StackSecrets
 from constellab.config import Hub, Lab, PlatformConfig
 
 if TYPE_CHECKING:
+    from components.bucket import AccessLogTarget
     from components.network import Network
 
 
@@ -28,6 +29,8 @@ class LabHostArgs:
     """The AWS region of the buckets."""
     network: Network | None = None
     cloudflare: pulumi.ProviderResource | None = None
+    access_logs: AccessLogTarget | None = None
+    """The stack's access-log bucket: the server's buckets log their requests to it."""
 
 
 @dataclass
@@ -50,7 +53,15 @@ def declare_backups(
     assert args.region is not None, "validated: servers with AWS buckets have a region"
     backups = LabBackups(
         f"{name}-backups",
-        LabBackupsArgs(args.platform.customer, server.name, args.region, server.backup, tags, retired=server.retired),
+        LabBackupsArgs(
+            args.platform.customer,
+            server.name,
+            args.region,
+            server.backup,
+            tags,
+            retired=server.retired,
+            access_logs=args.access_logs,
+        ),
         opts=pulumi.ResourceOptions(parent=parent),
     )
     extras.outputs |= {

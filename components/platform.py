@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
@@ -14,6 +14,9 @@ from constellab import naming
 from constellab.config import CloudPlacement, HubStorage, PlatformConfig
 from constellab.settings import StackSettings
 from constellab.values import Configured
+
+if TYPE_CHECKING:
+    from components.access_logs import AccessLogs
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,15 @@ def dns_records(platform: PlatformConfig, addresses: Mapping[str, str]) -> list[
     return records
 
 
+def declares_buckets(platform: PlatformConfig) -> bool:
+    """Whether the stack declares a bucket, so needs an access-log bucket: every hub has a data lake, every hub
+    and lab but a local one has backup buckets, and the space is in the cloud. A stack of local labs has none."""
+    return bool(platform.hubs) or platform.uses_aws
+
+
 class Platform(pulumi.ComponentResource):
-    """The network, hubs, labs and space of one customer, and the Cloudflare provider for their DNS."""
+    """The network, hubs, labs and space of one customer, the Cloudflare provider for their DNS, and the access-log
+    bucket their buckets log to (none in a stack without buckets)."""
 
     servers: dict[str, Mapping[str, Any]]
 
@@ -52,6 +62,16 @@ class Platform(pulumi.ComponentResource):
             network = Network(
                 f"{name}-network",
                 NetworkArgs(config=config.network, tags={naming.TAG_STACK: args.stack}),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        access_logs: AccessLogs | None = None
+        if declares_buckets(config):
+            from components.access_logs import AccessLogs, AccessLogsArgs
+
+            access_logs = AccessLogs(
+                f"{name}-access-logs",
+                AccessLogsArgs(stack=args.stack, customer=config.customer),
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
@@ -80,6 +100,7 @@ class Platform(pulumi.ComponentResource):
                     region=args.settings.aws_region,
                     network=network,
                     cloudflare=cloudflare,
+                    access_logs=access_logs,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -97,6 +118,7 @@ class Platform(pulumi.ComponentResource):
                     hub_lake=lakes[lab.hub] if lab.hub else None,
                     network=network,
                     cloudflare=cloudflare,
+                    access_logs=access_logs,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -117,10 +139,13 @@ class Platform(pulumi.ComponentResource):
                     region=args.settings.aws_region,
                     hub_lake=lakes[storage.hub] if isinstance(storage, HubStorage) else None,
                     cloudflare=cloudflare,
+                    access_logs=access_logs,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             hosts[config.space.name] = space.host
+        if access_logs is not None:
+            access_logs.seal()  # every bucket is declared: the access-log bucket's policy names them
 
         self.servers = {server_name: host.outputs for server_name, host in hosts.items()}
         self.credentials = pulumi.Output.secret({server_name: host.credentials for server_name, host in hosts.items()})

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.bucket import SecureBucket, SecureBucketArgs
+from components.bucket import AccessLogTarget, SecureBucket, SecureBucketArgs
 from components.host import ServerHost, ServerHostArgs
 from components.identity import BucketGrant
 from components.lab import HubLake
@@ -33,6 +33,8 @@ class CollaborativeSpaceArgs:
     hub_lake: HubLake | None = None
     """The hub whose data lake stores the space's documents, when `storage.kind` is `hub`."""
     cloudflare: pulumi.ProviderResource | None = None
+    access_logs: AccessLogTarget | None = None
+    """The stack's access-log bucket: the space's own bucket logs its requests to it."""
 
 
 class CollaborativeSpace(pulumi.ComponentResource):
@@ -51,6 +53,7 @@ class CollaborativeSpace(pulumi.ComponentResource):
                     bucket_prefix=naming.bucket_prefix(args.platform.customer, space.name, "storage"),
                     tags=tags,
                     noncurrent_version_days=90,
+                    access_logs=args.access_logs,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )

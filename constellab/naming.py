@@ -41,8 +41,28 @@ def server_tags(stack: str, server_name: str, role: Role, *, retired: bool = Fal
 
 def bucket_prefix(customer: str, server_name: str, purpose: str) -> str:
     """A readable S3 bucket-name prefix; AWS appends a unique suffix (the prefix may be 37 characters)."""
-    stem = f"{customer}-{server_name}"[: 36 - len(purpose) - 1].rstrip("-")
-    return f"{stem}-{purpose}-"
+    return _prefix(f"{customer}-{server_name}", purpose)
+
+
+def _prefix(stem: str, purpose: str) -> str:
+    return f"{stem[: 36 - len(purpose) - 1].rstrip('-')}-{purpose}-"
+
+
+ACCESS_LOGS = "access-logs"
+"""The purpose and the role tag of the stack's access-log bucket (`components.access_logs`); no server has it."""
+SHARED = "shared"
+"""The server tag of what the stack's servers share rather than own (the access-log bucket)."""
+
+
+def stack_bucket_prefix(customer: str, purpose: str) -> str:
+    """The prefix of a bucket of the whole stack rather than of one server: `<customer>-<purpose>-`."""
+    return _prefix(customer, purpose)
+
+
+def shared_tags(stack: str, purpose: str) -> dict[str, str]:
+    """Tags of what the whole stack shares (the access-log bucket): every required tag (`aws-required-tags`),
+    with `constellab:server` saying no server owns it and `constellab:role` what it is for."""
+    return {TAG_STACK: stack, TAG_SERVER: SHARED, TAG_ROLE: purpose, "Name": f"{stack}-{purpose}"}
 
 
 def urls(host: str, role: Role) -> dict[str, str]:

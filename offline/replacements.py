@@ -170,6 +170,11 @@ RULES: dict[str, Rule] = {
         f"{TF_AWS} internal/service/s3/bucket_lifecycle_configuration.go@01606926 (framework): RequiresReplace on "
         "bucket, expected_bucket_owner",
     ),
+    "aws:s3/bucketLogging:BucketLogging": _rule(
+        "bucket expectedBucketOwner region",
+        f"{TF_AWS} internal/service/s3/bucket_logging.go@01f43111: ForceNew on bucket, expected_bucket_owner "
+        "(target_bucket, target_prefix, target_grant, target_object_key_format: PutBucketLogging in place)",
+    ),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _rule(
         "bucket region", f"{TF_AWS} internal/service/s3/bucket_ownership_controls.go@01c08000: ForceNew on bucket"
     ),

@@ -1,5 +1,5 @@
 """`SecureBucket` (`components/bucket.py`) under the mock engine: every bucket private, versioned, encrypted,
-TLS-only, with a lifecycle."""
+TLS-only, with a lifecycle, logged (but the access-log bucket)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tests.conftest import declared, of_type
 
 
 @pulumi.runtime.test
-def test_buckets_are_private_versioned_encrypted_tls_only_with_lifecycle(engine_for):
+def test_buckets_are_private_versioned_encrypted_tls_only_logged_with_lifecycle(engine_for):
     engine = engine_for("acme-cloud")
 
     def check(registrations):
@@ -37,8 +37,12 @@ def test_buckets_are_private_versioned_encrypted_tls_only_with_lifecycle(engine_
             lifecycle = settings_of("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[component]
             assert any("abortIncompleteMultipartUpload" in rule for rule in lifecycle.inputs["rules"])
             policy = json.loads(settings_of("aws:s3/bucketPolicy:BucketPolicy")[component].inputs["policy"])
-            deny = policy["Statement"][0]
-            assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            (deny,) = [statement for statement in policy["Statement"] if statement["Effect"] == "Deny"]
+            assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
             assert bucket.outputs["arn"] in deny["Resource"]
+            # Every bucket logs its requests, but the access-log bucket, which would log its own deliveries.
+            logging = settings_of("aws:s3/bucketLogging:BucketLogging").get(component)
+            access_log_bucket = bucket.inputs["tags"]["constellab:role"] == "access-logs"
+            assert (logging is None) == access_log_bucket, bucket.name
 
     return declared(engine).apply(check)

@@ -35,6 +35,7 @@ KEPT_TYPES = {
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
     "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketLogging:BucketLogging",
     "aws:ebs/volume:Volume",
 }
 DATA_TYPES = {"aws:s3/bucket:Bucket", "aws:ebs/volume:Volume"}

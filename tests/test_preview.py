@@ -17,7 +17,8 @@ def test_preview_prints_the_tree_counts_and_masked_outputs():
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Platform biolab" in out
-    assert "├─ Network biolab-network" in out and "└─ DataLab biolab-analysis" in out
+    assert "├─ Network biolab-network" in out and "├─ DataLab biolab-analysis" in out
+    assert "└─ AccessLogs biolab-access-logs" in out
     assert "ContainerSet biolab-analysis-host-containers  [docker:Container ×2, docker:Network ×3" in out
     assert "LabConfiguration biolab-analysis-host-configuration  [command:Command" in out
     assert "Run by each lab manager (its own template; not declared by this program):" in out

@@ -82,6 +82,68 @@ def deny_insecure_transport(bucket_arn: str) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------------------------
+# Server access logs
+# ---------------------------------------------------------------------------------------------
+
+LOG_DELIVERY_SERVICE = "logging.s3.amazonaws.com"
+"""The service principal that writes S3 server access logs. With Object Ownership "bucket owner enforced" (ACLs
+off, as on every bucket here) a bucket policy is the only way to let it write: "Enabling Amazon S3 server access
+logging", Permissions for log delivery (https://docs.aws.amazon.com/AmazonS3/latest/userguide/
+enable-server-access-logging.html#grant-log-delivery-permissions-general)."""
+BUCKET_POLICY_MAX_BYTES = 20 * 1024
+"""A bucket policy's size limit (Amazon S3 User Guide, "Bucket policies for Amazon S3": 20 KB)."""
+
+
+def access_log_prefix(source_bucket: str) -> str:
+    """Where a bucket's server access logs go in the access-log bucket: under its own name, so each source's
+    logs can be found, kept apart and allowed separately (S3 appends `YYYY-mm-DD-HH-MM-SS-<unique>`)."""
+    return f"{source_bucket}/"
+
+
+def access_log_bucket_policy(log_bucket_arn: str, source_buckets: list[str], account_id: str) -> dict[str, Any]:
+    """The access-log bucket's one policy (a bucket has one): TLS only, and S3's log delivery may put the logs
+    of exactly these source buckets of this account.
+
+    The delivery statement is AWS's recommended one (the page cited at `LOG_DELIVERY_SERVICE`): the service
+    principal, `s3:PutObject` on the bucket's objects, `aws:SourceArn` naming the source buckets and
+    `aws:SourceAccount` the account, so no other bucket (another account's included) can deliver logs here.
+    The objects are all logs, each source's under `access_log_prefix`, which its own logging configuration
+    sets: the conditions decide whose logs come in, a list of prefixes would add nothing but size (one
+    statement for all sources keeps about 200 of them within S3's 20 KB; one each, about 40).
+    The TLS-only statement does not stop the delivery (AWS's own CloudFormation CLI keeps both on its log
+    bucket: aws-cloudformation/cloudformation-cli pull requests 863 and 986); a statement denying uploads
+    without an `x-amz-server-side-encryption` header would (aws-quickstart/quickstart-compliance-common
+    issue 29): the default encryption (SSE-S3) encrypts the logs instead.
+    """
+    document = deny_insecure_transport(log_bucket_arn)
+    sources = sorted(set(source_buckets))
+    if sources:
+        # First, though the order means nothing to IAM: moto's PutBucketLogging check reads the statements in
+        # order and fails on a principal that is not a map, like the TLS-only statement's `*`.
+        document["Statement"].insert(
+            0,
+            {
+                "Sid": "S3ServerAccessLogDelivery",
+                "Effect": "Allow",
+                "Principal": {"Service": LOG_DELIVERY_SERVICE},
+                "Action": "s3:PutObject",
+                "Resource": f"{log_bucket_arn}/*",
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": [bucket_arn_of(source) for source in sources]},
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                },
+            },
+        )
+    size = len(to_json(document).encode())
+    if size > BUCKET_POLICY_MAX_BYTES:
+        raise ValueError(
+            f"the access-log bucket's policy for {len(sources)} buckets is {size} bytes, over S3's limit of "
+            f"{BUCKET_POLICY_MAX_BYTES}: spread the servers over more stacks"
+        )
+    return document
+
+
 def assume_role_policy(service: str) -> dict[str, Any]:
     """A trust policy naming exactly one AWS service."""
     return {
@@ -124,6 +186,11 @@ class IngressRule:
     @property
     def is_ipv6(self) -> bool:
         return ":" in self.cidr
+
+
+OUTBOUND_DESCRIPTION = "Outbound to anywhere: packages, images, certificates (ACME, DNS API), the Space, S3"
+"""What the one egress rule is for. EC2 takes only a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=;{}!$* in a rule's
+description (EC2 API reference, IpRange and UserIdGroupPair: Description), so no apostrophe."""
 
 
 def ingress_rules(admin_cidrs: list[str]) -> list[IngressRule]:

@@ -23,9 +23,10 @@ SCHEDULER_ROLE_NAMES = NamePattern(IAM_ROLE, "*-power-scheduler-*")
 SERVER_USER_NAMES = NamePattern(IAM_USER, "*-identity-user-*")
 INSTANCE_PROFILE_NAMES = NamePattern(IAM_INSTANCE_PROFILE, "*-identity-profile-*")
 
-BUCKET_PURPOSES = ("data", "storage", "backup-daily", "backup-weekly", "backups")
-"""`naming.bucket_prefix` purposes: a hub's data lake, the space's storage, the backups by frequency, and
-`backups`, the single backup bucket of earlier versions that the daily one took over with its name."""
+BUCKET_PURPOSES = ("data", "storage", "backup-daily", "backup-weekly", "backups", "access-logs")
+"""`naming.bucket_prefix` purposes: a hub's data lake, the space's storage, the backups by frequency,
+`backups`, the single backup bucket of earlier versions that the daily one took over with its name, and the
+stack's access-log bucket (`naming.stack_bucket_prefix`, `naming.ACCESS_LOGS`)."""
 
 PLATFORM_BUCKETS = Scope(
     "PlatformBuckets", tuple(NamePattern(S3_BUCKET, f"*-{purpose}-*") for purpose in BUCKET_PURPOSES)

@@ -248,6 +248,11 @@ RESOURCES: tuple[ResourcePermissions, ...] = (
     _bucket_setting(
         "aws:s3/bucketPolicy:BucketPolicy", "s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"
     ),
+    # bucket_logging.go: PutBucketLogging on the source bucket (its delete puts an empty logging status); the
+    # target bucket is only named, its policy lets S3's log delivery write (`iam.access_log_bucket_policy`).
+    _bucket_setting(
+        "aws:s3/bucketLogging:BucketLogging", "s3:PutBucketLogging", "s3:GetBucketLogging", "s3:PutBucketLogging"
+    ),
     # --- IAM (internal/service/iam/*.go). Tags passed to Create<Entity> also need iam:Tag<Entity>. ---
     ResourcePermissions(
         "aws:iam/role:Role",
