@@ -84,6 +84,10 @@ def policy_resources(registrations: Iterable[Registration]) -> list[PolicyResour
     for registration in custom:
         resource = resources[registration.urn]
         resource.dependencies = [resources[urn] for urn in registration.dependencies if urn in resources]
+        resource.property_dependencies = {
+            key: [resources[urn] for urn in urns if urn in resources]
+            for key, urns in registration.input_dependencies.items()
+        }
         resource.parent = resources.get(registration.parent)
     return list(resources.values())
 

@@ -24,6 +24,16 @@ def test_security_group_rules_never_open_admin_ports_to_the_world():
     assert {rule.port for rule in rules} == {22, 80, 443, 2222}
 
 
+def test_every_rule_description_is_one_ec2_takes():
+    """EC2 refuses a rule description outside its character set (the guardrail's pattern): an apostrophe would
+    fail `pulumi up` halfway."""
+    from policies.rules.compute import RULE_DESCRIPTION
+
+    descriptions = [rule.description for rule in iam.ingress_rules(["198.51.100.0/24", "2001:db8::/48"])]
+    for description in [*descriptions, iam.OUTBOUND_DESCRIPTION]:
+        assert RULE_DESCRIPTION.fullmatch(description), description
+
+
 LOGS = "arn:aws:s3:::acme-access-logs-1"
 
 

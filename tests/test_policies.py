@@ -26,6 +26,7 @@ def res(
     protect: bool = False,
     retain: bool = False,
     deps: list[Registration] | None = None,
+    input_deps: dict[str, list[Registration]] | None = None,
     provider: Registration | None = None,
     custom: bool = True,
 ) -> Registration:
@@ -44,6 +45,7 @@ def res(
         dependencies=[d.urn for d in deps or []],
         inputs=inputs or {},
         outputs={},
+        input_dependencies={key: [d.urn for d in found] for key, found in (input_deps or {}).items()},
     )
 
 
@@ -59,11 +61,13 @@ VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+BUCKET_LOGGING = "aws:s3/bucketLogging:BucketLogging"
 INSTANCE = "aws:ec2/instance:Instance"
 VOLUME = "aws:ebs/volume:Volume"
 EIP = "aws:ec2/eip:Eip"
 EIP_ASSOCIATION = "aws:ec2/eipAssociation:EipAssociation"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -124,6 +128,17 @@ def lab_host(networks: tuple[str, ...], server: str = "lab1") -> list[Registrati
     manager = res(CONTAINER, f"{server}-manager", {**GOOD_CONTAINER, "name": "lab_manager", "restart": "always"},
                   provider=docker)  # fmt: skip
     return [docker, manager, *(res(NETWORK, f"{server}-{name}", {"name": name}, provider=docker) for name in networks)]
+
+
+LOG_TAGS = {"constellab:stack": "s", "constellab:server": "shared", "constellab:role": "access-logs"}
+DESCRIBED_CHARACTERS = "say what the rule is for, in up to 255 of a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=;{}!$*"
+
+
+def access_logged(bucket: Registration, target: Registration, source_name: str, target_name: str) -> Registration:
+    """A `BucketLogging` of `bucket` into `target`, as SecureBucket declares it (names as the engine resolved them)."""
+    return res(BUCKET_LOGGING, f"{bucket.name}-access-logging",
+               {"bucket": source_name, "targetBucket": target_name, "targetPrefix": f"{source_name}/"},
+               deps=[bucket, target])  # fmt: skip
 
 
 def bucket_with(*kinds: str) -> list[Registration]:
@@ -356,6 +371,27 @@ CASES: list[tuple[str, list[Registration], list[str], list[Registration]]] = [
      ["lab-traefik (docker:Container): every container is routed unless labelled otherwise. "
       "Fix: set providers.docker.exposedByDefault to false"],
      [traefik(TRAEFIK_STATIC)]),
+    ("s3-access-logging-enabled",
+     [lake := res(BUCKET, "lake-bucket", {"tags": TAGS}, protect=True, retain=True),
+      logs := res(BUCKET, "logs-bucket", {"tags": LOG_TAGS}, protect=True, retain=True),
+      access_logged(logs, logs, "s-access-logs-1", "s-access-logs-1")],
+     ["logs-bucket-access-logging (aws:BucketLogging): the bucket logs to itself: each delivery of logs would be "
+      "logged again, without end. Fix: target the stack's access-log bucket (SecureBucketArgs.access_logs)",
+      "lake-bucket (aws:Bucket): its requests are not logged (no server access logging). "
+      "Fix: log it to the stack's access-log bucket (SecureBucketArgs.access_logs, from AccessLogs)"],
+     [lake, logs, access_logged(lake, logs, "s-lab1-data-1", "s-access-logs-1")]),
+    ("ec2-security-group-rules-described",
+     [res(EGRESS, "out", {"ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0", "description": " "}),
+      res(SECURITY_GROUP, "sg", {"ingress": [{"fromPort": 443, "toPort": 443, "description": "Let's encrypt"}],
+                                 "egress": [{"fromPort": 0, "toPort": 0}]})],
+     ["out (aws:SecurityGroupEgressRule): the rule has no description. Fix: " + DESCRIBED_CHARACTERS,
+      "sg (aws:SecurityGroup): ingress rule 0 has a description EC2 refuses: \"Let's encrypt\". Fix: "
+      + DESCRIBED_CHARACTERS,
+      "sg (aws:SecurityGroup): egress rule 0 has no description. Fix: " + DESCRIBED_CHARACTERS],
+     [res(EGRESS, "out", {"ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0",
+                          "description": "Outbound to anywhere: packages, images, certificates (ACME, DNS API)"}),
+      res(INGRESS, "in", {"fromPort": 443, "toPort": 443, "cidrIpv6": "::/0", "description": "HTTPS from anywhere"}),
+      res(SECURITY_GROUP, "sg", {"description": "no inline rules"})]),
     ("stack-every-server-backs-up",
      [res(CONTAINER, "lab1-manager", {**GOOD_CONTAINER, "name": "lab_manager", "envs": ["VIRTUAL_HOST=lab1.acme.example"]},
           provider=res(DOCKER_PROVIDER, "lab1-docker", {"host": "ssh://admin@203.0.113.1:22"})),
@@ -464,6 +500,54 @@ def test_a_broken_program_is_caught_by_the_guardrails(engine_for, monkeypatch):
     return pulumi.Output.all(registrations, quiescent()).apply(lambda values: check(values[0]))
 
 
+def test_access_logging_reads_which_bucket_is_the_source_from_the_inputs_dependencies():
+    """CrossGuard (and the offline evaluator) say which resource each input comes from: a bucket that only
+    receives another's logs is not logged itself, and a logging resource whose two inputs come from the same
+    bucket logs it to itself, whatever the names."""
+    lake = res(BUCKET, "lake-bucket", {"tags": TAGS}, protect=True, retain=True)
+    backups = res(BUCKET, "backups-bucket", {"tags": TAGS}, protect=True, retain=True)
+    into_backups = res(BUCKET_LOGGING, "lake-access-logging", {"bucket": "lake", "targetBucket": "backups"},
+                       deps=[lake, backups], input_deps={"bucket": [lake], "targetBucket": [backups]})  # fmt: skip
+    assert messages("s3-access-logging-enabled", lake, backups, into_backups) == [
+        "backups-bucket (aws:Bucket): its requests are not logged (no server access logging). "
+        "Fix: log it to the stack's access-log bucket (SecureBucketArgs.access_logs, from AccessLogs)"
+    ]
+    into_itself = res(BUCKET_LOGGING, "lake-access-logging", {"targetPrefix": "lake/"},
+                      deps=[lake], input_deps={"bucket": [lake], "targetBucket": [lake]})  # fmt: skip
+    assert messages("s3-access-logging-enabled", lake, into_itself) == [
+        "lake-access-logging (aws:BucketLogging): the bucket logs to itself: each delivery of logs would be logged "
+        "again, without end. Fix: target the stack's access-log bucket (SecureBucketArgs.access_logs)"
+    ]
+
+
+def test_only_the_access_log_bucket_is_exempt_from_access_logging():
+    unlogged = res(BUCKET, "b", {"tags": {**LOG_TAGS, "constellab:role": "lab"}}, protect=True, retain=True)
+    assert len(messages("s3-access-logging-enabled", unlogged)) == 1
+    assert messages("s3-access-logging-enabled", res(BUCKET, "b", {"tags": LOG_TAGS})) == []
+
+
+@pulumi.runtime.test
+def test_a_program_whose_buckets_do_not_log_or_whose_rules_say_nothing_is_caught(engine_for, monkeypatch):
+    """Without the access-log bucket every bucket goes unlogged; without its description the egress rule is
+    unexplained: the guardrails see both in what the program declares."""
+    from components import platform
+    from constellab.aws import iam
+
+    monkeypatch.setattr(platform, "declares_buckets", lambda _config: False)
+    monkeypatch.setattr(iam, "OUTBOUND_DESCRIPTION", "")
+    engine = engine_for("biolab-hybrid")
+    registrations = declared(engine)
+
+    def check(found):
+        violations = evaluate(found)
+        unlogged = sorted(v.name for v in violations if v.rule == "s3-access-logging-enabled")
+        assert unlogged == sorted(r.name for r in found if r.type == BUCKET) and len(unlogged) == 5
+        undescribed = [v.name for v in violations if v.rule == "ec2-security-group-rules-described"]
+        assert undescribed == ["biolab-analysis-host-server-out-all"]
+
+    return pulumi.Output.all(registrations, quiescent()).apply(lambda values: check(values[0]))
+
+
 def test_the_packs_copy_of_the_lab_host_contract_matches_the_programs():
     """The pack runs without the program (its own virtualenv): its names are copies, kept equal here."""
     from constellab import lab_host
@@ -474,3 +558,10 @@ def test_the_packs_copy_of_the_lab_host_contract_matches_the_programs():
     assert set(docker.SYSTEM_CONTAINERS) == set(lab_host.SYSTEM_CONTAINERS)
     assert docker.SOCKET_USERS == (lab_host.LAB_MANAGER,)
     assert docker.LAB_MANAGER == lab_host.LAB_MANAGER
+
+
+def test_the_packs_copy_of_the_access_log_role_matches_the_programs():
+    from constellab import naming
+    from policies.rules import s3
+
+    assert s3.ACCESS_LOG_ROLE == naming.ACCESS_LOGS == naming.shared_tags("s", naming.ACCESS_LOGS)["constellab:role"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
@@ -15,6 +16,7 @@ EIP = "aws:ec2/eip:Eip"
 EIP_ASSOCIATION = "aws:ec2/eipAssociation:EipAssociation"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 BUCKET = "aws:s3/bucket:Bucket"
 ADMIN_AND_DATABASE_PORTS = {
@@ -198,6 +200,44 @@ def required_tags(args: ResourceValidationArgs, report_violation: ReportViolatio
         )
 
 
+RULE_DESCRIPTION = re.compile(r"[a-zA-Z0-9 ._\-:/()#,@\[\]+=;{}!$*]{1,255}")
+"""What EC2 takes as a rule's description: up to 255 of a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=;{}!$* (EC2 API
+reference, IpRange, Ipv6Range, PrefixListId and UserIdGroupPair: Description; `&` only in some of them)."""
+
+
+def _rule_descriptions(args: ResourceValidationArgs) -> list[tuple[str, Any]]:
+    """(which rule, its description) for each rule the resource declares: itself, or a group's inline rules."""
+    props = args.props
+    if args.resource_type in (INGRESS_RULE, EGRESS_RULE):
+        return [("the rule", props.get("description"))]
+    if args.resource_type == LEGACY_RULE:
+        return [(f"the {props.get('type') or 'group'} rule", props.get("description"))]
+    if args.resource_type == SECURITY_GROUP:
+        return [
+            (f"{direction} rule {index}", rule.get("description") if isinstance(rule, dict) else None)
+            for direction in ("ingress", "egress")
+            for index, rule in enumerate(props.get(direction) or [])
+        ]
+    return []
+
+
+def security_group_rules_described(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    for which, description in _rule_descriptions(args):
+        if not str(description or "").strip():
+            problem = f"{which} has no description"
+        elif not RULE_DESCRIPTION.fullmatch(str(description)):
+            problem = f"{which} has a description EC2 refuses: {description!r}"
+        else:
+            continue
+        report(
+            report_violation,
+            args.name,
+            args.resource_type,
+            problem,
+            "say what the rule is for, in up to 255 of a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=;{}!$*",
+        )
+
+
 def data_volume_protected(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != VOLUME:
         return
@@ -292,6 +332,12 @@ RULES = [
         "Data volumes are protected and retained on delete",
         "mandatory",
         data_volume_protected,
+    ),
+    Rule(
+        "ec2-security-group-rules-described",
+        "Every security group rule says what it is for, in characters EC2 takes",
+        "mandatory",
+        security_group_rules_described,
     ),
     Rule(
         "ec2-monitored-and-ebs-optimized",

@@ -1,12 +1,13 @@
-"""S3: private, owner-enforced, versioned, encrypted, lifecycle-managed, TLS-only buckets."""
+"""S3: private, owner-enforced, versioned, encrypted, lifecycle-managed, TLS-only, logged buckets."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
 
-from .common import Rule, as_list, depends_on, dig, of_type, policy_document, report, statements
+from .common import Rule, as_list, depends_on, dig, of_type, policy_document, report, statements, tags_of
 
 BUCKET = "aws:s3/bucket:Bucket"
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -21,6 +22,9 @@ LIFECYCLE = (
     "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
 )
 POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+LOGGING = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
+ACCESS_LOG_ROLE = "access-logs"
+"""The `constellab:role` tag of the stack's access-log bucket (naming.ACCESS_LOGS; a copy, the pack runs alone)."""
 PUBLIC_ACCESS_SETTINGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
 
@@ -180,6 +184,66 @@ def bucket_fully_configured(args: StackValidationArgs, report_violation: ReportV
             )
 
 
+def _is_access_log_bucket(bucket: PolicyResource) -> bool:
+    return tags_of(bucket).get("constellab:role") == ACCESS_LOG_ROLE
+
+
+def _ends(logging: PolicyResource, key: str) -> list[PolicyResource] | None:
+    """The buckets the logging resource's `bucket` (source) or `targetBucket` takes its value from, where the
+    engine says per input (CrossGuard does); None where it gives only the resource's dependencies."""
+    by_input = logging.property_dependencies or {}
+    if key not in by_input:
+        return None
+    return [dependency for dependency in by_input[key] if dependency.resource_type == BUCKET]
+
+
+def _logged_buckets(logging: PolicyResource) -> list[PolicyResource]:
+    """The source buckets of a logging resource: by input, or else its buckets but the access-log bucket it
+    targets (a logging resource naming one bucket only logs it to itself, or to a bucket outside the stack)."""
+    sources = _ends(logging, "bucket")
+    if sources is not None:
+        return sources
+    buckets = depends_on(logging, BUCKET)
+    return [bucket for bucket in buckets if not _is_access_log_bucket(bucket)] or buckets
+
+
+def _logs_to_itself(logging: PolicyResource) -> bool:
+    """The source is the target: the same bucket resource behind both inputs, or the same name in both."""
+    sources, targets = _ends(logging, "bucket"), _ends(logging, "targetBucket")
+    if sources and targets and {bucket.urn for bucket in sources} & {bucket.urn for bucket in targets}:
+        return True
+    try:
+        source, target = logging.props.get("bucket"), logging.props.get("targetBucket")
+    except UnknownValueError:  # a name only known once created: the inputs' resources decided above
+        return False
+    return bool(source) and source == target
+
+
+def access_logging_enabled(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    loggings = of_type(args.resources, *LOGGING)
+    for logging in loggings:
+        if _logs_to_itself(logging):
+            report(
+                report_violation,
+                logging.name,
+                logging.resource_type,
+                "the bucket logs to itself: each delivery of logs would be logged again, without end",
+                "target the stack's access-log bucket (SecureBucketArgs.access_logs)",
+                logging.urn,
+            )
+    logged = {bucket.urn for logging in loggings for bucket in _logged_buckets(logging)}
+    for bucket in of_type(args.resources, BUCKET):
+        if bucket.urn not in logged and not _is_access_log_bucket(bucket):
+            report(
+                report_violation,
+                bucket.name,
+                bucket.resource_type,
+                "its requests are not logged (no server access logging)",
+                "log it to the stack's access-log bucket (SecureBucketArgs.access_logs, from AccessLogs)",
+                bucket.urn,
+            )
+
+
 RULES = [
     Rule(
         "s3-public-access-block-all",
@@ -208,6 +272,15 @@ RULES = [
         "Every bucket has all its security settings",
         "mandatory",
         bucket_fully_configured,
+        scope="stack",
+    ),
+    Rule(
+        "s3-access-logging-enabled",
+        "Every bucket logs its requests (server access logging) to another bucket, the stack's access-log bucket; "
+        "that one is exempt: logging it would log each delivery of logs again, without end (AWS: a target bucket "
+        "should not have server access logging)",
+        "mandatory",
+        access_logging_enabled,
         scope="stack",
     ),
 ]
