@@ -26,6 +26,13 @@ class ConfigIssue(BaseModel):
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
+def key_in_path(key: object) -> str:
+    """A key as a problem's path shows it: as written, or quoted when it is empty, starts or ends with a space, or
+    holds a character that does not print (a line break, a NUL), so that every problem stays on its line."""
+    text = str(key)
+    return text if text and text.isprintable() and text == text.strip() else repr(text)
+
+
 def _get(document: object, *keys: str) -> object:
     for key in keys:
         if not isinstance(document, Mapping):

@@ -124,8 +124,18 @@ REPLACED_KEYS = {
 
 
 def _raw_servers(document: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
-    """(kind, name, fields) of the servers that run (retired ones need no secrets)."""
-    return [(server.kind, str(server.name), server.fields) for server in raw_servers(document) if not server.retired]
+    """(kind, name, fields) of the servers that run (retired ones need no secrets), by name.
+
+    A name that is no server name (missing, a list, `Hub 1`) is refused on its own field; no secret can be set for
+    it, so none is asked for.
+    """
+    from constellab.config_types import DNS_LABEL_PATTERN  # here: config_types takes its secrets from this module
+
+    return [
+        (server.kind, server.name, server.fields)
+        for server in raw_servers(document)
+        if not server.retired and isinstance(server.name, str) and DNS_LABEL_PATTERN.fullmatch(server.name)
+    ]
 
 
 def _mode(server: Mapping[str, Any]) -> object:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from constellab import yaml_io
 from constellab.aws.regions import AWS_REGION
 from constellab.config import PlatformConfig
-from constellab.config_checks import ConfigIssue, cross_checks
+from constellab.config_checks import ConfigIssue, cross_checks, key_in_path
 from constellab.secrets import (
     LAB_MANAGER_API_KEYS,
     PLATFORM_KEY,
@@ -89,14 +89,14 @@ def validate(raw: RawStackConfig, source: str, *, require_secrets: bool = True) 
             replacement = REPLACED_KEYS[key]
             issues.append(
                 ConfigIssue(
-                    path=key,
+                    path=key_in_path(key),
                     message=f"replaced by {replacement.name}, one per server the stack configures (each lab has its "
                     f"own in the Space): remove it and run `{replacement.set_command()}` for each",
                 )
             )
         elif key.startswith("constellab:") and key not in known:
             allowed = ", ".join(sorted(k.split(":", 1)[1] for k in known))
-            issues.append(ConfigIssue(path=key, message=f"unknown setting: use one of {allowed}"))
+            issues.append(ConfigIssue(path=key_in_path(key), message=f"unknown setting: use one of {allowed}"))
 
     platform: PlatformConfig | None = None
     document = raw.values.get(PLATFORM_KEY)
@@ -124,9 +124,9 @@ def validate(raw: RawStackConfig, source: str, *, require_secrets: bool = True) 
             wrong: list[str | None] = [*sorted(raw.wrong_members.get(secret.key, ()))] if secret.is_map else []
             issues += [  # a map's members each with their own command; else the key, for each server if a map
                 ConfigIssue(
-                    path=f"{secret.key}.{member}" if member else secret.key,
-                    message=f"{problem}: remove it and run `{secret.set_command(member)}`"
-                    f"{' for each server' if secret.is_map and not member else ''} ({secret.purpose})",
+                    path=f"{secret.key}.{key_in_path(member)}" if member else secret.key,
+                    message=f"{problem}: remove it and run `{secret.set_command(_as_typed(member))}`"
+                    f"{' for each server' if secret.is_map and not _as_typed(member) else ''} ({secret.purpose})",
                 )
                 for member in (wrong or [None])
             ]
@@ -157,6 +157,11 @@ def validate(raw: RawStackConfig, source: str, *, require_secrets: bool = True) 
         secret_keys=tuple(needed),
         unset_secrets=tuple(unset) if unset is not issues else (),
     )
+
+
+def _as_typed(member: str | None) -> str | None:
+    """A secret map's member as a command can name it; None for one no command could (a line break in it)."""
+    return member if member and key_in_path(member) == member else None
 
 
 def _missing_member(secret: SecretKey, server: str) -> str:
@@ -190,7 +195,7 @@ def read_stack_file(path: Path) -> RawStackConfig:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error)
+        problem = getattr(error, "problem", None) or str(error).split("\n", 1)[0]  # the rest names the text
         raise StackConfigError(str(path), [ConfigIssue(path="", message=f"not valid YAML: {where}{problem}")]) from None
     if document is None:
         document = {}
@@ -198,7 +203,7 @@ def read_stack_file(path: Path) -> RawStackConfig:
         raise StackConfigError(
             str(path), [ConfigIssue(path="", message="a stack file is a YAML mapping with a 'config' key")]
         )
-    unknown = sorted(str(key) for key in document if key not in STACK_FILE_KEYS)
+    unknown = sorted(key_in_path(key) for key in document if key not in STACK_FILE_KEYS)
     if unknown:
         known = ", ".join(sorted(STACK_FILE_KEYS))
         issues = [ConfigIssue(path=key, message=f"unknown top-level key: a stack file has {known}") for key in unknown]

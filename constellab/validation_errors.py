@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from constellab.config import RETIRED_FIELDS, PlatformConfig
-from constellab.config_checks import ConfigIssue
+from constellab.config_checks import ConfigIssue, key_in_path
 from constellab.config_types import yaml_text
 
 # ---------------------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def _stack_path(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, type
                 (f for n, f in current.model_fields.items() if (f.alias or n) == element or n == element),
                 None,
             )
-            parts.append(f".{element}")
+            parts.append(f".{key_in_path(element)}")  # a field, or a key the model does not know, as written
             current = field.annotation if field is not None else None
             continue
         members = _union_members(current)
@@ -175,7 +175,7 @@ def _stack_path(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[str, type
                 continue
         if "[" in str(element):
             continue  # pydantic's name for a union member or validator, not a field
-        parts.append(f".{element}")
+        parts.append(f".{key_in_path(element)}")  # a key the file has, unknown here: as written, quoted if odd
         current = None
     return "".join(parts).lstrip("."), last_model
 

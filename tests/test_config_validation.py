@@ -738,3 +738,69 @@ def test_a_server_name_that_is_not_text_is_refused_on_its_field_not_with_a_crash
     if path == "hubs[0].name":
         set_path(platform, "hubs[0].retired", True)  # the retired hubs' names are looked up too
     assert expected in problems(platform)
+
+
+# Found by the fuzz tests (tests/test_fuzz_stack_files.py, issue 16): each with the smallest input that crashed or
+# broke the one-problem-a-line form, and what is said instead.
+
+
+def refusal_of(tmp_path: Path, content: str) -> list[str]:
+    path = tmp_path / "Pulumi.fuzzed.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(StackConfigError) as caught:
+        load_stack_file(path)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def test_a_list_written_as_a_key_is_a_yaml_problem_on_its_line_not_a_crash(tmp_path: Path):
+    assert refusal_of(tmp_path, "[]:\n") == [
+        "not valid YAML: line 1, column 1: this key is a list: keys are text (quote it)"
+    ]
+
+
+def test_a_nul_byte_is_a_yaml_problem_on_one_line_with_its_line_and_column(tmp_path: Path):
+    assert refusal_of(tmp_path, "config:\n  x: a\x00\n") == [
+        "not valid YAML: line 2, column 7: character U+0000 is not allowed in YAML (control characters are not "
+        'allowed): remove it, or write it "\\u0000" between double quotes'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "read_as"),
+    [
+        ("2026-02-30", "a date"),
+        ("!!float x", "a number"),
+        ("!!int x", "a whole number"),
+        ("!!bool maybe", "true or false"),
+    ],
+)
+def test_a_scalar_yaml_reads_as_a_type_it_is_not_is_a_yaml_problem_not_a_crash(tmp_path: Path, value, read_as):
+    (problem,) = refusal_of(tmp_path, f"config:\n  aws:region: {value}\n")
+    shown = value.split()[-1]
+    assert problem == f"not valid YAML: line 2, column 15: YAML reads {shown!r} as {read_as}, which it is not: quote " \
+        "it to keep it as text"  # fmt: skip
+
+
+def test_a_key_that_is_empty_or_breaks_the_line_is_quoted_in_the_problems_path(tmp_path: Path):
+    assert refusal_of(tmp_path, "'': 1\n\"\\r\": 2\n") == [
+        "'': unknown top-level key: a stack file has config, encryptedkey, encryptionsalt, environment, "
+        "secretsprovider",
+        "'\\r': unknown top-level key: a stack file has config, encryptedkey, encryptionsalt, environment, "
+        "secretsprovider",
+    ]
+    platform = valid_platform()
+    platform["labs"][0]["\r"] = 1
+    assert problems(platform)[0].startswith("labs[0].'\\r': unknown field: remove it or use one of name, placement")
+    raw = RawStackConfig(values={PLATFORM_KEY: valid_platform(), "aws:region": "eu-west-3", "constellab:\n": 1},
+                         secrets=ALL_SECRETS, secret_members=dict.fromkeys(SECRET_MAPS, SERVER_NAMES))  # fmt: skip
+    with pytest.raises(StackConfigError) as caught:
+        validate(raw, "test")
+    assert [issue.path for issue in caught.value.issues] == ["'constellab:\\n'"]
+
+
+def test_a_server_whose_name_is_no_name_is_refused_on_its_name_without_asking_for_its_secrets():
+    platform = valid_platform()
+    platform["hubs"].append({"name": "\r", "placement": {"kind": "cloud"}})
+    assert problems(platform) == [  # YAML's spaces around a value are dropped: '\r' is read as ''
+        "hubs[1].name: '' is not a DNS label: use 1-63 lowercase letters, digits and inner hyphens (e.g. 'lab1')"
+    ]
