@@ -40,6 +40,9 @@ class CommandParser(argparse.ArgumentParser):
         parsed, unknown = super().parse_known_args(args, namespace)
         if unknown:
             self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        for action in self._actions:
+            if action.option_strings and action.nargs is None and _got_no_value(action, getattr(parsed, action.dest)):
+                self.error(f"argument {'/'.join(action.option_strings)}: expected one argument")
         return parsed, unknown
 
     def error(self, message: str) -> NoReturn:
@@ -51,6 +54,14 @@ class CommandParser(argparse.ArgumentParser):
             )
             raise SystemExit(USAGE_ERROR)
         super().error(message)
+
+
+def _got_no_value(action: argparse.Action, value: object) -> bool:
+    """Whether argparse took `--option=--` for an option of one value: it drops the `--` and hands over an empty
+    list (Python 3.11, for `store` and `append` alike), which no command expects."""
+    if isinstance(action, argparse._AppendAction):
+        return isinstance(value, list) and [] in value
+    return value == [] and action.default != []
 
 
 def _closest_option(parser: argparse.ArgumentParser, unknown: list[str]) -> str:

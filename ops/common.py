@@ -55,6 +55,18 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def is_web_address(url: str) -> bool:
+    """Whether `url` is an http(s) address with a host (and, if any, a port number) a request can be sent to."""
+    import urllib.parse
+
+    try:
+        target = urllib.parse.urlsplit(url)
+        target.port  # noqa: B018 (read for its check: a port that is no number, or out of range, raises)
+    except ValueError:  # e.g. `http://[::1` (an unclosed bracket), `http://host:x`
+        return False
+    return target.scheme in ("http", "https") and bool(target.hostname)
+
+
 def check_directory_can_be_made(given: str, argument: str) -> None:
     """Refuses, before any work starts, a directory that exists as a file or cannot be created."""
     from ops.files import why_no_files_can_go_in

@@ -154,3 +154,36 @@ def test_every_command_names_its_stack_option_stack_and_those_taking_several_rep
         if several:  # a command that takes every stack takes several, each with --stack
             stack = next(action for action in sub._actions if "--stack" in action.option_strings)
             assert isinstance(stack, argparse._AppendAction), command.NAME
+
+
+# Found by the fuzz tests (tests/test_fuzz_cli.py, issue 16): the smallest argument lists that ended in a traceback.
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["render-proxy", "--stack=--", "--server", "lab"],
+        ["preview", "--jobs=--", "--all"],
+        ["rollout", "--stack=--"],
+    ],
+)
+def test_an_option_given_two_dashes_as_its_value_is_a_usage_error_not_a_crash(args, capsys):
+    # Python 3.11's argparse drops the `--` of `--stack=--` and hands the command an empty list.
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    option = args[1].split("=")[0]
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"error: argument {option}: expected one argument")
+
+
+@pytest.mark.parametrize("url", ["x", "http://[::1", "http://host:x", "http://host:99999", "ftp://host"])
+def test_an_address_that_is_no_web_address_is_a_usage_error_not_a_crash(url, capsys):
+    assert main(["prices", "refresh", "--endpoint", url, "--out", "unused.json"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: --endpoint {url!r}: give an http(s) address, e.g. https://pricing.us-east-1.amazonaws.com"
+    )
+    health = ["lab", "start", "lab1", "--stack", "acme-cloud", "--wait", "--health-url", url]
+    assert main(health) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: --health-url {url!r}: give an http(s) URL, e.g. https://lab-manager.<host>/health-check"
+    )

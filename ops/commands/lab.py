@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import urllib.parse
 
 from ops import common
 
@@ -42,8 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.health_url is not None:
         if args.action != "start" or not args.wait or args.no_health:
             raise common.UsageError("--health-url is used by `start --wait` only (without --no-health)")
-        target = urllib.parse.urlsplit(args.health_url)
-        if target.scheme not in ("http", "https") or not target.hostname:
+        if not common.is_web_address(args.health_url):
             raise common.UsageError(
                 f"--health-url {args.health_url!r}: give an http(s) URL, e.g. https://lab-manager.<host>/health-check"
             )

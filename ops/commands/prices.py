@@ -61,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
     for region in args.region:
         if not AWS_REGION.fullmatch(region):
             raise common.UsageError(f"--region {region!r}: not an AWS region (e.g. eu-west-3)")
+    if args.endpoint is not None and not common.is_web_address(args.endpoint):
+        raise common.UsageError(
+            f"--endpoint {args.endpoint!r}: give an http(s) address, e.g. {price_list.DEFAULT_ENDPOINT}"
+        )
     if not path.parent.is_dir():
         raise common.UsageError(f"--out {path}: no directory {path.parent}")
     regions = args.region or _current_regions(path) or list(price_list.DEFAULT_REGIONS)
