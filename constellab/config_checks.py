@@ -3,6 +3,7 @@ field errors (values of the wrong type are skipped: the field validation reports
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -212,6 +213,7 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
                 "administrator networks may reach it: list at least one",
             )
         )
+    issues += _networks_listed_twice(document.get("adminCidrs"))
     if "cloud" in kinds.values():
         keys = document.get("sshPublicKeys")
         if not keys:
@@ -231,4 +233,28 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
                         "may (each tag holds 256 characters): list fewer keys, or ed25519 keys, which are shorter",
                     )
                 )
+    return issues
+
+
+def _networks_listed_twice(cidrs: object) -> list[ConfigIssue]:
+    """Each administrator network once: every server opens SSH to each with a rule of its own, and a second rule for
+    the same network (however written) would be the same resource twice, which a deployment refuses."""
+    issues: list[ConfigIssue] = []
+    first: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, int] = {}
+    for index, cidr in enumerate(cidrs if isinstance(cidrs, list) else []):
+        try:
+            network = ipaddress.ip_network(cidr.strip(), strict=False) if isinstance(cidr, str) else None
+        except ValueError:
+            continue  # the field validation reports it
+        if network is None:
+            continue
+        if network in first:
+            issues.append(
+                ConfigIssue(
+                    path=f"adminCidrs[{index}]",
+                    message=f"{cidr!r} is the network of adminCidrs[{first[network]}] again: list each network once",
+                )
+            )
+        else:
+            first[network] = index
     return issues

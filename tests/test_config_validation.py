@@ -804,3 +804,13 @@ def test_a_server_whose_name_is_no_name_is_refused_on_its_name_without_asking_fo
     assert problems(platform) == [  # YAML's spaces around a value are dropped: '\r' is read as ''
         "hubs[1].name: '' is not a DNS label: use 1-63 lowercase letters, digits and inner hyphens (e.g. 'lab1')"
     ]
+
+
+def test_an_administrator_network_listed_twice_is_refused_on_the_second_however_written():
+    # Found by tests/test_fuzz_program.py: each server's firewall took the network twice, two resources of one URN.
+    platform = valid_platform()
+    platform["adminCidrs"] = ["192.52.192.0/19", "192.52.192.0/19", "2001:db8::/64", "2001:0db8:0::/64"]
+    assert problems(platform) == [
+        "adminCidrs[1]: '192.52.192.0/19' is the network of adminCidrs[0] again: list each network once",
+        "adminCidrs[3]: '2001:0db8:0::/64' is the network of adminCidrs[2] again: list each network once",
+    ]
