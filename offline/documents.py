@@ -115,8 +115,18 @@ def server_summaries(settings: StackSettings) -> dict[str, dict[str, Any]]:
     return found
 
 
+def cost_of(document: dict[str, Any]) -> dict[str, Any]:
+    """The document's `cost`: the shipped price table's monthly estimate of what it declares on AWS
+    (`constellab.cost.estimate`), trimmed to the totals and each server's month."""
+    from constellab.cost import estimate, prices
+
+    table = prices.shipped()
+    return estimate.estimate(document, table, document.get("region")).brief(table.built)
+
+
 def stack_document(run: OfflineRun) -> dict[str, Any]:
-    """One stack's preview as data: resources with inputs and options, summary, outputs, policies."""
+    """One stack's preview as data: resources with inputs and options, summary, outputs, policies, and the
+    monthly cost estimate (`cost`, from the shipped price table)."""
     from offline.guardrails import check_run
 
     custom = [r for r in run.registrations if r.custom and not r.type.startswith("pulumi:providers:")]
@@ -127,16 +137,20 @@ def stack_document(run: OfflineRun) -> dict[str, Any]:
         for name, server in sorted(servers.items())
         if isinstance(server, dict) and "weeklyRunningHours" in server
     }
-    return {
+    document = {
         "stack": run.stack,
+        "region": run.settings.aws_region,
         "summary": {"resources": len(custom), "byType": dict(sorted(Counter(r.type for r in custom).items()))},
         "resources": [_resource(r) for r in sorted(run.registrations, key=lambda r: r.urn)],
         "outputs": outputs,
-        "policies": [violation.as_dict() for violation in check_run(run)],
+        "policies": [],
         "schedules": schedules,
         "labManager": lab_manager_sets(run.settings),
         "servers": server_summaries(run.settings),
     }
+    document["cost"] = cost_of(document)
+    document["policies"] = [violation.as_dict() for violation in check_run(run)]
+    return document
 
 
 def _document_for(path: str) -> dict[str, Any]:

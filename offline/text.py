@@ -50,6 +50,35 @@ def render_tree(resources: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def cost_total(cost: dict[str, Any]) -> str:
+    """A stack's (or a server's) month: `$X/month`, or `at least $X/month, N price unknown` (a lower bound)."""
+    total = f"{usd(cost['monthlyUsd'])}/month"
+    return total if not cost["priceUnknown"] else f"at least {total}, {cost['priceUnknown']} price unknown"
+
+
+def cost_lines(cost: dict[str, Any]) -> list[str]:
+    """The document's `cost`: the stack's month, then each server's (those with something in AWS)."""
+    lines = [
+        f"Monthly cost on AWS (estimate, USD, {cost['pricesBuilt']} prices; usage-based S3 and scheduler "
+        f"costs not included): {cost_total(cost)}"
+    ]
+    lines += [f"  note: {note}" for note in cost["notes"]]
+    for name, server in cost["servers"].items():
+        if server["monthlyUsd"] or server["priceUnknown"]:
+            lines.append(f"  {name:<12} {cost_total(server)}  ({server['hoursBasis']})")
+    return lines
+
+
+def saving_usd(cost: dict[str, Any] | None, server: str) -> str:
+    """What a scheduled lab's schedule saves a month, in dollars (empty when its price is unknown)."""
+    saving = ((cost or {}).get("servers", {}).get(server) or {}).get("saving")
+    return f" ({usd(saving['savingMonthlyUsd'])}/month)" if saving else ""
+
+
 def render_text(document: dict[str, Any]) -> str:
     from offline.guardrails import Violation, render
 
@@ -74,10 +103,13 @@ def render_text(document: dict[str, Any]) -> str:
                 networks = ", ".join(network.removeprefix("gencovery-network-") for network in container["networks"])
                 where = "; ".join([", ".join(routes) or "no route", *published])
                 lines.append(f"    {container['name']:<17} {container['role']} [{networks}]: {where}")
+    cost = document.get("cost")
+    if cost is not None:
+        lines += ["", *cost_lines(cost)]
     if document["schedules"]:
         lines += ["", "Scheduled labs (weekly running hours, saving against always-on):"]
         lines += [
-            f"  {lab}: {usage['weeklyRunningHours']} h, {usage['savingPercent']}% saved"
+            f"  {lab}: {usage['weeklyRunningHours']} h, {usage['savingPercent']}%{saving_usd(cost, lab)} saved"
             for lab, usage in document["schedules"].items()
         ]
     lines += ["", "Guardrails:"]

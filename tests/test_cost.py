@@ -85,29 +85,31 @@ def test_an_always_on_server_pays_730_hours_its_volumes_its_address_and_its_alar
     assert hub.saving is None
 
 
-def test_a_scheduled_lab_runs_its_weekly_hours_times_52_over_12_and_shows_its_saving_in_dollars():
+def test_a_scheduled_lab_runs_its_weekly_hours_times_730_over_168_and_shows_its_saving_in_dollars():
     doc = document({"lab": SCHEDULED}, cloud_server("lab", "t3.xlarge", alarm=False), schedules={"lab": 55})
     lab = estimate.estimate(doc, TABLE).server("lab")
-    # 55 h/week × 52/12 = 238.333 h/month
-    assert lab.instance_hours == pytest.approx(238.3333, abs=1e-4)
+    # 55 h/week × 730/168 = 238.988 h/month
+    assert lab.instance_hours == pytest.approx(238.9881, abs=1e-4)
     instance = lab.lines[0]
     assert instance.item == "EC2 t3.xlarge (Linux, on-demand)"
-    # 238.333 h × $0.1664 = $39.659
-    assert instance.monthly == pytest.approx(55 * 52 / 12 * T3_XLARGE_US) == pytest.approx(39.6587, abs=1e-4)
-    # always on: 730 h × $0.1664 = $121.472; saving = (730 − 238.333) × $0.1664 = $81.813
+    # 238.988 h × $0.1664 = $39.768
+    assert instance.monthly == pytest.approx(55 * 730 / 168 * T3_XLARGE_US) == pytest.approx(39.7676, abs=1e-4)
+    # always on: 730 h × $0.1664 = $121.472; saving = (730 − 238.988) × $0.1664 = $81.704
     assert lab.saving is not None
     assert lab.saving.always_on_monthly == pytest.approx(121.472)
-    assert lab.saving.monthly == pytest.approx(81.8133, abs=1e-4)
-    assert "55 h/week × 52/12 = 238.3 h/month" in lab.hours_basis
+    assert lab.saving.monthly == pytest.approx(81.7044, abs=1e-4)
+    # the same share of the month as of the week: 1 − 55/168 = 67.3%, the preview's savingPercent
+    assert round(lab.saving.percent, 1) == round(100 * (1 - 55 / 168), 1) == 67.3
+    assert "55 h/week × 730/168 = 239 h/month" in lab.hours_basis
 
 
 def test_a_schedule_change_moves_the_estimate_by_the_changed_hours():
     servers = {"lab": SCHEDULED}
     before = estimate.estimate(document(servers, cloud_server("lab", "t3.xlarge"), schedules={"lab": 55}), TABLE)
     after = estimate.estimate(document(servers, cloud_server("lab", "t3.xlarge"), schedules={"lab": 60}), TABLE)
-    # 5 more hours a week: 5 × 52/12 = 21.667 h × $0.1664 = $3.605 more a month, nothing else moves
+    # 5 more hours a week: 5 × 730/168 = 21.726 h × $0.1664 = $3.615 more a month, nothing else moves
     assert after.monthly - before.monthly == pytest.approx(5 * WEEKS_PER_MONTH * T3_XLARGE_US)
-    assert after.monthly - before.monthly == pytest.approx(3.6053, abs=1e-4)
+    assert after.monthly - before.monthly == pytest.approx(3.6152, abs=1e-4)
 
 
 def test_a_parked_lab_has_no_instance_hours_but_pays_its_volumes_and_its_address():
@@ -207,9 +209,9 @@ def test_a_new_lab_in_a_pull_request_shows_its_monthly_delta():
         schedules={"lab": 55},
     )
     total, servers = estimate.delta(estimate.estimate(base, TABLE), estimate.estimate(head, TABLE))
-    # the new lab: 238.333 h × $0.1664 + 130 GB × $0.08 + 730 h × $0.005 = 39.659 + 10.40 + 3.65 = 53.709
-    assert total == pytest.approx(55 * 52 / 12 * T3_XLARGE_US + 130 * GP3_US + 730 * IPV4)
-    assert [(server.name, server.before, round(server.monthly, 3)) for server in servers] == [("lab", None, 53.709)]
+    # the new lab: 238.988 h × $0.1664 + 130 GB × $0.08 + 730 h × $0.005 = 39.768 + 10.40 + 3.65 = 53.818
+    assert total == pytest.approx(55 * 730 / 168 * T3_XLARGE_US + 130 * GP3_US + 730 * IPV4)
+    assert [(server.name, server.before, round(server.monthly, 3)) for server in servers] == [("lab", None, 53.818)]
 
 
 def test_the_region_comes_from_the_document_when_it_is_not_given():
@@ -222,9 +224,12 @@ def test_the_region_comes_from_the_document_when_it_is_not_given():
     assert estimate.region_of(doc) == "eu-west-3"
 
 
-def test_the_month_is_730_hours_and_a_month_of_weeks_is_52_over_12():
+def test_the_month_is_730_hours_and_a_week_of_every_hour_costs_exactly_always_on():
     assert HOURS_PER_MONTH == 365 * 24 / 12
-    assert WEEKS_PER_MONTH == 52 / 12
+    assert WEEKS_PER_MONTH == 730 / 168
+    doc = document({"lab": SCHEDULED}, cloud_server("lab", "t3.xlarge"), schedules={"lab": 168})
+    lab = estimate.estimate(doc, TABLE).server("lab")
+    assert lab.instance_hours == pytest.approx(HOURS_PER_MONTH) and lab.saving is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,29 +257,29 @@ def test_acme_cloud_by_hand(shipped):
     # m7g.large $0.0952 an hour; every public IPv4 address 730 h × $0.005 = $3.65
     space = 730 * 0.0944 + 3.65  # always on: 68.912 + 3.65 = 72.562
     hub = 730 * 0.112 + 3.65  # always on: 81.76 + 3.65 = 85.41
-    lab1 = 55 * 52 / 12 * 0.1888 + 3.65  # Mon-Fri 08:00-19:00 = 55 h/week → 238.333 h: 44.997 + 3.65 = 48.647
+    lab1 = 55 * 730 / 168 * 0.1888 + 3.65  # Mon-Fri 08:00-19:00 = 55 h/week → 238.988 h: 45.121 + 3.65 = 48.771
     lab2 = 0 * 0.0952 + 3.65  # parked: no instance hours, its address still billed = 3.65
     assert cost.server("space").monthly == pytest.approx(space)
     assert cost.server("hub").monthly == pytest.approx(hub)
     assert cost.server("lab1").monthly == pytest.approx(lab1)
     assert cost.server("lab2").monthly == pytest.approx(lab2)
-    assert round(cost.monthly, 2) == 210.27  # 72.562 + 85.41 + 48.647 + 3.65
+    assert round(cost.monthly, 2) == 210.39  # 72.562 + 85.41 + 48.771 + 3.65
     # No eu-west-3 price for gp3 volumes, alarms or detailed monitoring in the shipped table: each cloud
     # server's root and data volumes and detailed monitoring (3 × 4), and the alarms of space, hub, lab1 (3)
     assert cost.unknown == 15 and not cost.complete
-    # lab1's schedule saves (730 − 238.333) h × $0.1888 = $92.83; parking lab2 saves 730 h × $0.0952 = $69.50
-    assert round(cost.server("lab1").saving.monthly, 2) == 92.83
+    # lab1's schedule saves (730 − 238.988) h × $0.1888 = $92.70; parking lab2 saves 730 h × $0.0952 = $69.50
+    assert round(cost.server("lab1").saving.monthly, 2) == 92.70
     assert round(cost.server("lab2").saving.monthly, 2) == 69.50
 
 
 def test_biolab_hybrid_by_hand(shipped):
     cost = shipped["biolab-hybrid"]
     assert cost.region == "eu-central-1"
-    # analysis: c6i.2xlarge $0.388/h × 73 h/week × 52/12 = 316.333 h → 122.737
+    # analysis: c6i.2xlarge $0.388/h × 73 h/week × 730/168 = 317.202 h → 123.075
     #   + gp3 $0.0952 × (30 GB root + 150 GB data) = 17.136, + 730 h × $0.005 = 3.65
-    analysis = 73 * 52 / 12 * 0.388 + 180 * 0.0952 + 3.65
+    analysis = 73 * 730 / 168 * 0.388 + 180 * 0.0952 + 3.65
     assert cost.server("analysis").monthly == pytest.approx(analysis)
-    assert round(cost.monthly, 2) == 143.52
+    assert round(cost.monthly, 2) == 143.86  # 123.075 + 17.136 + 3.65
     assert cost.unknown == 2  # its alarm and its detailed monitoring: no eu-central-1 price in the table
     assert cost.server("hub").monthly == 0 and cost.server("hub").note.startswith("on-prem")
 
@@ -292,14 +297,14 @@ def test_pharma_onprem_and_local_cost_nothing_in_aws(shipped):
 def test_the_json_form_holds_every_line_with_its_arithmetic(shipped):
     data = json.loads(render.render_json([shipped["acme-cloud"]], TABLE))
     stack = data["stacks"][0]
-    assert (stack["monthlyUsd"], stack["priceUnknown"], stack["complete"]) == (210.27, 15, False)
+    assert (stack["monthlyUsd"], stack["priceUnknown"], stack["complete"]) == (210.39, 15, False)
     lab1 = next(server for server in stack["servers"] if server["name"] == "lab1")
     instance = lab1["lines"][0]
     assert (instance["quantity"], instance["unit"], instance["unitPriceUsd"], instance["monthlyUsd"]) == (
-        238.3333,
+        238.9881,
         "h",
         0.1888,
-        45.0,
+        45.12,
     )
-    assert lab1["saving"]["savingMonthlyUsd"] == 92.83
+    assert lab1["saving"]["savingMonthlyUsd"] == 92.7
     assert data["prices"]["sources"]["skypilot"]["url"].startswith("https://github.com/skypilot-org/")

@@ -12,11 +12,11 @@ from tests.conftest import BROKEN_PLATFORM
 def test_cost_prints_each_server_its_lines_and_the_stack_total(capsys):
     assert main(["cost", "--stack", "acme-cloud"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("acme-cloud (eu-west-3): at least $210.27/month (15 items price unknown)\n")
-    assert "  lab1 [lab, cloud, scheduled + idle stop]: $48.65/month + 4 price unknown" in out
-    assert "    hours: scheduled: 55 h/week × 52/12 = 238.3 h/month (idle stop may run it less)" in out
-    assert "238.3 h × $0.1888/h" in out and "$45.00" in out
-    assert "schedule: 238.3 h/month instead of 730, saves $92.83/month" in out
+    assert out.startswith("acme-cloud (eu-west-3): at least $210.39/month (15 items price unknown)\n")
+    assert "  lab1 [lab, cloud, scheduled + idle stop]: $48.77/month + 4 price unknown" in out
+    assert "    hours: scheduled: 55 h/week × 730/168 = 239 h/month (idle stop may run it less)" in out
+    assert "239 h × $0.1888/h" in out and "$45.12" in out
+    assert "schedule: 239.0 h/month instead of 730, saves $92.70/month" in out
     assert "parked: no instance hours instead of 730, saves $69.50/month" in out
     assert "S3 Standard storage (3 buckets)" in out and "depends on usage, unit price unknown" in out
 
@@ -26,8 +26,8 @@ def test_cost_json_holds_every_stack(capsys):
     captured = capsys.readouterr()
     stacks = {stack["stack"]: stack for stack in json.loads(captured.out)["stacks"]}
     assert {name: stack["monthlyUsd"] for name, stack in stacks.items()} == {
-        "acme-cloud": 210.27,
-        "biolab-hybrid": 143.52,
+        "acme-cloud": 210.39,
+        "biolab-hybrid": 143.86,
         "local": 0,
         "pharma-onprem": 0.0,
     }
@@ -37,10 +37,10 @@ def test_cost_json_holds_every_stack(capsys):
 def test_cost_markdown_has_a_table_with_a_bar_per_stack_and_per_server(capsys):
     assert main(["cost", "--stack", "acme-cloud", "--stack", "biolab-hybrid", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
-    assert "| acme-cloud | eu-west-3 | ≥ $210.27 | 15 | ████████████████████ |" in out
-    assert "| biolab-hybrid | eu-central-1 | ≥ $143.52 | 2 | ██████████████ |" in out  # 143.52 / 210.27 × 20 = 13.7
+    assert "| acme-cloud | eu-west-3 | ≥ $210.39 | 15 | ████████████████████ |" in out
+    assert "| biolab-hybrid | eu-central-1 | ≥ $143.86 | 2 | ██████████████ |" in out  # 143.86 / 210.39 × 20 = 13.7
     assert "| hub | always on | 730.0 | $85.41 | 4 | ████████████████████ |" in out
-    assert "- **lab1**: schedule: 238.3 h/month instead of 730, saves $92.83/month" in out
+    assert "- **lab1**: schedule: 239.0 h/month instead of 730, saves $92.70/month" in out
 
 
 def test_a_price_table_that_is_not_one_is_a_usage_error_before_any_work(tmp_path, capsys):

@@ -96,3 +96,56 @@ def test_one_broken_stack_is_reported_and_the_others_are_previewed(stacks_copy, 
     assert [s["stack"] for s in json.loads(captured.out)["stacks"]] == list(STACK_NAMES)
     assert "customer: 'Bad' is not a DNS label" in captured.err
     assert captured.err.strip().splitlines()[-1] == "error: 1 stack(s) not previewed, their problems are above: broken"
+
+
+def test_the_preview_shows_each_stack_s_monthly_estimate_and_each_schedule_s_saving_in_dollars():
+    result = run_ops("preview", "--stack", "acme-cloud")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # space 72.56 + hub 85.41 + lab1 48.77 + lab2 3.65 (tests/test_cost.py::test_acme_cloud_by_hand)
+    assert "; usage-based S3 and scheduler costs not included): at least $210.39/month, 15 price unknown" in out
+    assert "  lab1         at least $48.77/month, 4 price unknown  (scheduled: 55 h/week × 730/168 = 239 h/month" in out
+    # lab1 saves (730 − 55 × 730/168) h × $0.1888 = $92.70; parked lab2 the whole 730 h × $0.0952 = $69.50
+    assert "  lab1: 55.0 h, 67.3% ($92.70/month) saved" in out
+    assert "  lab2: 0.0 h, 100.0% ($69.50/month) saved" in out
+
+
+def test_the_json_preview_carries_the_region_and_the_estimate_whose_saving_agrees_with_the_schedule():
+    result = run_ops("preview", "--stack", "acme-cloud", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    stack = json.loads(result.stdout)["stacks"][0]
+    assert stack["region"] == "eu-west-3"
+    cost = stack["cost"]
+    assert (cost["monthlyUsd"], cost["complete"], cost["priceUnknown"]) == (210.39, False, 15)
+    assert cost["servers"]["hub"]["monthlyUsd"] == 85.41  # 730 h × $0.112 + 730 h × $0.005
+    for lab in ("lab1", "lab2"):  # one definition: the share of always-on hours not run, of the week or the month
+        assert cost["servers"][lab]["saving"]["savingPercent"] == stack["schedules"][lab]["savingPercent"]
+
+
+def test_an_instance_type_without_a_price_is_price_unknown_in_the_preview_never_zero():
+    from offline.text import cost_lines
+
+    instance = {
+        "urn": "urn:pulumi:s::constellab::aws:ec2/instance:Instance::hub-instance",
+        "type": "aws:ec2/instance:Instance",
+        "name": "hub-instance",
+        "custom": True,
+        "inputs": {
+            "instanceType": "u7in-32tb.224xlarge",
+            "rootBlockDevice": {"volumeSize": 8, "volumeType": "gp3"},
+            "tags": {"constellab:server": "hub"},
+        },
+    }
+    document = {
+        "stack": "s",
+        "region": "us-east-1",
+        "resources": [instance],
+        "servers": {"hub": {"role": "hub", "placement": "cloud", "power": "always on"}},
+        "schedules": {},
+        "outputs": {},
+    }
+    cost = preview.cost_of(document)
+    # the root volume alone is priced, 8 GB × $0.08 (us-east-1 gp3): the total is a lower bound
+    assert (cost["monthlyUsd"], cost["priceUnknown"], cost["complete"]) == (0.64, 1, False)
+    assert cost_lines(cost)[0].endswith(": at least $0.64/month, 1 price unknown")
+    assert cost_lines(cost)[1] == "  hub          at least $0.64/month, 1 price unknown  (always on: 730 h/month)"

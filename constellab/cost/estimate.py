@@ -12,8 +12,13 @@ the server its `constellab:server` tag names (the rest to "shared"), and becomes
   "price unknown", never zero, and the total is then a lower bound.
 
 Instance hours: an always-on server runs 730 h a month; a scheduled lab its scheduled weekly hours
-times 52/12 (the preview's `weeklyRunningHours`); a parked lab (state: stopped) none. Volumes and
-addresses are billed all month whatever the instance does.
+(the preview's `weeklyRunningHours`) times 730/168, the weeks in AWS's billing month; a parked lab
+(state: stopped) none. Volumes and addresses are billed all month whatever the instance does.
+
+One definition of a schedule's saving: the share of the always-on hours it does not run, which is the
+same fraction of the week (168 h, the preview's and `ops lab status`'s `savingPercent`) and of the month
+(730 h): weekly hours × 730/168 over 730 is weekly hours over 168. A schedule running every hour of the
+week therefore costs exactly what always-on does, and saves nothing.
 """
 
 from __future__ import annotations
@@ -28,8 +33,12 @@ from constellab.cost.prices import Price, PriceTable
 HOURS_PER_MONTH = 730.0
 """AWS's billing month: 365 days × 24 h / 12."""
 
-WEEKS_PER_MONTH = 52 / 12
-"""A scheduled lab's weekly hours become monthly hours at 52 weeks a year over 12 months."""
+HOURS_PER_WEEK = 168.0
+"""7 × 24: the week a schedule's `weeklyRunningHours` and its `savingPercent` are counted in."""
+
+WEEKS_PER_MONTH = HOURS_PER_MONTH / HOURS_PER_WEEK
+"""A scheduled lab's weekly hours become monthly hours at 730/168 (about 4.345) weeks a month, so that its
+saving is the same fraction of the month as of the week (see the module's docstring)."""
 
 SHARED = "shared"
 """Resources no server owns (the network, the access-logs bucket)."""
@@ -115,6 +124,8 @@ class Saving:
 
     @property
     def percent(self) -> float:
+        """The share of always-on hours not run: of the month, and equally of the week (the preview's
+        `savingPercent`, 100 × (1 − weekly hours / 168), once rounded to one decimal)."""
         return 100 * (HOURS_PER_MONTH - self.instance_hours) / HOURS_PER_MONTH
 
     def as_dict(self) -> dict[str, Any]:
@@ -168,6 +179,10 @@ class ServerCost:
             "lines": [line.as_dict() for line in self.lines],
         }
 
+    def brief(self) -> dict[str, Any]:
+        """`as_dict` without the lines: what the preview document carries per server."""
+        return {key: value for key, value in self.as_dict().items() if key != "lines"}
+
 
 @dataclass(frozen=True)
 class StackCost:
@@ -207,6 +222,18 @@ class StackCost:
             "servers": [server.as_dict() for server in self.servers],
         }
 
+    def brief(self, prices_built: str) -> dict[str, Any]:
+        """The preview document's `cost`: the totals and each server's month, without the lines."""
+        return {
+            "currency": "USD",
+            "pricesBuilt": prices_built,
+            "monthlyUsd": _rounded(self.monthly, 2),
+            "complete": self.complete,
+            "priceUnknown": self.unknown,
+            "notes": list(self.notes),
+            "servers": {server.name: server.brief() for server in self.servers},
+        }
+
 
 def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
@@ -238,7 +265,7 @@ def running_hours(document: Mapping[str, Any], server: str) -> tuple[float, str,
     schedule = document.get("schedules", {}).get(server)
     if isinstance(schedule, dict) and isinstance(schedule.get("weeklyRunningHours"), int | float):
         weekly = float(schedule["weeklyRunningHours"])
-        basis = f"scheduled: {_number(weekly)} h/week × 52/12 = {_number(weekly * WEEKS_PER_MONTH)} h/month"
+        basis = f"scheduled: {_number(weekly)} h/week × 730/168 = {_number(weekly * WEEKS_PER_MONTH)} h/month"
         if "idle stop" in str(summary.get("power", "")):
             basis += " (idle stop may run it less)"
         return weekly * WEEKS_PER_MONTH, basis, weekly

@@ -11,6 +11,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,12 @@ def _sources_named(node: object) -> set[str]:
     for value in node.values():
         found |= _sources_named(value)
     return found
+
+
+@functools.cache
+def shipped() -> PriceTable:
+    """The shipped table, read once per process (the preview documents' estimates use it)."""
+    return load()
 
 
 def load(path: Path | None = None) -> PriceTable:
