@@ -190,8 +190,46 @@ def diff_stack(
         "removed": [_brief(old[urn]) for urn in removed],
         "changed": changed,
         "ignored": ignored_only,
+        "cost": cost_delta(before, after),
     }
     return result | impact.assess(result, before, after)
+
+
+def _cost(document: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A document's `cost`; a document without one (previewed by a version before the estimate, at the base
+    ref) is estimated here, with the same shipped price table, so both sides are priced alike."""
+    if document is None:
+        return None
+    if isinstance(document.get("cost"), dict):
+        return dict(document["cost"])
+    from constellab.cost import estimate, prices
+
+    table = prices.shipped()
+    return estimate.estimate(document, table, document.get("region")).brief(table.built)
+
+
+def cost_delta(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
+    """How the monthly estimate moves from the base (`before`; None: a new stack) to now, per stack and per
+    server (only the servers whose month moves). `complete` is false when either side has a price unknown:
+    the delta is then that of the priced costs only."""
+    old, new = _cost(before), _cost(after)
+    old_servers, new_servers = (old or {}).get("servers", {}), (new or {}).get("servers", {})
+    servers = []
+    for name in sorted(old_servers.keys() | new_servers.keys()):
+        was = old_servers.get(name, {}).get("monthlyUsd")
+        now = new_servers.get(name, {}).get("monthlyUsd")
+        moved = round((now or 0.0) - (was or 0.0), 2)
+        if moved != 0 or (was is None) != (now is None):
+            servers.append({"name": name, "beforeMonthlyUsd": was, "afterMonthlyUsd": now, "deltaMonthlyUsd": moved})
+    was_total = old["monthlyUsd"] if old else None
+    now_total = new["monthlyUsd"] if new else None
+    return {
+        "beforeMonthlyUsd": was_total,
+        "afterMonthlyUsd": now_total,
+        "deltaMonthlyUsd": round((now_total or 0.0) - (was_total or 0.0), 2),
+        "complete": all(side["complete"] for side in (old, new) if side is not None),
+        "servers": servers,
+    }
 
 
 def _brief(resource: dict[str, Any]) -> dict[str, Any]:

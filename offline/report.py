@@ -52,6 +52,40 @@ def _counts(stack_diff: dict[str, Any] | None) -> tuple[str, str, str, str]:
     )
 
 
+def money(value: float | None) -> str:
+    return "–" if value is None else f"${value:,.2f}"
+
+
+def signed(value: float) -> str:
+    """A monthly change: `+$53.82`, `−$3.00`, or `$0.00`."""
+    if round(value, 2) == 0:
+        return "$0.00"
+    return f"{'+' if value > 0 else '−'}${abs(value):,.2f}"
+
+
+def cost_cell(document: dict[str, Any]) -> str:
+    """A stack's month in the summary table: `≥` when a price is unknown (the total is a lower bound)."""
+    cost = document.get("cost")
+    if cost is None:
+        return "–"
+    return ("" if cost["complete"] else "≥ ") + money(cost["monthlyUsd"])
+
+
+def delta_cell(stack_diff: dict[str, Any] | None) -> str:
+    if stack_diff is None or "cost" not in stack_diff:
+        return "–"
+    return signed(stack_diff["cost"]["deltaMonthlyUsd"])
+
+
+def cost_moves(stack_diff: dict[str, Any]) -> list[str]:
+    """Each server whose month moves: `lab3: – → $72.56 (+$72.56)` (– where it is absent)."""
+    return [
+        f"{item['name']}: {money(item['beforeMonthlyUsd'])} → {money(item['afterMonthlyUsd'])} "
+        f"({signed(item['deltaMonthlyUsd'])})"
+        for item in stack_diff.get("cost", {}).get("servers", [])
+    ]
+
+
 def changes_anything(stack_diff: dict[str, Any] | None) -> bool:
     return stack_diff is None or bool(stack_diff["added"] or stack_diff["removed"] or stack_diff["changed"])
 
@@ -157,8 +191,9 @@ def _head(documents: list[dict[str, Any]], diffs: dict[str, dict[str, Any]], aga
         lines += ["", "### ❌ Mandatory guardrail violations", "", *_listed(violations, "violations")]
     lines += [
         "",
-        "| stack | resources | added | changed | replaced | removed | mandatory violations | verdict |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| stack | resources | added | changed | replaced | removed | mandatory violations | verdict "
+        "| cost/month | Δ cost/month |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for document in documents:
         stack_diff = diffs.get(document["stack"])
@@ -166,8 +201,15 @@ def _head(documents: list[dict[str, Any]], diffs: dict[str, dict[str, Any]], aga
         lines.append(
             f"| {document['stack']} | {document['summary']['resources']} | "
             + " | ".join(_counts(stack_diff))
-            + f" | {mandatory} | {verdict(stack_diff)} |"
+            + f" | {mandatory} | {verdict(stack_diff)} | {cost_cell(document)} | {delta_cell(stack_diff)} |"
         )
+    if any(document.get("cost") for document in documents):
+        lines += [
+            "",
+            "_Cost: monthly estimate in USD of what each stack declares on AWS (on-demand prices of the shipped "
+            "table, usage-based S3 and scheduler costs not included); ≥: some prices are unknown, the total is a "
+            "lower bound and the change that of the priced costs. `ops cost` shows every line._",
+        ]
     return lines
 
 
@@ -236,10 +278,22 @@ def _stack_section(
                 "(the power gates read each server's real state)"
             )
         lines += ["", "</details>"]
+    cost = document.get("cost")
+    if cost is not None:
+        unknown = f", {cost['priceUnknown']} price unknown" if cost["priceUnknown"] else ""
+        month = f"{'at least ' if unknown else ''}{money(cost['monthlyUsd'])}/month{unknown}"
+        if stack_diff is not None and "cost" in stack_diff:
+            moved = stack_diff["cost"]["deltaMonthlyUsd"]
+            month += f" ({signed(moved)} a month)" if round(moved, 2) else " (unchanged)"
+        lines += ["", f"**Monthly cost (estimate, USD):** {month}"]
+        if stack_diff is not None:
+            lines += [f"- {move}" for move in cost_moves(stack_diff)]
     if document["schedules"]:
-        lines += ["", "| scheduled lab | weekly hours | saving |", "|---|---:|---:|"]
+        servers = (cost or {}).get("servers", {})
+        lines += ["", "| scheduled lab | weekly hours | saving | saving/month |", "|---|---:|---:|---:|"]
         lines += [
-            f"| {lab} | {u['weeklyRunningHours']} | {u['savingPercent']}% |" for lab, u in document["schedules"].items()
+            f"| {lab} | {u['weeklyRunningHours']} | {u['savingPercent']}% | {_saving(servers.get(lab))} |"
+            for lab, u in document["schedules"].items()
         ]
     lines += ["", f"<details><summary>Guardrails ({len(document['policies'])} violation(s))</summary>", ""]
     lines += [f"- [{v['level']}] `{v['rule']}`: {v['message']}" for v in document["policies"]] or [
@@ -254,6 +308,11 @@ def _stack_section(
     lines += ["", "</details>", "", "<details><summary>Outputs (secrets masked)</summary>", "", "```yaml", outputs]
     lines += ["```", "", "</details>"]
     return lines
+
+
+def _saving(server: dict[str, Any] | None) -> str:
+    saving = (server or {}).get("saving")
+    return money(saving["savingMonthlyUsd"]) if saving else "price unknown"
 
 
 def _changed_line(item: dict[str, Any], full: bool) -> str:
@@ -283,6 +342,14 @@ def render_diff_text(diff: dict[str, Any]) -> str:
             f"{n} {w}" for n, w in zip(_counts(stack), ("added", "changed", "replaced", "removed"), strict=True)
         )
         lines.append(f"  {stack['stack']}: {counts} — {verdict(stack)}")
+        if "cost" in stack:
+            cost = stack["cost"]
+            priced = "" if cost["complete"] else " (priced costs only: some prices are unknown)"
+            lines.append(
+                f"    cost: {money(cost['beforeMonthlyUsd'])} → {money(cost['afterMonthlyUsd'])} a month, "
+                f"{signed(cost['deltaMonthlyUsd'])}{priced}"
+            )
+            lines += [f"      {move}" for move in cost_moves(stack)]
         for item in stack["dangerous"]:
             where = f" on {item['server']}" if item.get("server") else ""
             lines.append(

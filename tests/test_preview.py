@@ -6,6 +6,8 @@ from __future__ import annotations
 import gc
 import json
 
+import pytest
+
 from offline import documents as preview
 from ops import common
 from ops.cli import main
@@ -149,3 +151,39 @@ def test_an_instance_type_without_a_price_is_price_unknown_in_the_preview_never_
     assert (cost["monthlyUsd"], cost["priceUnknown"], cost["complete"]) == (0.64, 1, False)
     assert cost_lines(cost)[0].endswith(": at least $0.64/month, 1 price unknown")
     assert cost_lines(cost)[1] == "  hub          at least $0.64/month, 1 price unknown  (always on: 730 h/month)"
+
+
+@pytest.mark.slow
+def test_against_a_git_ref_a_new_lab_shows_its_monthly_delta_in_every_format(tmp_path):
+    import subprocess
+
+    import jsonschema
+    import yaml
+
+    from tests.test_pull_requests import SCHEMA, _repository_copy, ops
+
+    _repository_copy(tmp_path)
+    path = tmp_path / "stacks" / "Pulumi.acme-cloud.yaml"
+    stack = yaml.safe_load(path.read_text())
+    lab3 = {"name": "lab3", "hub": "hub", "placement": {"kind": "cloud", "instanceType": "t3.large", "dataDiskGb": 50}}
+    stack["config"]["constellab:platform"]["labs"].append(lab3)
+    path.write_text(yaml.safe_dump(stack, sort_keys=False))
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "lab3"],
+                   cwd=tmp_path, check=True)  # fmt: skip
+
+    def preview_against(format_: str) -> str:
+        result = ops("preview", "--stack", "acme-cloud", "--against", "HEAD~1", "--format", format_, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    # lab3 always on: 730 h × $0.0944 (t3.large, eu-west-3) + 730 h × $0.005 (its address) = $72.56 a month
+    report = json.loads(preview_against("json"))
+    jsonschema.validate(report, SCHEMA)
+    cost = report["diff"]["stacks"][0]["cost"]
+    assert (cost["deltaMonthlyUsd"], cost["servers"][0]["name"], cost["servers"][0]["deltaMonthlyUsd"]) == (
+        72.56,
+        "lab3",
+        72.56,
+    )
+    assert "      lab3: – → $72.56 (+$72.56)" in preview_against("text")
+    assert " | ≥ $282.95 | +$72.56 |" in preview_against("markdown")

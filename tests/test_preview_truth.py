@@ -350,3 +350,46 @@ def test_a_smaller_data_volume_is_refused_by_ebs_and_said_so():
     assert [(d["action"], d["reason"]) for d in result["dangerous"]] == [
         ("shrink", "EBS cannot shrink a volume (500 -> 100 GiB): the up fails at it")
     ]
+
+
+def test_a_new_lab_in_a_pull_request_shows_its_monthly_delta_in_json_text_and_markdown(shipped, tmp_path):
+    from offline.report import markdown, render_diff_text
+
+    def new_lab(platform: Platform) -> None:
+        platform["labs"].append(
+            {"name": "lab3", "hub": "hub", "placement": {"kind": "cloud", "instanceType": "t3.large", "dataDiskGb": 50}}
+        )
+
+    path = changed_stack(tmp_path, "acme-cloud", new_lab)
+    result = compare(shipped, path)
+
+    # lab3, always on in eu-west-3: 730 h × $0.0944 (t3.large) + 730 h × $0.005 (its address) = 68.912 + 3.65;
+    # its two volumes and its detailed monitoring have no eu-west-3 price (15 + 3 unknown): the delta is that of the
+    # priced costs
+    cost = result["cost"]
+    assert cost["servers"] == [
+        {"name": "lab3", "beforeMonthlyUsd": None, "afterMonthlyUsd": 72.56, "deltaMonthlyUsd": 72.56}
+    ]
+    assert cost["deltaMonthlyUsd"] == 72.56 and cost["complete"] is False
+    assert cost["afterMonthlyUsd"] == round(cost["beforeMonthlyUsd"] + 72.56, 2)
+    text = render_diff_text({"against": "origin/main", "stacks": [result]})
+    assert "    cost: $210.39 → $282.95 a month, +$72.56 (priced costs only: some prices are unknown)" in text
+    assert "      lab3: – → $72.56 (+$72.56)" in text
+    comment = markdown([stack_document(run_program(path))], {"against": "origin/main", "stacks": [result]})
+    assert "| verdict | cost/month | Δ cost/month |" in comment
+    assert " | ≥ $282.95 | +$72.56 |" in comment
+    assert "**Monthly cost (estimate, USD):** at least $282.95/month, 18 price unknown (+$72.56 a month)" in comment
+    assert "- lab3: – → $72.56 (+$72.56)" in comment
+
+
+def test_a_schedule_change_moves_the_estimate_by_the_changed_hours_times_the_hourly_price(shipped, tmp_path):
+    def one_hour_later(platform: Platform) -> None:
+        platform["labs"][0]["schedule"]["periods"][0]["stop"] = "20:00"
+
+    result = compare(shipped, changed_stack(tmp_path, "acme-cloud", one_hour_later))
+
+    # Mon-Fri one hour more: 5 h a week × 730/168 weeks a month = 21.726 h × $0.1888 (t3.xlarge, eu-west-3) = $4.10
+    assert result["cost"]["servers"] == [
+        {"name": "lab1", "beforeMonthlyUsd": 48.77, "afterMonthlyUsd": 52.87, "deltaMonthlyUsd": 4.1}
+    ]
+    assert result["cost"]["deltaMonthlyUsd"] == pytest.approx(5 * 730 / 168 * 0.1888, abs=0.01)
