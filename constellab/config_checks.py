@@ -71,7 +71,7 @@ def cross_checks(document: Mapping[str, Any]) -> list[ConfigIssue]:
 
     # Only names written as text: a list or a mapping (reported by the field validation) is no name to look up.
     hub_names = {name for hub in mappings(document.get("hubs")) if isinstance(name := hub.get("name"), str)}
-    known = ", ".join(sorted(hub_names)) or "none declared"
+    known = ", ".join(sorted(key_in_path(name) for name in hub_names)) or "none declared"  # odd names quoted
     references = [
         (f"labs[{i}].hub", lab.get("hub"), lab.get("retired") is True)
         for i, lab in enumerate(mappings(document.get("labs")))

@@ -68,14 +68,14 @@ def _check_variables(value: dict[str, str]) -> dict[str, str]:
     for name in value:
         if not _VARIABLE.match(name):
             raise PydanticCustomError(
-                "variable_name", "'{name}' is not an environment variable name (e.g. 'MY_SETTING')", {"name": name}
+                "variable_name", "{name} is not an environment variable name (e.g. 'MY_SETTING')", {"name": repr(name)}
             )
         if _SECRET_NAME.search(name):
             raise PydanticCustomError(
                 "variable_secret",
-                "'{name}' looks like a secret: variables are plain text in the stack file, the state and the "
+                "{name} looks like a secret: variables are plain text in the stack file, the state and the "
                 "lab's env file; keep secrets out of them",
-                {"name": name},
+                {"name": repr(name)},
             )
     return value
 

@@ -814,3 +814,21 @@ def test_an_administrator_network_listed_twice_is_refused_on_the_second_however_
         "adminCidrs[1]: '192.52.192.0/19' is the network of adminCidrs[0] again: list each network once",
         "adminCidrs[3]: '2001:0db8:0::/64' is the network of adminCidrs[2] again: list each network once",
     ]
+
+
+def test_a_hub_name_holding_a_line_break_is_quoted_where_the_hubs_are_listed():
+    # Found by bench/fuzz.py: a lab's unknown hub listed the hubs as written, one of them over two lines.
+    platform = valid_platform()
+    platform["hubs"][0]["name"] = "t\nY"
+    found = problems(platform)
+    assert "labs[0].hub: no hub named 'hub' (hubs: 't\\nY')" in found
+    assert all(len(line.splitlines()) == 1 for line in found), found
+
+
+def test_a_variable_name_holding_a_line_break_is_refused_on_one_line():
+    # As the hubs above (bench/fuzz.py): the message quoted the name as written, over two lines.
+    platform = valid_platform()
+    platform["labs"][1]["configuration"] = {**STACK_CONFIGURATION, "variables": {"A\nB": "x"}}
+    assert problems(platform) == [
+        "labs[1].configuration.variables: 'A\\nB' is not an environment variable name (e.g. 'MY_SETTING')"
+    ]

@@ -33,8 +33,16 @@ from tests.conftest import STACK_NAMES, stack_file
 
 Outcome = Literal["accepted", "refused"]
 
-WHOLE_FILE_PROBLEMS = ("not valid YAML: line ", "not UTF-8 text", "a stack file is a YAML mapping")
-"""The only problems without a field path: the file as a whole cannot be read as a stack file (one problem, alone)."""
+WHOLE_FILE_PROBLEMS = (
+    "not valid YAML: line ",  # always with the line and column
+    "a stack file is a YAML mapping",
+    "not UTF-8 text",
+    "no such file",
+    "a directory, not a file",
+    "cannot read the file",
+)
+"""The only problems without a field path (`read_stack_file`, `text_file.read_text`): the file as a whole cannot be
+read as a stack file, one problem alone, and YAML's problems name their line and column."""
 
 
 def check_refusal(error: StackConfigError) -> None:
@@ -42,7 +50,7 @@ def check_refusal(error: StackConfigError) -> None:
     assert error.issues, "a refusal without a problem"
     for issue in error.issues:
         line = str(issue)
-        assert "\n" not in line and "\r" not in line, f"a problem over several lines: {line!r}"
+        assert len(line.splitlines()) == 1, f"a problem over several lines: {line!r}"  # \n, \r, \x85, \u2028...
         assert issue.message.strip(), f"a problem without a message: {issue!r}"
         if not issue.path:
             assert len(error.issues) == 1, f"a problem without its field among others: {line!r}"
