@@ -321,7 +321,7 @@ def build_file(path: Path) -> Outcome:
 
 @settings(FUZZ, max_examples=40)
 @given(document=valid_looking_documents())
-def test_a_stack_validation_accepts_builds_previews_and_passes_through_the_guardrails(tmp_path, document):
+def test_a_stack_validation_accepts_builds_and_previews_without_an_exception(tmp_path, document):
     build_file(write_stack_file(tmp_path, as_yaml(document)))
 
 
