@@ -184,6 +184,14 @@ Network = Annotated[NewNetwork | ExistingNetwork, Field(discriminator="mode")]
 # ---------------------------------------------------------------------------------------------
 
 
+class Budget(Model):
+    """What the stack may cost a month on AWS: the `stack-within-budget` guardrail compares the preview's estimate
+    (the shipped price table's, `ops cost`) with it, advisory unless the policy configuration makes it mandatory."""
+
+    monthly_usd: Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+    """The most the stack should cost a month, in US dollars (on-demand prices, usage-based costs excluded)."""
+
+
 class PlatformConfig(Model):
     """One customer's whole platform: the value of `constellab:platform` in a stack file."""
 
@@ -204,6 +212,8 @@ class PlatformConfig(Model):
     space: Space | None = None
     hubs: tuple[Hub, ...] = ()
     labs: tuple[Lab, ...] = ()
+    budget: Budget | None = None
+    """The stack's monthly budget on AWS (optional): an estimate above it is a guardrail violation."""
 
     def servers(self) -> list[tuple[str, Space | Hub | Lab]]:
         """Every server with its config path, space first, in stack-file order."""

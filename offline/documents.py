@@ -124,19 +124,38 @@ def cost_of(document: dict[str, Any]) -> dict[str, Any]:
     return estimate.estimate(document, table, document.get("region")).brief(table.built)
 
 
-def stack_document(run: OfflineRun) -> dict[str, Any]:
-    """One stack's preview as data: resources with inputs and options, summary, outputs, policies, and the
-    monthly cost estimate (`cost`, from the shipped price table)."""
-    from offline.guardrails import check_run
-
-    custom = [r for r in run.registrations if r.custom and not r.type.startswith("pulumi:providers:")]
-    outputs = mask(run.outputs)
+def _schedules(outputs: dict[str, Any]) -> dict[str, Any]:
     servers = outputs.get("servers", {}) if isinstance(outputs.get("servers"), dict) else {}
-    schedules = {
+    return {
         name: {"weeklyRunningHours": server["weeklyRunningHours"], "savingPercent": server["savingPercent"]}
         for name, server in sorted(servers.items())
         if isinstance(server, dict) and "weeklyRunningHours" in server
     }
+
+
+def run_cost(run: OfflineRun) -> dict[str, Any]:
+    """The run's `cost` (as `stack_document` has it) without the rest of the document (`ops check`'s budget)."""
+    outputs = mask(run.outputs)
+    return cost_of(
+        {
+            "stack": run.stack,
+            "region": run.settings.aws_region,
+            "resources": [_resource(r) for r in run.registrations],
+            "outputs": outputs,
+            "schedules": _schedules(outputs),
+            "servers": server_summaries(run.settings),
+        }
+    )
+
+
+def stack_document(run: OfflineRun) -> dict[str, Any]:
+    """One stack's preview as data: resources with inputs and options, summary, outputs, policies, and the
+    monthly cost estimate (`cost`, from the shipped price table; the budget guardrail reads it)."""
+    from offline.guardrails import check_run
+
+    custom = [r for r in run.registrations if r.custom and not r.type.startswith("pulumi:providers:")]
+    outputs = mask(run.outputs)
+    schedules = _schedules(outputs)
     document = {
         "stack": run.stack,
         "region": run.settings.aws_region,
@@ -149,7 +168,7 @@ def stack_document(run: OfflineRun) -> dict[str, Any]:
         "servers": server_summaries(run.settings),
     }
     document["cost"] = cost_of(document)
-    document["policies"] = [violation.as_dict() for violation in check_run(run)]
+    document["policies"] = [violation.as_dict() for violation in check_run(run, cost=document["cost"])]
     return document
 
 

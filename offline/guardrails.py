@@ -4,6 +4,12 @@ Resources are handed to the rules as CrossGuard hands them: `pulumi_policy` argu
 engine (camelCase) input names, secrets unwrapped, options, provider, parent and dependencies.
 One addition: options also carry `retain_on_delete`, which CrossGuard does not pass, so the
 offline check is the stricter one.
+
+One rule is offline only, `stack-within-budget` (`OFFLINE_RULES`): it compares the stack's monthly cost
+estimate (the toolkit's estimator and its shipped price table) with the stack file's `budget.monthlyUsd`,
+neither of which the policy pack has (it runs without the toolkit and without prices). So `ops check` and
+the preview evaluate it, the pack configuration takes its enforcement level like any rule's, and
+`pulumi preview --policy-pack policies` does not evaluate it.
 """
 
 from __future__ import annotations
@@ -92,6 +98,27 @@ def policy_resources(registrations: Iterable[Registration]) -> list[PolicyResour
     return list(resources.values())
 
 
+BUDGET_RULE = "stack-within-budget"
+
+
+def _offline_only(*_: Any) -> None:
+    """CrossGuard never runs an offline-only rule: `check_run` evaluates it with what only the toolkit knows."""
+
+
+OFFLINE_RULES: list[Rule] = [
+    Rule(
+        name=BUDGET_RULE,
+        description="The stack's monthly cost estimate on AWS (on-demand, usage-based costs excluded) stays within "
+        "its budget (budget.monthlyUsd in the stack file). Offline only: ops check and ops preview evaluate it, "
+        "pulumi preview --policy-pack does not.",
+        level="advisory",
+        check=_offline_only,
+        scope="stack",
+    )
+]
+"""Rules only the toolkit can evaluate; `load_config` knows them, CrossGuard's pack does not list them."""
+
+
 # CrossGuard's enforcement levels. The rules have no remediation, so `remediate` reports as mandatory,
 # as CrossGuard itself does for a policy that only validates.
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
@@ -125,7 +152,7 @@ def load_config(path: Path | None, rules: list[Rule] | None = None) -> dict[str,
         raise PolicyConfigError(f"{path}: not JSON: {error.msg} (line {error.lineno}, column {error.colno})") from None
     except PolicyConfigError as error:
         raise PolicyConfigError(f"{path}: {error}") from None
-    return parse_config(document, rules if rules is not None else ALL_RULES)
+    return parse_config(document, rules if rules is not None else [*ALL_RULES, *OFFLINE_RULES])
 
 
 def _without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -313,8 +340,54 @@ def evaluate(
     return found
 
 
-def check_run(run: OfflineRun, pack_config: Mapping[str, Mapping[str, Any]] | None = None) -> list[Violation]:
-    return evaluate(run.registrations, pack_config=pack_config)
+def check_run(
+    run: OfflineRun, pack_config: Mapping[str, Mapping[str, Any]] | None = None, cost: Mapping[str, Any] | None = None
+) -> list[Violation]:
+    """The pack's rules over the run, then the offline-only ones; `cost` is the run's estimate when the caller
+    has it (the preview document's), computed here otherwise."""
+    found = evaluate(run.registrations, pack_config=pack_config)
+    budget = run.settings.platform.budget
+    if budget is None:
+        return found
+    level = str(dict((pack_config or {}).get(BUDGET_RULE, {})).get("enforcementLevel", OFFLINE_RULES[0].level))
+    if level == "disabled":
+        return found
+    if cost is None:
+        from offline.documents import run_cost
+
+        cost = run_cost(run)
+    # The stack's own resource, as the engine names it (the mock engine registers none).
+    stack_urn = f"urn:pulumi:{run.stack}::constellab::pulumi:pulumi:Stack::constellab-{run.stack}"
+    message = budget_message(run.stack, cost, budget.monthly_usd)
+    if message is None:
+        return found
+    if not cost["complete"] and cost["monthlyUsd"] <= budget.monthly_usd:
+        level = "advisory"  # below the budget but a lower bound: no proof of a breach, a warning only
+    level = "mandatory" if level == "remediate" else level
+    return [*found, Violation(BUDGET_RULE, level, stack_urn, run.stack, "pulumi:pulumi:Stack", message)]
+
+
+def budget_message(stack: str, cost: Mapping[str, Any], budget: float) -> str | None:
+    """What `stack-within-budget` says about an estimate (`cost`, a preview document's) and a budget, or None when
+    the estimate is complete and within it. An estimate with prices unknown is a lower bound: above the budget it
+    already breaks it; below, it cannot tell."""
+    estimate, unknown = float(cost["monthlyUsd"]), int(cost["priceUnknown"])
+    shown = f"${estimate:,.2f}/month" + (f" ({unknown} price unknown: a lower bound)" if unknown else "")
+    limit = f"the budget of ${budget:,.2f}/month (budget.monthlyUsd)"
+    fix = (
+        f"lower it (smaller instance types, a schedule or parking for labs that need not run all the time, fewer "
+        f"servers; `ops cost --stack {stack}` shows every line) or raise budget.monthlyUsd"
+    )
+    if estimate > budget:
+        over = "already over" if unknown else "over"
+        least = "at least " if unknown else ""
+        return f"the estimate, {least}{shown}, is {over} {limit} by ${estimate - budget:,.2f}: {fix}"
+    if unknown:
+        return (
+            f"the estimate, at least {shown}, is below {limit}, but it is a lower bound: the {unknown} cost(s) "
+            "without a price may take the stack over it (`ops cost` lists them; `ops prices refresh` adds prices)"
+        )
+    return None
 
 
 def disabled_rules(config: Mapping[str, Mapping[str, Any]] | None) -> list[str]:

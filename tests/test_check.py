@@ -217,3 +217,78 @@ def test_a_broken_stack_is_reported_under_its_path_as_given_not_the_absolute_one
     (stacks_copy / "Pulumi.broken.yaml").write_text(BROKEN_PLATFORM)
     assert main(["check", "--stack", "broken"]) == 1
     assert capsys.readouterr().err.startswith(f"{stacks_copy.name}/Pulumi.broken.yaml: ")
+
+
+def budgeted(folder: Path, stack: str, monthly_usd: float) -> Path:
+    """A copy of a shipped stack file with `budget: {monthlyUsd: <monthly_usd>}`."""
+    import yaml
+
+    document = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    document["config"]["constellab:platform"]["budget"] = {"monthlyUsd": monthly_usd}
+    path = folder / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def test_a_stack_over_its_budget_is_advisory_with_the_estimate_and_the_fix_and_mandatory_when_configured(tmp_path):
+    path = budgeted(tmp_path, "acme-cloud", 150)
+
+    advisory = ops_check("--stack", str(path), "--format", "json")
+    assert advisory.returncode == 0, advisory.stderr
+    [violation] = [v for v in json.loads(advisory.stdout)["acme-cloud"] if v["rule"] == guardrails.BUDGET_RULE]
+    # at least $210.39 (tests/test_cost.py::test_acme_cloud_by_hand) − $150 = $60.39 over, prices unknown or not
+    assert violation["level"] == "advisory" and violation["urn"].endswith(
+        "::pulumi:pulumi:Stack::constellab-acme-cloud"
+    )
+    assert violation["message"].startswith(
+        "the estimate, at least $210.39/month (15 price unknown: a lower bound), is already over the budget of "
+        "$150.00/month (budget.monthlyUsd) by $60.39: lower it (smaller instance types,"
+    )
+    assert "`ops cost --stack acme-cloud` shows every line) or raise budget.monthlyUsd" in violation["message"]
+    config = tmp_path / "pack.json"
+    config.write_text(json.dumps({guardrails.BUDGET_RULE: {"enforcementLevel": "mandatory"}}))
+    mandatory = ops_check("--stack", str(path), "--policy-config", str(config))
+    assert mandatory.returncode == 1, mandatory.stderr
+    assert mandatory.stdout.startswith("acme-cloud: 1 mandatory and 0 advisory violation(s)")
+
+
+def test_a_stack_within_its_budget_passes(tmp_path):
+    # pharma-onprem declares nothing priced in AWS (its servers are on-prem): $0.00 a month, every price known
+    result = ops_check("--stack", str(budgeted(tmp_path, "pharma-onprem", 10)))
+    assert result.returncode == 0, result.stderr
+    assert guardrails.BUDGET_RULE not in result.stdout
+
+
+def test_an_estimate_below_the_budget_with_prices_unknown_says_it_is_a_lower_bound_and_is_never_mandatory(tmp_path):
+    path = budgeted(tmp_path, "acme-cloud", 1000)
+    config = tmp_path / "pack.json"
+    config.write_text(json.dumps({guardrails.BUDGET_RULE: "mandatory"}))
+    result = ops_check("--stack", str(path), "--policy-config", str(config), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    [violation] = [v for v in json.loads(result.stdout)["acme-cloud"] if v["rule"] == guardrails.BUDGET_RULE]
+    assert violation["level"] == "advisory"
+    assert violation["message"].startswith(
+        "the estimate, at least $210.39/month (15 price unknown: a lower bound), is below the budget of "
+        "$1,000.00/month (budget.monthlyUsd), but it is a lower bound"
+    )
+
+
+def test_the_budget_rule_is_offline_only_yet_configurable_and_a_budget_must_be_positive():
+    import pydantic
+
+    from constellab.config import Budget
+
+    assert guardrails.BUDGET_RULE not in RULES, "the CrossGuard pack has no prices: it cannot evaluate the budget"
+    assert load_config_text('{"stack-within-budget": {"enforcementLevel": "mandatory"}}') == {
+        "stack-within-budget": {"enforcementLevel": "mandatory"}
+    }
+    assert Budget.model_validate({"monthlyUsd": 250}).monthly_usd == 250
+    for refused in (0, -5, True, "250", float("inf")):
+        with pytest.raises(pydantic.ValidationError):
+            Budget.model_validate({"monthlyUsd": refused})
+    with pytest.raises(pydantic.ValidationError):
+        Budget.model_validate({"monthlyUsd": 250, "currency": "EUR"})
+
+
+def load_config_text(text: str) -> dict[str, dict[str, object]]:
+    return guardrails.parse_config(json.loads(text), [*ALL_RULES, *guardrails.OFFLINE_RULES])

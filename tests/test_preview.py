@@ -187,3 +187,22 @@ def test_against_a_git_ref_a_new_lab_shows_its_monthly_delta_in_every_format(tmp
     )
     assert "      lab3: – → $72.56 (+$72.56)" in preview_against("text")
     assert " | ≥ $282.95 | +$72.56 |" in preview_against("markdown")
+
+
+def test_the_preview_reports_a_stack_over_its_budget_among_its_guardrails(tmp_path):
+    import yaml
+
+    from offline.engine import run_program
+    from offline.guardrails import BUDGET_RULE
+
+    stack = yaml.safe_load((common.STACKS / "Pulumi.acme-cloud.yaml").read_text())
+    stack["config"]["constellab:platform"]["budget"] = {"monthlyUsd": 200}
+    path = tmp_path / "Pulumi.acme-cloud.yaml"
+    path.write_text(yaml.safe_dump(stack, sort_keys=False))
+
+    document = preview.stack_document(run_program(path))
+
+    [violation] = [v for v in document["policies"] if v["rule"] == BUDGET_RULE]
+    # at least $210.39 a month against $200: $10.39 over
+    assert violation["level"] == "advisory" and "is already over the budget of $200.00/month" in violation["message"]
+    assert "by $10.39" in violation["message"]
