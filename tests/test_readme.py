@@ -46,7 +46,10 @@ def test_each_readme_console_example_prints_what_the_readme_shows(command, shown
     result = subprocess.run(
         [sys.executable, "-m", "ops", *words[2:]], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
-    assert (result.stdout + result.stderr).splitlines() == shown
+    printed = (result.stdout + result.stderr).splitlines()
+    if shown[-1:] == ["..."]:  # the README shows the start of a long output
+        shown, printed = shown[:-1], printed[: len(shown) - 1]
+    assert printed == shown
     assert result.returncode == (1 if any("problem(s)" in line for line in shown) else 0)
 
 
