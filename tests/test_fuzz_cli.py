@@ -335,7 +335,7 @@ def test_any_argument_list_of_a_subcommand_ends_in_exit_0_1_or_2_with_a_message(
     before = repository_state()
     with isolated(tmp_path) as fresh:
 
-        @settings(FUZZ, max_examples=EXAMPLES_PER_COMMAND.get(command, 100))
+        @settings(FUZZ, max_examples=EXAMPLES_PER_COMMAND.get(command, 80))
         @given(argv=argument_lists(command).filter(fits_a_shell), extra=extra_stacks)
         def case(argv: list[str], extra: str | None) -> None:
             run_case(fresh, argv, extra)

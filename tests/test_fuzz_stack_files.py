@@ -460,20 +460,20 @@ def test_a_stack_file_the_published_schema_accepts_is_validated_or_refused_field
     validate_file(write_stack_file(tmp_path, as_yaml(document, unicode)))
 
 
-@settings(FUZZ, max_examples=800)
+@settings(FUZZ, max_examples=600)
 @given(document=mutated_documents(most=1), unicode=st.booleans())
 def test_a_shipped_stack_changed_in_one_place_is_validated_or_refused_field_by_field(tmp_path, document, unicode):
     validate_file(write_stack_file(tmp_path, as_yaml(document, unicode)))
 
 
-@settings(FUZZ, max_examples=700)
+@settings(FUZZ, max_examples=500)
 @given(document=mutated_documents(least=2, most=4), unicode=st.booleans())
 def test_a_shipped_stack_changed_in_several_places_is_validated_or_refused_field_by_field(tmp_path, document,
                                                                                           unicode):  # fmt: skip
     validate_file(write_stack_file(tmp_path, as_yaml(document, unicode)))
 
 
-@settings(FUZZ, max_examples=600)
+@settings(FUZZ, max_examples=500)
 @given(content=stack_file_texts())
 def test_a_stack_file_changed_as_text_is_validated_or_refused_field_by_field(tmp_path, content):
     validate_file(write_stack_file(tmp_path, content))
