@@ -236,13 +236,13 @@ def test_a_stack_over_its_budget_is_advisory_with_the_estimate_and_the_fix_and_m
     advisory = ops_check("--stack", str(path), "--format", "json")
     assert advisory.returncode == 0, advisory.stderr
     [violation] = [v for v in json.loads(advisory.stdout)["acme-cloud"] if v["rule"] == guardrails.BUDGET_RULE]
-    # at least $210.39 (tests/test_cost.py::test_acme_cloud_by_hand) − $150 = $60.39 over, prices unknown or not
+    # at least $300.71 (tests/test_cost.py::test_acme_cloud_by_hand) − $150 = $150.71 over, prices unknown or not
     assert violation["level"] == "advisory" and violation["urn"].endswith(
         "::pulumi:pulumi:Stack::constellab-acme-cloud"
     )
     assert violation["message"].startswith(
-        "the estimate, at least $210.39/month (15 price unknown: a lower bound), is already over the budget of "
-        "$150.00/month (budget.monthlyUsd) by $60.39: lower it (smaller instance types,"
+        "the estimate, at least $300.71/month (4 price unknown: a lower bound), is already over the budget of "
+        "$150.00/month (budget.monthlyUsd) by $150.71: lower it (smaller instance types,"
     )
     assert "`ops cost --stack acme-cloud` shows every line) or raise budget.monthlyUsd" in violation["message"]
     config = tmp_path / "pack.json"
@@ -268,7 +268,7 @@ def test_an_estimate_below_the_budget_with_prices_unknown_says_it_is_a_lower_bou
     [violation] = [v for v in json.loads(result.stdout)["acme-cloud"] if v["rule"] == guardrails.BUDGET_RULE]
     assert violation["level"] == "advisory"
     assert violation["message"].startswith(
-        "the estimate, at least $210.39/month (15 price unknown: a lower bound), is below the budget of "
+        "the estimate, at least $300.71/month (4 price unknown: a lower bound), is below the budget of "
         "$1,000.00/month (budget.monthlyUsd), but it is a lower bound"
     )
 

@@ -22,6 +22,8 @@ GP3_US = 0.08  # us-east-1 gp3 GB-month
 IPV4 = 0.005  # every public IPv4 address, per hour
 ALARM_US = 0.10  # us-east-1 standard alarm-month
 S3_US = 0.023  # us-east-1 S3 Standard GB-month
+S3_PUT_US = 0.005  # us-east-1 S3 PUT, COPY, POST, LIST per 1,000 requests
+S3_GET_US = 0.0004  # us-east-1 S3 GET and other requests per 1,000
 
 
 def aws(kind: str, name: str, server: str, **inputs: Any) -> dict[str, Any]:
@@ -169,10 +171,10 @@ def test_usage_based_costs_are_listed_with_their_unit_price_and_never_totalled()
         "GB-month",
         S3_US,
     )
-    assert [line.item for line in hub.lines[1:]] == [
-        "S3 PUT requests",
-        "S3 GET requests",
-        "EventBridge Scheduler invocations (1 schedule)",
+    assert [(line.item, line.unit, line.unit_price) for line in hub.lines[1:]] == [
+        ("S3 PUT requests", "1,000 requests", S3_PUT_US),
+        ("S3 GET requests", "1,000 requests", S3_GET_US),
+        ("EventBridge Scheduler invocations (1 schedule)", "invocation", None),  # no price in the table
     ]
     assert all(line.note.startswith("depends on usage") and line.monthly is None for line in hub.lines)
     assert hub.monthly == 0 and hub.unknown == 0
@@ -254,19 +256,21 @@ def test_acme_cloud_by_hand(shipped):
     cost = shipped["acme-cloud"]
     assert cost.region == "eu-west-3"
     # eu-west-3 (SkyPilot's catalog of the Price List): t3.large $0.0944, m6i.large $0.112, t3.xlarge $0.1888,
-    # m7g.large $0.0952 an hour; every public IPv4 address 730 h × $0.005 = $3.65
-    space = 730 * 0.0944 + 3.65  # always on: 68.912 + 3.65 = 72.562
-    hub = 730 * 0.112 + 3.65  # always on: 81.76 + 3.65 = 85.41
-    lab1 = 55 * 730 / 168 * 0.1888 + 3.65  # Mon-Fri 08:00-19:00 = 55 h/week → 238.988 h: 45.121 + 3.65 = 48.771
-    lab2 = 0 * 0.0952 + 3.65  # parked: no instance hours, its address still billed = 3.65
+    # m7g.large $0.0952 an hour; every public IPv4 address 730 h × $0.005 = $3.65; from AWS's eu-west-3 offer
+    # files: gp3 $0.0928 per GB-month, a standard alarm $0.10 a month. Every cloud server has a 30 GB gp3 root.
+    space = 730 * 0.0944 + (30 + 50) * 0.0928 + 3.65 + 0.10  # always on: 68.912 + 7.424 + 3.65 + 0.10 = 80.086
+    hub = 730 * 0.112 + (30 + 500) * 0.0928 + 3.65 + 0.10  # always on: 81.76 + 49.184 + 3.65 + 0.10 = 134.694
+    # Mon-Fri 08:00-19:00 = 55 h/week → 238.988 h: 45.121 + 230 GB × $0.0928 = 21.344, + 3.65 + 0.10 = 70.215
+    lab1 = 55 * 730 / 168 * 0.1888 + (30 + 200) * 0.0928 + 3.65 + 0.10
+    # parked: no instance hours, no alarm; its volumes and its address are still billed: 12.064 + 3.65 = 15.714
+    lab2 = 0 * 0.0952 + (30 + 100) * 0.0928 + 3.65
     assert cost.server("space").monthly == pytest.approx(space)
     assert cost.server("hub").monthly == pytest.approx(hub)
     assert cost.server("lab1").monthly == pytest.approx(lab1)
     assert cost.server("lab2").monthly == pytest.approx(lab2)
-    assert round(cost.monthly, 2) == 210.39  # 72.562 + 85.41 + 48.771 + 3.65
-    # No eu-west-3 price for gp3 volumes, alarms or detailed monitoring in the shipped table: each cloud
-    # server's root and data volumes and detailed monitoring (3 × 4), and the alarms of space, hub, lab1 (3)
-    assert cost.unknown == 15 and not cost.complete
+    assert round(cost.monthly, 2) == 300.71  # 80.086 + 134.694 + 70.215 + 15.714 = 300.709
+    # Still no eu-west-3 price for detailed monitoring in the shipped table: one per cloud server (4)
+    assert cost.unknown == 4 and not cost.complete
     # lab1's schedule saves (730 − 238.988) h × $0.1888 = $92.70; parking lab2 saves 730 h × $0.0952 = $69.50
     assert round(cost.server("lab1").saving.monthly, 2) == 92.70
     assert round(cost.server("lab2").saving.monthly, 2) == 69.50
@@ -297,7 +301,7 @@ def test_pharma_onprem_and_local_cost_nothing_in_aws(shipped):
 def test_the_json_form_holds_every_line_with_its_arithmetic(shipped):
     data = json.loads(render.render_json([shipped["acme-cloud"]], TABLE))
     stack = data["stacks"][0]
-    assert (stack["monthlyUsd"], stack["priceUnknown"], stack["complete"]) == (210.39, 15, False)
+    assert (stack["monthlyUsd"], stack["priceUnknown"], stack["complete"]) == (300.71, 4, False)
     lab1 = next(server for server in stack["servers"] if server["name"] == "lab1")
     instance = lab1["lines"][0]
     assert (instance["quantity"], instance["unit"], instance["unitPriceUsd"], instance["monthlyUsd"]) == (

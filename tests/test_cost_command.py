@@ -12,13 +12,18 @@ from tests.conftest import BROKEN_PLATFORM
 def test_cost_prints_each_server_its_lines_and_the_stack_total(capsys):
     assert main(["cost", "--stack", "acme-cloud"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("acme-cloud (eu-west-3): at least $210.39/month (15 items price unknown)\n")
-    assert "  lab1 [lab, cloud, scheduled + idle stop]: $48.77/month + 4 price unknown" in out
+    # only the 4 cloud servers' detailed monitoring has no eu-west-3 price (test_cost.py adds the total up by hand)
+    assert out.startswith("acme-cloud (eu-west-3): at least $300.71/month (4 items price unknown)\n")
+    # 45.121 (instance) + 230 GB × $0.0928 = 21.344 (gp3) + 3.65 (address) + 0.10 (alarm) = 70.215
+    assert "  lab1 [lab, cloud, scheduled + idle stop]: $70.21/month + 1 price unknown" in out
     assert "    hours: scheduled: 55 h/week × 730/168 = 239 h/month (idle stop may run it less)" in out
     assert "239 h × $0.1888/h" in out and "$45.12" in out
     assert "schedule: 239.0 h/month instead of 730, saves $92.70/month" in out
     assert "parked: no instance hours instead of 730, saves $69.50/month" in out
-    assert "S3 Standard storage (3 buckets)" in out and "depends on usage, unit price unknown" in out
+    assert "30 GB-month × $0.0928/GB-month" in out and "$2.78" in out  # a root volume: 30 × 0.0928 = 2.784
+    assert "S3 Standard storage (3 buckets)" in out and "depends on usage, $0.024/GB-month" in out
+    assert "depends on usage, $0.0053/1,000 requests" in out and "depends on usage, $0.00042/1,000 requests" in out
+    assert "EventBridge Scheduler invocations (2 schedules)" in out and "unit price unknown" in out
 
 
 def test_cost_json_holds_every_stack(capsys):
@@ -26,7 +31,7 @@ def test_cost_json_holds_every_stack(capsys):
     captured = capsys.readouterr()
     stacks = {stack["stack"]: stack for stack in json.loads(captured.out)["stacks"]}
     assert {name: stack["monthlyUsd"] for name, stack in stacks.items()} == {
-        "acme-cloud": 210.39,
+        "acme-cloud": 300.71,
         "biolab-hybrid": 143.86,
         "local": 0,
         "pharma-onprem": 0.0,
@@ -37,9 +42,11 @@ def test_cost_json_holds_every_stack(capsys):
 def test_cost_markdown_has_a_table_with_a_bar_per_stack_and_per_server(capsys):
     assert main(["cost", "--stack", "acme-cloud", "--stack", "biolab-hybrid", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
-    assert "| acme-cloud | eu-west-3 | ≥ $210.39 | 15 | ████████████████████ |" in out
-    assert "| biolab-hybrid | eu-central-1 | ≥ $143.86 | 2 | ██████████████ |" in out  # 143.86 / 210.39 × 20 = 13.7
-    assert "| hub | always on | 730.0 | $85.41 | 4 | ████████████████████ |" in out
+    assert "| acme-cloud | eu-west-3 | ≥ $300.71 | 4 | ████████████████████ |" in out
+    assert "| biolab-hybrid | eu-central-1 | ≥ $143.86 | 2 | ██████████ |" in out  # 143.86 / 300.71 × 20 = 9.6
+    # hub: 81.76 + 530 GB × $0.0928 = 49.184 + 3.65 + 0.10 = 134.694, the largest server: a full bar
+    assert "| hub | always on | 730.0 | $134.69 | 1 | ████████████████████ |" in out
+    assert "| lab1 | scheduled + idle stop | 239.0 | $70.21 | 1 | ██████████ |" in out  # 70.215 / 134.694 × 20 = 10.4
     assert "- **lab1**: schedule: 239.0 h/month instead of 730, saves $92.70/month" in out
 
 

@@ -104,9 +104,10 @@ def test_the_preview_shows_each_stack_s_monthly_estimate_and_each_schedule_s_sav
     result = run_ops("preview", "--stack", "acme-cloud")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    # space 72.56 + hub 85.41 + lab1 48.77 + lab2 3.65 (tests/test_cost.py::test_acme_cloud_by_hand)
-    assert "; usage-based S3 and scheduler costs not included): at least $210.39/month, 15 price unknown" in out
-    assert "  lab1         at least $48.77/month, 4 price unknown  (scheduled: 55 h/week × 730/168 = 239 h/month" in out
+    # space 80.086 + hub 134.694 + lab1 70.215 + lab2 15.714 = 300.709 (tests/test_cost.py::test_acme_cloud_by_hand);
+    # each cloud server's detailed monitoring is the one price unknown
+    assert "; usage-based S3 and scheduler costs not included): at least $300.71/month, 4 price unknown" in out
+    assert "  lab1         at least $70.21/month, 1 price unknown  (scheduled: 55 h/week × 730/168 = 239 h/month" in out
     # lab1 saves (730 − 55 × 730/168) h × $0.1888 = $92.70; parked lab2 the whole 730 h × $0.0952 = $69.50
     assert "  lab1: 55.0 h, 67.3% ($92.70/month) saved" in out
     assert "  lab2: 0.0 h, 100.0% ($69.50/month) saved" in out
@@ -118,8 +119,9 @@ def test_the_json_preview_carries_the_region_and_the_estimate_whose_saving_agree
     stack = json.loads(result.stdout)["stacks"][0]
     assert stack["region"] == "eu-west-3"
     cost = stack["cost"]
-    assert (cost["monthlyUsd"], cost["complete"], cost["priceUnknown"]) == (210.39, False, 15)
-    assert cost["servers"]["hub"]["monthlyUsd"] == 85.41  # 730 h × $0.112 + 730 h × $0.005
+    assert (cost["monthlyUsd"], cost["complete"], cost["priceUnknown"]) == (300.71, False, 4)
+    # 730 h × $0.112 + (30 + 500) GB × $0.0928 + 730 h × $0.005 + 1 alarm × $0.10 = 81.76 + 49.184 + 3.65 + 0.10
+    assert cost["servers"]["hub"]["monthlyUsd"] == 134.69
     for lab in ("lab1", "lab2"):  # one definition: the share of always-on hours not run, of the week or the month
         assert cost["servers"][lab]["saving"]["savingPercent"] == stack["schedules"][lab]["savingPercent"]
 
@@ -176,17 +178,20 @@ def test_against_a_git_ref_a_new_lab_shows_its_monthly_delta_in_every_format(tmp
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    # lab3 always on: 730 h × $0.0944 (t3.large, eu-west-3) + 730 h × $0.005 (its address) = $72.56 a month
+    # lab3 always on: 730 h × $0.0944 (t3.large, eu-west-3) + (30 GB root + 50 GB data) × $0.0928 (gp3) + 730 h ×
+    # $0.005 (its address) = 68.912 + 7.424 + 3.65 = $79.986 a month (an always-on lab has no idle alarm)
     report = json.loads(preview_against("json"))
     jsonschema.validate(report, SCHEMA)
     cost = report["diff"]["stacks"][0]["cost"]
+    # the stack's delta is that of its rounded totals: 300.709 → 300.71 before, 300.709 + 79.986 = 380.695 → 380.69
+    # after (the float just below), 380.69 − 300.71 = 79.98; the new server's is its own, 79.986 → 79.99
     assert (cost["deltaMonthlyUsd"], cost["servers"][0]["name"], cost["servers"][0]["deltaMonthlyUsd"]) == (
-        72.56,
+        79.98,
         "lab3",
-        72.56,
+        79.99,
     )
-    assert "      lab3: – → $72.56 (+$72.56)" in preview_against("text")
-    assert " | ≥ $282.95 | +$72.56 |" in preview_against("markdown")
+    assert "      lab3: – → $79.99 (+$79.99)" in preview_against("text")
+    assert " | ≥ $380.69 | +$79.98 |" in preview_against("markdown")
 
 
 def test_the_preview_reports_a_stack_over_its_budget_among_its_guardrails(tmp_path):
@@ -203,6 +208,6 @@ def test_the_preview_reports_a_stack_over_its_budget_among_its_guardrails(tmp_pa
     document = preview.stack_document(run_program(path))
 
     [violation] = [v for v in document["policies"] if v["rule"] == BUDGET_RULE]
-    # at least $210.39 a month against $200: $10.39 over
+    # at least $300.71 a month against $200: $100.71 over
     assert violation["level"] == "advisory" and "is already over the budget of $200.00/month" in violation["message"]
-    assert "by $10.39" in violation["message"]
+    assert "by $100.71" in violation["message"]

@@ -363,23 +363,25 @@ def test_a_new_lab_in_a_pull_request_shows_its_monthly_delta_in_json_text_and_ma
     path = changed_stack(tmp_path, "acme-cloud", new_lab)
     result = compare(shipped, path)
 
-    # lab3, always on in eu-west-3: 730 h × $0.0944 (t3.large) + 730 h × $0.005 (its address) = 68.912 + 3.65;
-    # its two volumes and its detailed monitoring have no eu-west-3 price (15 + 3 unknown): the delta is that of the
-    # priced costs
+    # lab3, always on in eu-west-3: 730 h × $0.0944 (t3.large) + (30 GB root + 50 GB data) × $0.0928 (gp3) + 730 h ×
+    # $0.005 (its address) = 68.912 + 7.424 + 3.65 = 79.986; its detailed monitoring has no eu-west-3 price (4 + 1
+    # unknown): the delta is that of the priced costs
     cost = result["cost"]
     assert cost["servers"] == [
-        {"name": "lab3", "beforeMonthlyUsd": None, "afterMonthlyUsd": 72.56, "deltaMonthlyUsd": 72.56}
+        {"name": "lab3", "beforeMonthlyUsd": None, "afterMonthlyUsd": 79.99, "deltaMonthlyUsd": 79.99}
     ]
-    assert cost["deltaMonthlyUsd"] == 72.56 and cost["complete"] is False
-    assert cost["afterMonthlyUsd"] == round(cost["beforeMonthlyUsd"] + 72.56, 2)
+    # the stack's delta is that of its rounded totals: 300.709 → 300.71 before, 300.709 + 79.986 = 380.695 → 380.69
+    # after (the float just below), 380.69 − 300.71 = 79.98
+    assert (cost["beforeMonthlyUsd"], cost["afterMonthlyUsd"]) == (300.71, 380.69)
+    assert cost["deltaMonthlyUsd"] == 79.98 and cost["complete"] is False
     text = render_diff_text({"against": "origin/main", "stacks": [result]})
-    assert "    cost: $210.39 → $282.95 a month, +$72.56 (priced costs only: some prices are unknown)" in text
-    assert "      lab3: – → $72.56 (+$72.56)" in text
+    assert "    cost: $300.71 → $380.69 a month, +$79.98 (priced costs only: some prices are unknown)" in text
+    assert "      lab3: – → $79.99 (+$79.99)" in text
     comment = markdown([stack_document(run_program(path))], {"against": "origin/main", "stacks": [result]})
     assert "| verdict | cost/month | Δ cost/month |" in comment
-    assert " | ≥ $282.95 | +$72.56 |" in comment
-    assert "**Monthly cost (estimate, USD):** at least $282.95/month, 18 price unknown (+$72.56 a month)" in comment
-    assert "- lab3: – → $72.56 (+$72.56)" in comment
+    assert " | ≥ $380.69 | +$79.98 |" in comment
+    assert "**Monthly cost (estimate, USD):** at least $380.69/month, 5 price unknown (+$79.98 a month)" in comment
+    assert "- lab3: – → $79.99 (+$79.99)" in comment
 
 
 def test_a_schedule_change_moves_the_estimate_by_the_changed_hours_times_the_hourly_price(shipped, tmp_path):
@@ -388,8 +390,9 @@ def test_a_schedule_change_moves_the_estimate_by_the_changed_hours_times_the_hou
 
     result = compare(shipped, changed_stack(tmp_path, "acme-cloud", one_hour_later))
 
-    # Mon-Fri one hour more: 5 h a week × 730/168 weeks a month = 21.726 h × $0.1888 (t3.xlarge, eu-west-3) = $4.10
+    # Mon-Fri one hour more: 5 h a week × 730/168 weeks a month = 21.726 h × $0.1888 (t3.xlarge, eu-west-3) = $4.102;
+    # lab1 (test_cost.py::test_acme_cloud_by_hand) moves from 70.215 to 74.317, whose rounded figures are 4.11 apart
     assert result["cost"]["servers"] == [
-        {"name": "lab1", "beforeMonthlyUsd": 48.77, "afterMonthlyUsd": 52.87, "deltaMonthlyUsd": 4.1}
+        {"name": "lab1", "beforeMonthlyUsd": 70.21, "afterMonthlyUsd": 74.32, "deltaMonthlyUsd": 4.11}
     ]
     assert result["cost"]["deltaMonthlyUsd"] == pytest.approx(5 * 730 / 168 * 0.1888, abs=0.01)

@@ -44,13 +44,16 @@ def test_us_east_1_prices_every_accepted_family_and_every_price_names_a_dated_so
     assert table.instance_hour("us-east-1", "t3.large") == prices.Price(0.0832, "karpenter")
     assert table.instance_hour("eu-west-3", "t3.large") == prices.Price(0.0944, "skypilot")
     assert table.public_ipv4_hour("eu-west-1") == prices.Price(0.005, "ipv4")
+    assert table.volume_gb_month("eu-west-3", "gp3") == prices.Price(0.0928, "aws-offers-eu-west-3")
+    assert table.alarm_month("eu-west-1") == prices.Price(0.1, "aws-offers-eu-west-1-cloudwatch")
 
 
 def test_a_price_the_table_does_not_have_is_none_not_zero():
     table = prices.load()
     assert table.instance_hour("eu-west-3", "t3.enormous") is None
     assert table.instance_hour("ap-south-2", "t3.large") is None
-    assert table.volume_gb_month("eu-west-3", "gp3") is None
+    assert table.volume_gb_month("eu-west-1", "gp3") is None
+    assert table.metric_month("eu-west-3") is None
 
 
 @pytest.mark.parametrize(
@@ -319,7 +322,8 @@ def test_refresh_refuses_a_region_that_is_no_region_before_any_request(capsys):
 def test_show_describes_the_table(capsys):
     assert main(["prices", "show"]) == 0
     out = capsys.readouterr().out
-    assert "eu-west-3: 77 instance types; publicIpv4Hourly" in out
+    # 77 types, and since issue 17's second pass every m7i (10), r6i (10), r7g (9) and r7i size but metal-24xl (6)
+    assert "eu-west-3: 112 instance types; cloudwatch, ebs, publicIpv4Hourly, s3" in out
     assert "karpenter: 2026-07-20, https://github.com/aws/karpenter-provider-aws/" in out
 
 
