@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -273,6 +274,10 @@ def isolated(folder: Path) -> Iterator[Callable[[str | None], Path]]:
                 patch.delenv(name)
         for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):  # no download: refused at once
             patch.setenv(proxy, "http://127.0.0.1:9")
+        # urllib keeps the opener its first urlopen built, with the proxies of that moment: one built here must not
+        # outlive the cases, or every later download in this process (moto's health check, a local price list)
+        # would go to the closed port.
+        patch.setattr(urllib.request, "_opener", None)
         patch.setenv("PATH", str(folder / "bin"))
         patch.setenv("HOME", str(folder))
         patch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
