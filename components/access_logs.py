@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -42,21 +41,17 @@ class AccessLogs(pulumi.ComponentResource):
     every delivery again, without end.
 
     The policy names the source buckets, so it is declared once all of them exist: call `seal` after the last
-    one (`Platform` does). A bucket added after `seal` is refused. S3 checks the target's policy when logging is
+    one (`Platform` does); a bucket added after `seal` is refused. S3 checks the target's policy when logging is
     turned on (PutBucketLogging fails with InvalidTargetBucketForLogging until it lets the delivery in; moto
-    checks it the same way), so each source's logging takes the target's name from `bucket_name`, which is
-    known only once the policy exists: `pulumi up` creates the policy first. Until `seal`, it is not known at
-    all: a program that never seals waits for ever, and the component tests see each shipped stack sealed.
+    checks it the same way), so `seal` also declares each source's logging, depending on the policy: `pulumi up`
+    creates the policy first. A program that fails before `seal` declares neither, and ends with its own error.
     """
 
     def __init__(self, name: str, args: AccessLogsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("constellab:access_logs:AccessLogs", name, None, opts)
         self._name = name
-        self._sources: list[aws.s3.Bucket] = []
+        self._sources: list[tuple[aws.s3.Bucket, str, pulumi.ResourceOptions]] = []
         self._sealed = False
-        policy_id: pulumi.Output[str]
-        self._policy_declared: Callable[[pulumi.Output[str]], None]
-        policy_id, self._policy_declared = pulumi.deferred_output()
         self.target = SecureBucket(
             f"{name}-target",
             SecureBucketArgs(
@@ -69,17 +64,11 @@ class AccessLogs(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self._bucket_name = pulumi.Output.all(self.target.name, policy_id).apply(lambda found: str(found[0]))
 
-    @property
-    def bucket_name(self) -> pulumi.Output[str]:
-        """The access-log bucket's name, for the sources' logging: it depends on the policy that lets them in."""
-        return self._bucket_name
-
-    def add_source(self, bucket: aws.s3.Bucket) -> None:
+    def add_source(self, bucket: aws.s3.Bucket, logging_name: str, opts: pulumi.ResourceOptions) -> None:
         if self._sealed:
             raise RuntimeError(f"{self._name}: a bucket was added after the policy was declared: it could not log")
-        self._sources.append(bucket)
+        self._sources.append((bucket, logging_name, opts))
 
     def seal(self) -> None:
         """Declares the target's policy, naming every source bucket, and the component's outputs."""
@@ -87,10 +76,19 @@ class AccessLogs(pulumi.ComponentResource):
             raise RuntimeError(f"{self._name}: sealed twice")
         self._sealed = True
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
-        sources = pulumi.Output.all(*[source.bucket for source in self._sources])
+        sources = pulumi.Output.all(*[source.bucket for source, _, _ in self._sources])
         document = pulumi.Output.all(self.target.arn, sources, account).apply(
             lambda found: iam.access_log_bucket_policy(found[0], list(found[1]), found[2])
         )
         policy = self.target.declare_policy(f"{self._name}-target-policy", document)
-        self._policy_declared(policy.id)
+        for source, logging_name, opts in self._sources:
+            # pulumi-aws 7's BucketLogging (BucketLoggingV2 is its deprecated alias): PutBucketLogging on the
+            # source. No target grants: ACLs are off on the target, its policy lets the delivery in.
+            aws.s3.BucketLogging(
+                logging_name,
+                bucket=source.id,
+                target_bucket=self.target.name,
+                target_prefix=source.bucket.apply(iam.access_log_prefix),
+                opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[policy])),
+            )
         self.register_outputs({"bucket": self.target.name, "sources": sources})

@@ -14,13 +14,9 @@ from constellab.aws import iam
 class AccessLogTarget(Protocol):
     """Where a bucket's server access logs go: the stack's access-log bucket (`components.access_logs`)."""
 
-    @property
-    def bucket_name(self) -> pulumi.Output[str]:
-        """The target bucket's name."""
-        ...
-
-    def add_source(self, bucket: aws.s3.Bucket) -> None:
-        """Lets S3 deliver this bucket's logs (the target's policy names each source)."""
+    def add_source(self, bucket: aws.s3.Bucket, logging_name: str, opts: pulumi.ResourceOptions) -> None:
+        """Lets S3 deliver this bucket's logs (the target's policy names each source) and turns its logging on,
+        as `logging_name` with `opts`, once the policy exists."""
         ...
 
 
@@ -141,16 +137,8 @@ class SecureBucket(pulumi.ComponentResource):
         if args.tls_only_policy:
             self.declare_policy(f"{name}-tls-only", self.bucket.arn.apply(iam.deny_insecure_transport))
         if args.access_logs is not None:
-            args.access_logs.add_source(self.bucket)
-            # pulumi-aws 7's BucketLogging (BucketLoggingV2 is its deprecated alias): PutBucketLogging on this
-            # bucket. No target grants: ACLs are off on the target, its policy lets the delivery in.
-            aws.s3.BucketLogging(
-                f"{name}-access-logging",
-                bucket=bucket_id,
-                target_bucket=args.access_logs.bucket_name,
-                target_prefix=self.bucket.bucket.apply(iam.access_log_prefix),
-                opts=child,
-            )
+            # Its logging (a child of this bucket) is declared by the target once its policy exists.
+            args.access_logs.add_source(self.bucket, f"{name}-access-logging", child)
         self.name = self.bucket.bucket
         self.arn = self.bucket.arn
         self.register_outputs({"name": self.name, "arn": self.arn})

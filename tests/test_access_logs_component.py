@@ -5,7 +5,10 @@ and the rendered settings taken by moto's S3 (in process), the way `pulumi up` w
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pulumi
@@ -15,7 +18,7 @@ from components.access_logs import DELETED_LOG_DAYS, RETENTION_DAYS, AccessLogs,
 from constellab.aws import iam
 from offline.engine import Registration, configure, quiescent
 from offline.mocks import MOCK_ACCOUNT
-from tests.conftest import declared, of_type, stack_file
+from tests.conftest import ROOT, STACKS, declared, of_type, stack_file
 
 BUCKET = "aws:s3/bucket:Bucket"
 LOGGING = "aws:s3/bucketLogging:BucketLogging"
@@ -61,8 +64,9 @@ def test_every_other_bucket_logs_into_the_access_log_bucket_under_its_own_name(e
                 "targetPrefix": f"{name}/",
             }
             assert logging.input_dependencies["bucket"] == [bucket.urn]
-            # The target's name waits for its policy: S3 turns logging on only once the delivery is let in.
-            assert sorted(logging.input_dependencies["targetBucket"]) == sorted([logs.urn, policy.urn])
+            assert logging.input_dependencies["targetBucket"] == [logs.urn]
+            # Declared after the policy, and depending on it: S3 turns logging on only once the delivery is let in.
+            assert policy.urn in logging.dependencies
         assert setting_of(registrations, LOGGING, logs) == [], "it would log its own deliveries, without end"
 
     return declared(engine).apply(check)
@@ -166,10 +170,41 @@ def test_a_bucket_added_once_the_policy_is_declared_is_refused(engine_for):
     logs = AccessLogs("t-access-logs", AccessLogsArgs(stack="t", customer="t"))
     logs.seal()
     with pytest.raises(RuntimeError, match="added after the policy was declared"):
-        logs.add_source(logs.target.bucket)
+        logs.add_source(logs.target.bucket, "t-access-logging", pulumi.ResourceOptions())
     with pytest.raises(RuntimeError, match="sealed twice"):
         logs.seal()
     return quiescent()
+
+
+FAILING_PROGRAM = """
+import sys
+from pathlib import Path
+
+import components.space
+
+def broken(self, *args, **kwargs):
+    raise RuntimeError("a bug in the space component")
+
+components.space.CollaborativeSpace.__init__ = broken
+from offline.engine import run_program
+
+try:
+    run_program(Path(sys.argv[1]))
+except RuntimeError as error:
+    print(error)
+"""
+
+
+def test_a_program_failing_among_its_buckets_ends_with_its_own_error_rather_than_waiting(tmp_path):
+    """The buckets' logging is declared once the policy is, after the last bucket: a program failing before that
+    leaves nothing waiting on it (a logging waiting for a policy never declared kept the run from ending)."""
+    script = tmp_path / "failing.py"
+    script.write_text(FAILING_PROGRAM)
+    result = subprocess.run(
+        [sys.executable, str(script), str(STACKS / "Pulumi.acme-cloud.yaml")],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.stdout.strip() == "a bug in the space component", result.stderr[-2000:]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -509,14 +509,36 @@ def test_access_logging_reads_which_bucket_is_the_source_from_the_inputs_depende
     into_backups = res(BUCKET_LOGGING, "lake-access-logging", {"bucket": "lake", "targetBucket": "backups"},
                        deps=[lake, backups], input_deps={"bucket": [lake], "targetBucket": [backups]})  # fmt: skip
     assert messages("s3-access-logging-enabled", lake, backups, into_backups) == [
+        "lake-access-logging (aws:BucketLogging): the logs go to a bucket that is not the stack's access-log bucket "
+        "(one outside the stack, or a data bucket). Fix: target the stack's access-log bucket "
+        "(SecureBucketArgs.access_logs, from AccessLogs)",
         "backups-bucket (aws:Bucket): its requests are not logged (no server access logging). "
-        "Fix: log it to the stack's access-log bucket (SecureBucketArgs.access_logs, from AccessLogs)"
+        "Fix: log it to the stack's access-log bucket (SecureBucketArgs.access_logs, from AccessLogs)",
     ]
     into_itself = res(BUCKET_LOGGING, "lake-access-logging", {"targetPrefix": "lake/"},
                       deps=[lake], input_deps={"bucket": [lake], "targetBucket": [lake]})  # fmt: skip
     assert messages("s3-access-logging-enabled", lake, into_itself) == [
         "lake-access-logging (aws:BucketLogging): the bucket logs to itself: each delivery of logs would be logged "
         "again, without end. Fix: target the stack's access-log bucket (SecureBucketArgs.access_logs)"
+    ]
+
+
+def test_logs_sent_outside_the_stack_or_to_a_second_log_bucket_are_caught():
+    lake = res(BUCKET, "lake-bucket", {"tags": TAGS}, protect=True, retain=True)
+    logs = res(BUCKET, "logs-bucket", {"tags": LOG_TAGS}, protect=True, retain=True)
+    elsewhere = res(BUCKET_LOGGING, "lake-access-logging", {"bucket": "lake", "targetBucket": "someone-elses"},
+                    deps=[lake], input_deps={"bucket": [lake], "targetBucket": []})  # fmt: skip
+    assert messages("s3-access-logging-enabled", lake, logs, elsewhere) == [
+        "lake-access-logging (aws:BucketLogging): the logs go to a bucket that is not the stack's access-log bucket "
+        "(one outside the stack, or a data bucket). Fix: target the stack's access-log bucket "
+        "(SecureBucketArgs.access_logs, from AccessLogs)"
+    ]
+    second = res(BUCKET, "more-logs-bucket", {"tags": LOG_TAGS}, protect=True, retain=True)
+    into_logs = access_logged(lake, logs, "s-lake-1", "s-access-logs-1")
+    assert messages("s3-access-logging-enabled", lake, logs, second, into_logs) == [
+        "more-logs-bucket (aws:Bucket): a second access-log bucket (the first is logs-bucket): it would go unlogged "
+        "as one. Fix: keep one access-log bucket per stack (AccessLogs), tag no other bucket "
+        "constellab:role=access-logs"
     ]
 
 

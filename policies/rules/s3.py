@@ -207,6 +207,15 @@ def _logged_buckets(logging: PolicyResource) -> list[PolicyResource]:
     return [bucket for bucket in buckets if not _is_access_log_bucket(bucket)] or buckets
 
 
+def _targets_an_access_log_bucket(logging: PolicyResource) -> bool:
+    """The logs go to the stack's access-log bucket: the bucket behind `targetBucket` (by input, or else among
+    the logging resource's dependencies) carries its role. A name written as text has no bucket behind it."""
+    targets = _ends(logging, "targetBucket")
+    if targets is None:
+        targets = depends_on(logging, BUCKET)
+    return any(_is_access_log_bucket(bucket) for bucket in targets)
+
+
 def _logs_to_itself(logging: PolicyResource) -> bool:
     """The source is the target: the same bucket resource behind both inputs, or the same name in both."""
     sources, targets = _ends(logging, "bucket"), _ends(logging, "targetBucket")
@@ -231,6 +240,27 @@ def access_logging_enabled(args: StackValidationArgs, report_violation: ReportVi
                 "target the stack's access-log bucket (SecureBucketArgs.access_logs)",
                 logging.urn,
             )
+        elif not _targets_an_access_log_bucket(logging):
+            report(
+                report_violation,
+                logging.name,
+                logging.resource_type,
+                "the logs go to a bucket that is not the stack's access-log bucket (one outside the stack, or a "
+                "data bucket)",
+                "target the stack's access-log bucket (SecureBucketArgs.access_logs, from AccessLogs)",
+                logging.urn,
+            )
+    log_buckets = [bucket for bucket in of_type(args.resources, BUCKET) if _is_access_log_bucket(bucket)]
+    for extra in log_buckets[1:]:
+        report(
+            report_violation,
+            extra.name,
+            extra.resource_type,
+            f"a second access-log bucket (the first is {log_buckets[0].name}): it would go unlogged as one",
+            "keep one access-log bucket per stack (AccessLogs), tag no other bucket constellab:role=access-logs",
+            extra.urn,
+        )
+    # A bucket with a logging resource is logged; where the logs go is that resource's own violation above.
     logged = {bucket.urn for logging in loggings for bucket in _logged_buckets(logging)}
     for bucket in of_type(args.resources, BUCKET):
         if bucket.urn not in logged and not _is_access_log_bucket(bucket):
