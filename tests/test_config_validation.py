@@ -624,11 +624,7 @@ MANUAL_KEY_COMMAND = "pulumi config set --secret --path 'tlsPrivateKeys.<server>
 def test_a_plain_manual_certificate_key_is_refused_with_the_per_server_command(tmp_path: Path):
     document = yaml.safe_load(stack_file("pharma-onprem").read_text())
     document["config"]["constellab:tlsPrivateKeys"] = {"hub": "-----BEGIN PRIVATE KEY-----"}
-    path = tmp_path / "Pulumi.leaky.yaml"
-    path.write_text(yaml.safe_dump(document))
-    with pytest.raises(StackConfigError) as caught:
-        load_stack_file(path)
-    assert [str(issue) for issue in caught.value.issues] == [
+    assert problems_of_stack_text(tmp_path, yaml.safe_dump(document)) == [
         "constellab:tlsPrivateKeys.hub: is stored in plain text: remove it and run `pulumi config set --secret "
         "--path 'tlsPrivateKeys.hub' -- \"$(cat hub.key)\"` (PEM private keys of manual certificates, one per server "
         "name (a secret map))"
@@ -638,11 +634,7 @@ def test_a_plain_manual_certificate_key_is_refused_with_the_per_server_command(t
 def test_a_malformed_member_of_a_secret_map_is_named(tmp_path: Path):
     document = yaml.safe_load(stack_file("acme-cloud").read_text())
     document["config"]["constellab:labManagerApiKeys"]["lab1"] = {"secure": [1, 2]}
-    path = tmp_path / "Pulumi.odd.yaml"
-    path.write_text(yaml.safe_dump(document))
-    with pytest.raises(StackConfigError) as caught:
-        load_stack_file(path)
-    assert [str(issue) for issue in caught.value.issues] == [
+    assert problems_of_stack_text(tmp_path, yaml.safe_dump(document)) == [
         "constellab:labManagerApiKeys.lab1: `secure:` does not hold the ciphertext Pulumi writes: remove it and run "
         "`pulumi config set --secret --path 'labManagerApiKeys.lab1' <value>` (the lab manager API key the Space "
         "generated for each hub and lab (a secret map; local labs get one here))"
@@ -652,11 +644,7 @@ def test_a_malformed_member_of_a_secret_map_is_named(tmp_path: Path):
 def test_a_plain_secret_written_as_one_value_for_every_server_says_set_each_servers_member(tmp_path: Path):
     document = yaml.safe_load(stack_file("pharma-onprem").read_text())
     document["config"]["constellab:tlsPrivateKeys"] = "-----BEGIN PRIVATE KEY-----"
-    path = tmp_path / "Pulumi.leaky.yaml"
-    path.write_text(yaml.safe_dump(document))
-    with pytest.raises(StackConfigError) as caught:
-        load_stack_file(path)
-    assert [str(issue) for issue in caught.value.issues] == [
+    assert problems_of_stack_text(tmp_path, yaml.safe_dump(document)) == [
         f"constellab:tlsPrivateKeys: is stored in plain text: remove it and run `{MANUAL_KEY_COMMAND}` for each "
         "server (PEM private keys of manual certificates, one per server name (a secret map))"
     ]

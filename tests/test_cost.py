@@ -12,6 +12,7 @@ import pytest
 from constellab.cost import estimate, prices, render
 from constellab.cost.estimate import HOURS_PER_MONTH, WEEKS_PER_MONTH
 from tests.conftest import STACKS
+from tests.preview_documents import resource
 
 TABLE = prices.load()
 
@@ -28,14 +29,7 @@ S3_GET_US = 0.0004  # us-east-1 S3 GET and other requests per 1,000
 
 def aws(kind: str, name: str, server: str, **inputs: Any) -> dict[str, Any]:
     """One AWS resource of the preview document, tagged for `server` as the program tags it."""
-    return {
-        "urn": f"urn:pulumi:s::constellab::{kind}::{name}",
-        "type": kind,
-        "name": name,
-        "parent": None,
-        "custom": True,
-        "inputs": {**inputs, "tags": {"constellab:server": server}},
-    }
+    return resource(kind, name, {**inputs, "tags": {"constellab:server": server}})
 
 
 def cloud_server(server: str, instance_type: str, data_gb: float = 100, alarm: bool = True) -> list[dict[str, Any]]:
