@@ -136,7 +136,7 @@ def _schedules(outputs: dict[str, Any]) -> dict[str, Any]:
 def run_cost(run: OfflineRun) -> dict[str, Any]:
     """The run's `cost` (as `stack_document` has it) without the rest of the document (`ops check`'s budget)."""
     outputs = mask(run.outputs)
-    return cost_of(
+    cost = cost_of(
         {
             "stack": run.stack,
             "region": run.settings.aws_region,
@@ -146,6 +146,12 @@ def run_cost(run: OfflineRun) -> dict[str, Any]:
             "servers": server_summaries(run.settings),
         }
     )
+    return {**cost, "budgetMonthlyUsd": _budget(run)}
+
+
+def _budget(run: OfflineRun) -> float | None:
+    budget = run.settings.platform.budget
+    return None if budget is None else budget.monthly_usd
 
 
 def stack_document(run: OfflineRun) -> dict[str, Any]:
@@ -167,7 +173,7 @@ def stack_document(run: OfflineRun) -> dict[str, Any]:
         "labManager": lab_manager_sets(run.settings),
         "servers": server_summaries(run.settings),
     }
-    document["cost"] = cost_of(document)
+    document["cost"] = {**cost_of(document), "budgetMonthlyUsd": _budget(run)}
     document["policies"] = [violation.as_dict() for violation in check_run(run, cost=document["cost"])]
     return document
 

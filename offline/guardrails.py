@@ -390,19 +390,24 @@ def budget_message(stack: str, cost: Mapping[str, Any], budget: float) -> str | 
     return None
 
 
-def disabled_rules(config: Mapping[str, Mapping[str, Any]] | None) -> list[str]:
-    """The rules a pack configuration turns off, so a report never counts them as passing."""
-    return sorted(name for name, settings in (config or {}).items() if settings.get("enforcementLevel") == "disabled")
+def rule_counts(config: Mapping[str, Mapping[str, Any]] | None, budget: bool) -> tuple[int, int]:
+    """How many rules a stack's check runs and how many the pack configuration turns off, so a report never
+    counts a disabled rule as passing: the pack's rules, and `stack-within-budget` when the stack has a budget."""
+    applicable = [*(rule.name for rule in ALL_RULES), *([BUDGET_RULE] if budget else [])]
+    disabled = sum(1 for name in applicable if (config or {}).get(name, {}).get("enforcementLevel") == "disabled")
+    return len(applicable) - disabled, disabled
 
 
-def render(stack: str, violations: list[Violation], disabled: int = 0) -> str:
-    """Violations grouped by resource, mandatory first."""
+def render(stack: str, violations: list[Violation], counts: tuple[int, int] | None = None) -> str:
+    """Violations grouped by resource, mandatory first; `counts` is `rule_counts` (the pack's rules, none
+    disabled, when not given)."""
+    enabled, disabled = counts or (len(ALL_RULES), 0)
     if not violations:
-        if disabled >= len(ALL_RULES):
+        if not enabled:
             return f"{stack}: nothing checked: the pack configuration disables every guardrail"
         if disabled:
-            return f"{stack}: all {len(ALL_RULES) - disabled} enabled guardrails pass ({disabled} disabled)"
-        return f"{stack}: all {len(ALL_RULES)} guardrails pass"
+            return f"{stack}: all {enabled} enabled guardrails pass ({disabled} disabled)"
+        return f"{stack}: all {enabled} guardrails pass"
     grouped: dict[tuple[str, str], list[Violation]] = defaultdict(list)
     for violation in violations:
         grouped[(violation.name, violation.type)].append(violation)

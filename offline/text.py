@@ -66,6 +66,8 @@ def cost_lines(cost: dict[str, Any]) -> list[str]:
         f"Monthly cost on AWS (estimate, USD, {cost['pricesBuilt']} prices; usage-based S3 and scheduler "
         f"costs not included): {cost_total(cost)}"
     ]
+    if cost.get("budgetMonthlyUsd") is not None:
+        lines.append(f"  budget: {usd(cost['budgetMonthlyUsd'])}/month (budget.monthlyUsd; see the guardrails)")
     lines += [f"  note: {note}" for note in cost["notes"]]
     for name, server in cost["servers"].items():
         if server["monthlyUsd"] or server["priceUnknown"]:
@@ -80,7 +82,7 @@ def saving_usd(cost: dict[str, Any] | None, server: str) -> str:
 
 
 def render_text(document: dict[str, Any]) -> str:
-    from offline.guardrails import Violation, render
+    from offline.guardrails import Violation, render, rule_counts
 
     summary = document["summary"]
     lines = [
@@ -114,7 +116,8 @@ def render_text(document: dict[str, Any]) -> str:
         ]
     lines += ["", "Guardrails:"]
     violations = [Violation(**item) for item in document["policies"]]
-    lines += ["  " + line for line in render(document["stack"], violations).splitlines()]
+    counts = rule_counts(None, budget=(document.get("cost") or {}).get("budgetMonthlyUsd") is not None)
+    lines += ["  " + line for line in render(document["stack"], violations, counts).splitlines()]
     lines += ["", "Outputs (secrets masked):"]
     rendered = yaml.safe_dump(document["outputs"], sort_keys=True, default_flow_style=False, width=120)
     lines += ["  " + line for line in rendered.rstrip().splitlines()]

@@ -254,9 +254,18 @@ def test_a_stack_over_its_budget_is_advisory_with_the_estimate_and_the_fix_and_m
 
 def test_a_stack_within_its_budget_passes(tmp_path):
     # pharma-onprem declares nothing priced in AWS (its servers are on-prem): $0.00 a month, every price known
-    result = ops_check("--stack", str(budgeted(tmp_path, "pharma-onprem", 10)))
+    path = budgeted(tmp_path, "pharma-onprem", 10)
+    result = ops_check("--stack", str(path))
     assert result.returncode == 0, result.stderr
-    assert guardrails.BUDGET_RULE not in result.stdout
+    # the budget is one more guardrail checked, and passing, beside the pack's
+    assert result.stdout.strip() == f"pharma-onprem: all {len(ALL_RULES) + 1} guardrails pass"
+    config = tmp_path / "pack.json"
+    config.write_text('{"stack-within-budget": "disabled"}')
+    disabled = ops_check("--stack", str(path), "--policy-config", str(config))
+    assert disabled.stdout.strip() == f"pharma-onprem: all {len(ALL_RULES)} enabled guardrails pass (1 disabled)"
+    # without a budget the rule does not apply: disabling it disables nothing the stack is checked by
+    unbudgeted = ops_check("--stack", "pharma-onprem", "--policy-config", str(config))
+    assert unbudgeted.stdout.strip() == f"pharma-onprem: all {len(ALL_RULES)} guardrails pass"
 
 
 def test_an_estimate_below_the_budget_with_prices_unknown_says_it_is_a_lower_bound_and_is_never_mandatory(tmp_path):

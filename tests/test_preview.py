@@ -211,3 +211,8 @@ def test_the_preview_reports_a_stack_over_its_budget_among_its_guardrails(tmp_pa
     # at least $300.71 a month against $200: $100.71 over
     assert violation["level"] == "advisory" and "is already over the budget of $200.00/month" in violation["message"]
     assert "by $100.71" in violation["message"]
+    assert document["cost"]["budgetMonthlyUsd"] == 200
+    from offline.text import render_text
+
+    text = render_text(document)
+    assert "  budget: $200.00/month (budget.monthlyUsd; see the guardrails)" in text

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json":
             report[run_.stack] = [v.as_dict() for v in violations]
         else:
-            print(guardrails.render(run_.stack, violations, len(guardrails.disabled_rules(pack_config))))
+            counts = guardrails.rule_counts(pack_config, budget=run_.settings.platform.budget is not None)
+            print(guardrails.render(run_.stack, violations, counts))
     if args.format == "json":
         print(json.dumps(report, indent=2, sort_keys=True))
     if invalid:
