@@ -219,12 +219,15 @@ def test_a_broken_stack_is_reported_under_its_path_as_given_not_the_absolute_one
     assert capsys.readouterr().err.startswith(f"{stacks_copy.name}/Pulumi.broken.yaml: ")
 
 
-def budgeted(folder: Path, stack: str, monthly_usd: float) -> Path:
-    """A copy of a shipped stack file with `budget: {monthlyUsd: <monthly_usd>}`."""
+def budgeted(folder: Path, stack: str, monthly_usd: float, lab_instance_type: str | None = None) -> Path:
+    """A copy of a shipped stack file with `budget: {monthlyUsd: <monthly_usd>}` (and its first lab's instance
+    type changed, when given)."""
     import yaml
 
     document = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
     document["config"]["constellab:platform"]["budget"] = {"monthlyUsd": monthly_usd}
+    if lab_instance_type:
+        document["config"]["constellab:platform"]["labs"][0]["placement"]["instanceType"] = lab_instance_type
     path = folder / f"Pulumi.{stack}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
@@ -236,13 +239,13 @@ def test_a_stack_over_its_budget_is_advisory_with_the_estimate_and_the_fix_and_m
     advisory = ops_check("--stack", str(path), "--format", "json")
     assert advisory.returncode == 0, advisory.stderr
     [violation] = [v for v in json.loads(advisory.stdout)["acme-cloud"] if v["rule"] == guardrails.BUDGET_RULE]
-    # at least $300.71 (tests/test_cost.py::test_acme_cloud_by_hand) − $150 = $150.71 over, prices unknown or not
+    # $305.60 (tests/test_cost.py::test_acme_cloud_by_hand) − $150 = $155.60 over
     assert violation["level"] == "advisory" and violation["urn"].endswith(
         "::pulumi:pulumi:Stack::constellab-acme-cloud"
     )
     assert violation["message"].startswith(
-        "the estimate, at least $300.71/month (4 price unknown: a lower bound), is already over the budget of "
-        "$150.00/month (budget.monthlyUsd) by $150.71: lower it (smaller instance types,"
+        "the estimate, $305.60/month, is over the budget of "
+        "$150.00/month (budget.monthlyUsd) by $155.60: lower it (smaller instance types,"
     )
     assert "`ops cost --stack acme-cloud` shows every line) or raise budget.monthlyUsd" in violation["message"]
     config = tmp_path / "pack.json"
@@ -269,7 +272,8 @@ def test_a_stack_within_its_budget_passes(tmp_path):
 
 
 def test_an_estimate_below_the_budget_with_prices_unknown_says_it_is_a_lower_bound_and_is_never_mandatory(tmp_path):
-    path = budgeted(tmp_path, "acme-cloud", 1000)
+    # c7i.metal-24xl passes validation for a scheduled lab (the c7i family) but the shipped table has no price for it
+    path = budgeted(tmp_path, "acme-cloud", 1000, lab_instance_type="c7i.metal-24xl")
     config = tmp_path / "pack.json"
     config.write_text(json.dumps({guardrails.BUDGET_RULE: "mandatory"}))
     result = ops_check("--stack", str(path), "--policy-config", str(config), "--format", "json")
@@ -277,8 +281,14 @@ def test_an_estimate_below_the_budget_with_prices_unknown_says_it_is_a_lower_bou
     [violation] = [v for v in json.loads(result.stdout)["acme-cloud"] if v["rule"] == guardrails.BUDGET_RULE]
     assert violation["level"] == "advisory"
     assert violation["message"].startswith(
-        "the estimate, at least $300.71/month (4 price unknown: a lower bound), is below the budget of "
+        "the estimate, at least $260.48/month (1 price unknown: a lower bound), is below the budget of "
         "$1,000.00/month (budget.monthlyUsd), but it is a lower bound"
+    )
+    # $305.60 without lab1's t3.xlarge hours (238.988 h × $0.1888 = $45.12): $260.48, and the unknown hours
+    over = ops_check("--stack", str(budgeted(tmp_path, "acme-cloud", 200, "c7i.metal-24xl")), "--format", "json")
+    [violation] = [v for v in json.loads(over.stdout)["acme-cloud"] if v["rule"] == guardrails.BUDGET_RULE]
+    assert (
+        "the estimate, at least $260.48/month (1 price unknown: a lower bound), is already over" in violation["message"]
     )
 
 

@@ -25,6 +25,10 @@ ALARM_US = 0.10  # us-east-1 standard alarm-month
 S3_US = 0.023  # us-east-1 S3 Standard GB-month
 S3_PUT_US = 0.005  # us-east-1 S3 PUT, COPY, POST, LIST per 1,000 requests
 S3_GET_US = 0.0004  # us-east-1 S3 GET and other requests per 1,000
+METRIC = 0.30  # a CloudWatch metric-month (first 10,000), the same in the four regions of the table
+IOPS_US = 0.005  # us-east-1 gp3 IOPS-month above 3,000
+THROUGHPUT_US = 0.04  # us-east-1 gp3 MiB/s-month above 125 ($40.96 per GiB/s-month / 1,024)
+SCHEDULER_US = 1.00  # us-east-1 EventBridge Scheduler, per million invocations beyond the free 14 million
 
 
 def aws(kind: str, name: str, server: str, **inputs: Any) -> dict[str, Any]:
@@ -143,12 +147,43 @@ def test_a_region_the_table_does_not_have_makes_every_fixed_price_unknown():
     assert cost.unknown == 5  # instance, root volume, data volume, address, alarm
 
 
-def test_provisioned_iops_above_the_gp3_baseline_without_a_price_is_unknown():
-    resources = [aws("aws:ebs/volume:Volume", "v", "hub", size=10, type="gp3", iops=6000, throughput=125)]
+def test_provisioned_iops_and_throughput_above_the_gp3_baseline_are_billed_and_other_volume_types_unknown():
+    resources = [
+        aws("aws:ebs/volume:Volume", "v", "hub", size=10, type="gp3", iops=6000, throughput=250),
+        aws("aws:ebs/volume:Volume", "w", "hub", size=10, type="io2", iops=6000),
+    ]
     hub = estimate.estimate(document({"hub": ALWAYS_ON}, resources), TABLE).server("hub")
-    # 10 GB × $0.08 = $0.80; the 3,000 IOPS above the free 3,000 have no price in the shipped table
-    assert [(line.kind, line.quantity) for line in hub.lines] == [("fixed", 10), ("unknown", 3000)]
-    assert hub.monthly == pytest.approx(0.8)
+    # 10 GB × $0.08 = $0.80; (6,000 − 3,000) IOPS × $0.005 = $15; (250 − 125) MiB/s × $0.04 = $5
+    assert [(line.kind, line.quantity) for line in hub.lines] == [
+        ("fixed", 10),
+        ("fixed", 3000),
+        ("fixed", 125),
+        ("unknown", 10),  # io2: not in the shipped table
+    ]
+    assert hub.monthly == pytest.approx(10 * GP3_US + 3000 * IOPS_US + 125 * THROUGHPUT_US) == pytest.approx(20.8)
+    assert hub.unknown == 1
+
+
+def test_detailed_monitoring_bills_seven_metrics_for_the_hours_the_instance_runs():
+    def monitored(power: dict[str, Any], schedules: dict[str, float] | None = None, region: str = "us-east-1"):
+        resources = cloud_server("lab", "t3.large", alarm=False)
+        resources[0]["inputs"]["monitoring"] = True
+        return estimate.estimate(document({"lab": power}, resources, schedules, region), TABLE).server("lab")
+
+    def monitoring(server: estimate.ServerCost) -> estimate.Line:
+        return next(line for line in server.lines if line.item.startswith("CloudWatch detailed monitoring"))
+
+    # always on: 7 metrics × $0.30 = $2.10 a month (AWS's own example)
+    assert monitoring(monitored(ALWAYS_ON)).monthly == pytest.approx(7 * METRIC) == pytest.approx(2.10)
+    # scheduled 55 h/week: 7 × 238.988 h / 730 h × $0.30 = $0.6875, prorated by the hour like the instance
+    line = monitoring(monitored(SCHEDULED, {"lab": 55}))
+    assert line.monthly == pytest.approx(7 * 55 * WEEKS_PER_MONTH / 730 * METRIC) == pytest.approx(0.6875)
+    # parked: no metric is sent, nothing billed, even where the price is unknown
+    parked = monitored(PARKED, {"lab": 16}, region="ap-south-2")
+    assert monitoring(parked).monthly == 0 and monitoring(parked).kind == "fixed"
+    # running where the table has no price: unknown, never zero
+    unknown = monitoring(monitored(ALWAYS_ON, region="ap-south-2"))
+    assert unknown.kind == "unknown" and unknown.monthly is None and unknown.note.startswith("price unknown")
 
 
 def test_usage_based_costs_are_listed_with_their_unit_price_and_never_totalled():
@@ -168,10 +203,13 @@ def test_usage_based_costs_are_listed_with_their_unit_price_and_never_totalled()
     assert [(line.item, line.unit, line.unit_price) for line in hub.lines[1:]] == [
         ("S3 PUT requests", "1,000 requests", S3_PUT_US),
         ("S3 GET requests", "1,000 requests", S3_GET_US),
-        ("EventBridge Scheduler invocations (1 schedule)", "invocation", None),  # no price in the table
+        ("EventBridge Scheduler invocations (1 schedule)", "1,000,000 invocations", SCHEDULER_US),
     ]
     assert all(line.note.startswith("depends on usage") and line.monthly is None for line in hub.lines)
     assert hub.monthly == 0 and hub.unknown == 0
+    # AWS prices the Scheduler per region; where the table has no price, the line says so and still counts nothing
+    eu = estimate.estimate(document({"hub": ALWAYS_ON}, resources, region="eu-west-1"), TABLE).server("hub")
+    assert eu.lines[-1].unit_price is None and eu.monthly == 0 and eu.unknown == 0
 
 
 def test_on_prem_and_local_servers_cost_nothing_here_and_say_so():
@@ -251,20 +289,21 @@ def test_acme_cloud_by_hand(shipped):
     assert cost.region == "eu-west-3"
     # eu-west-3 (SkyPilot's catalog of the Price List): t3.large $0.0944, m6i.large $0.112, t3.xlarge $0.1888,
     # m7g.large $0.0952 an hour; every public IPv4 address 730 h × $0.005 = $3.65; from AWS's eu-west-3 offer
-    # files: gp3 $0.0928 per GB-month, a standard alarm $0.10 a month. Every cloud server has a 30 GB gp3 root.
-    space = 730 * 0.0944 + (30 + 50) * 0.0928 + 3.65 + 0.10  # always on: 68.912 + 7.424 + 3.65 + 0.10 = 80.086
-    hub = 730 * 0.112 + (30 + 500) * 0.0928 + 3.65 + 0.10  # always on: 81.76 + 49.184 + 3.65 + 0.10 = 134.694
-    # Mon-Fri 08:00-19:00 = 55 h/week → 238.988 h: 45.121 + 230 GB × $0.0928 = 21.344, + 3.65 + 0.10 = 70.215
-    lab1 = 55 * 730 / 168 * 0.1888 + (30 + 200) * 0.0928 + 3.65 + 0.10
-    # parked: no instance hours, no alarm; its volumes and its address are still billed: 12.064 + 3.65 = 15.714
+    # files: gp3 $0.0928 per GB-month, a standard alarm $0.10 a month. Every cloud server has a 30 GB gp3 root
+    # and detailed monitoring: 7 metrics × $0.30 = $2.10 a month when always on, prorated by running hours.
+    space = 730 * 0.0944 + (30 + 50) * 0.0928 + 3.65 + 0.10 + 2.10  # 68.912 + 7.424 + 3.65 + 0.10 + 2.10 = 82.186
+    hub = 730 * 0.112 + (30 + 500) * 0.0928 + 3.65 + 0.10 + 2.10  # 81.76 + 49.184 + 3.65 + 0.10 + 2.10 = 136.794
+    # Mon-Fri 08:00-19:00 = 55 h/week → 238.988 h: 45.121 + 230 GB × $0.0928 = 21.344, + 3.65 + 0.10,
+    # + monitoring 7 × 238.988/730 × $0.30 = 0.6875: 70.903
+    lab1 = 55 * 730 / 168 * 0.1888 + (30 + 200) * 0.0928 + 3.65 + 0.10 + 7 * (55 * 730 / 168) / 730 * 0.30
+    # parked: no instance hours, no alarm, no metrics; its volumes and address are still billed: 12.064 + 3.65
     lab2 = 0 * 0.0952 + (30 + 100) * 0.0928 + 3.65
     assert cost.server("space").monthly == pytest.approx(space)
     assert cost.server("hub").monthly == pytest.approx(hub)
     assert cost.server("lab1").monthly == pytest.approx(lab1)
     assert cost.server("lab2").monthly == pytest.approx(lab2)
-    assert round(cost.monthly, 2) == 300.71  # 80.086 + 134.694 + 70.215 + 15.714 = 300.709
-    # Still no eu-west-3 price for detailed monitoring in the shipped table: one per cloud server (4)
-    assert cost.unknown == 4 and not cost.complete
+    assert round(cost.monthly, 2) == 305.60  # 82.186 + 136.794 + 70.903 + 15.714 = 305.597
+    assert cost.unknown == 0 and cost.complete
     # lab1's schedule saves (730 − 238.988) h × $0.1888 = $92.70; parking lab2 saves 730 h × $0.0952 = $69.50
     assert round(cost.server("lab1").saving.monthly, 2) == 92.70
     assert round(cost.server("lab2").saving.monthly, 2) == 69.50
@@ -274,11 +313,12 @@ def test_biolab_hybrid_by_hand(shipped):
     cost = shipped["biolab-hybrid"]
     assert cost.region == "eu-central-1"
     # analysis: c6i.2xlarge $0.388/h × 73 h/week × 730/168 = 317.202 h → 123.075
-    #   + gp3 $0.0952 × (30 GB root + 150 GB data) = 17.136, + 730 h × $0.005 = 3.65
-    analysis = 73 * 730 / 168 * 0.388 + 180 * 0.0952 + 3.65
+    #   + gp3 $0.0952 × (30 GB root + 150 GB data) = 17.136, + 730 h × $0.005 = 3.65, + its alarm $0.10,
+    #   + detailed monitoring 7 × 317.202/730 × $0.30 = 0.9125
+    analysis = 73 * 730 / 168 * 0.388 + 180 * 0.0952 + 3.65 + 0.10 + 7 * (73 * 730 / 168) / 730 * 0.30
     assert cost.server("analysis").monthly == pytest.approx(analysis)
-    assert round(cost.monthly, 2) == 143.86  # 123.075 + 17.136 + 3.65
-    assert cost.unknown == 2  # its alarm and its detailed monitoring: no eu-central-1 price in the table
+    assert round(cost.monthly, 2) == 144.87  # 123.075 + 17.136 + 3.65 + 0.10 + 0.9125 = 144.874
+    assert cost.unknown == 0 and cost.complete
     assert cost.server("hub").monthly == 0 and cost.server("hub").note.startswith("on-prem")
 
 
@@ -295,7 +335,7 @@ def test_pharma_onprem_and_local_cost_nothing_in_aws(shipped):
 def test_the_json_form_holds_every_line_with_its_arithmetic(shipped):
     data = json.loads(render.render_json([shipped["acme-cloud"]], TABLE))
     stack = data["stacks"][0]
-    assert (stack["monthlyUsd"], stack["priceUnknown"], stack["complete"]) == (300.71, 4, False)
+    assert (stack["monthlyUsd"], stack["priceUnknown"], stack["complete"]) == (305.6, 0, True)
     lab1 = next(server for server in stack["servers"] if server["name"] == "lab1")
     instance = lab1["lines"][0]
     assert (instance["quantity"], instance["unit"], instance["unitPriceUsd"], instance["monthlyUsd"]) == (

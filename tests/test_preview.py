@@ -104,10 +104,9 @@ def test_the_preview_shows_each_stack_s_monthly_estimate_and_each_schedule_s_sav
     result = run_ops("preview", "--stack", "acme-cloud")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    # space 80.086 + hub 134.694 + lab1 70.215 + lab2 15.714 = 300.709 (tests/test_cost.py::test_acme_cloud_by_hand);
-    # each cloud server's detailed monitoring is the one price unknown
-    assert "; usage-based S3 and scheduler costs not included): at least $300.71/month, 4 price unknown" in out
-    assert "  lab1         at least $70.21/month, 1 price unknown  (scheduled: 55 h/week × 730/168 = 239 h/month" in out
+    # space 82.186 + hub 136.794 + lab1 70.903 + lab2 15.714 = 305.597 (tests/test_cost.py::test_acme_cloud_by_hand)
+    assert "; usage-based S3 and scheduler costs not included): $305.60/month\n" in out
+    assert "  lab1         $70.90/month  (scheduled: 55 h/week × 730/168 = 239 h/month" in out
     # lab1 saves (730 − 55 × 730/168) h × $0.1888 = $92.70; parked lab2 the whole 730 h × $0.0952 = $69.50
     assert "  lab1: 55.0 h, 67.3% ($92.70/month) saved" in out
     assert "  lab2: 0.0 h, 100.0% ($69.50/month) saved" in out
@@ -119,9 +118,10 @@ def test_the_json_preview_carries_the_region_and_the_estimate_whose_saving_agree
     stack = json.loads(result.stdout)["stacks"][0]
     assert stack["region"] == "eu-west-3"
     cost = stack["cost"]
-    assert (cost["monthlyUsd"], cost["complete"], cost["priceUnknown"]) == (300.71, False, 4)
-    # 730 h × $0.112 + (30 + 500) GB × $0.0928 + 730 h × $0.005 + 1 alarm × $0.10 = 81.76 + 49.184 + 3.65 + 0.10
-    assert cost["servers"]["hub"]["monthlyUsd"] == 134.69
+    assert (cost["monthlyUsd"], cost["complete"], cost["priceUnknown"]) == (305.6, True, 0)
+    # 730 h × $0.112 + (30 + 500) GB × $0.0928 + 730 h × $0.005 + 1 alarm × $0.10 + 7 metrics × $0.30
+    # = 81.76 + 49.184 + 3.65 + 0.10 + 2.10 = 136.794
+    assert cost["servers"]["hub"]["monthlyUsd"] == 136.79
     for lab in ("lab1", "lab2"):  # one definition: the share of always-on hours not run, of the week or the month
         assert cost["servers"][lab]["saving"]["savingPercent"] == stack["schedules"][lab]["savingPercent"]
 
@@ -179,19 +179,20 @@ def test_against_a_git_ref_a_new_lab_shows_its_monthly_delta_in_every_format(tmp
         return result.stdout
 
     # lab3 always on: 730 h × $0.0944 (t3.large, eu-west-3) + (30 GB root + 50 GB data) × $0.0928 (gp3) + 730 h ×
-    # $0.005 (its address) = 68.912 + 7.424 + 3.65 = $79.986 a month (an always-on lab has no idle alarm)
+    # $0.005 (its address) + 7 metrics × $0.30 = 68.912 + 7.424 + 3.65 + 2.10 = $82.086 a month (an always-on lab
+    # has no idle alarm)
     report = json.loads(preview_against("json"))
     jsonschema.validate(report, SCHEMA)
     cost = report["diff"]["stacks"][0]["cost"]
-    # the stack's delta is that of its rounded totals: 300.709 → 300.71 before, 300.709 + 79.986 = 380.695 → 380.69
-    # after (the float just below), 380.69 − 300.71 = 79.98; the new server's is its own, 79.986 → 79.99
+    # the stack's delta is that of its rounded totals: 305.597 → 305.60 before, 305.597 + 82.086 = 387.683 → 387.68
+    # after, 387.68 − 305.60 = 82.08; the new server's is its own, 82.086 → 82.09
     assert (cost["deltaMonthlyUsd"], cost["servers"][0]["name"], cost["servers"][0]["deltaMonthlyUsd"]) == (
-        79.98,
+        82.08,
         "lab3",
-        79.99,
+        82.09,
     )
-    assert "      lab3: – → $79.99 (+$79.99)" in preview_against("text")
-    assert " | ≥ $380.69 | +$79.98 |" in preview_against("markdown")
+    assert "      lab3: – → $82.09 (+$82.09)" in preview_against("text")
+    assert " | $387.68 | +$82.08 |" in preview_against("markdown")
 
 
 def test_the_preview_reports_a_stack_over_its_budget_among_its_guardrails(tmp_path):
@@ -208,9 +209,9 @@ def test_the_preview_reports_a_stack_over_its_budget_among_its_guardrails(tmp_pa
     document = preview.stack_document(run_program(path))
 
     [violation] = [v for v in document["policies"] if v["rule"] == BUDGET_RULE]
-    # at least $300.71 a month against $200: $100.71 over
-    assert violation["level"] == "advisory" and "is already over the budget of $200.00/month" in violation["message"]
-    assert "by $100.71" in violation["message"]
+    # $305.60 a month against $200: $105.60 over
+    assert violation["level"] == "advisory" and "is over the budget of $200.00/month" in violation["message"]
+    assert "by $105.60" in violation["message"]
     assert document["cost"]["budgetMonthlyUsd"] == 200
     from offline.text import render_text
 

@@ -364,24 +364,23 @@ def test_a_new_lab_in_a_pull_request_shows_its_monthly_delta_in_json_text_and_ma
     result = compare(shipped, path)
 
     # lab3, always on in eu-west-3: 730 h × $0.0944 (t3.large) + (30 GB root + 50 GB data) × $0.0928 (gp3) + 730 h ×
-    # $0.005 (its address) = 68.912 + 7.424 + 3.65 = 79.986; its detailed monitoring has no eu-west-3 price (4 + 1
-    # unknown): the delta is that of the priced costs
+    # $0.005 (its address) + 7 metrics × $0.30 (detailed monitoring) = 68.912 + 7.424 + 3.65 + 2.10 = 82.086
     cost = result["cost"]
     assert cost["servers"] == [
-        {"name": "lab3", "beforeMonthlyUsd": None, "afterMonthlyUsd": 79.99, "deltaMonthlyUsd": 79.99}
+        {"name": "lab3", "beforeMonthlyUsd": None, "afterMonthlyUsd": 82.09, "deltaMonthlyUsd": 82.09}
     ]
-    # the stack's delta is that of its rounded totals: 300.709 → 300.71 before, 300.709 + 79.986 = 380.695 → 380.69
-    # after (the float just below), 380.69 − 300.71 = 79.98
-    assert (cost["beforeMonthlyUsd"], cost["afterMonthlyUsd"]) == (300.71, 380.69)
-    assert cost["deltaMonthlyUsd"] == 79.98 and cost["complete"] is False
+    # the stack's delta is that of its rounded totals: 305.597 → 305.60 before, 305.597 + 82.086 = 387.683 → 387.68
+    # after, 387.68 − 305.60 = 82.08
+    assert (cost["beforeMonthlyUsd"], cost["afterMonthlyUsd"]) == (305.6, 387.68)
+    assert cost["deltaMonthlyUsd"] == 82.08 and cost["complete"] is True
     text = render_diff_text({"against": "origin/main", "stacks": [result]})
-    assert "    cost: $300.71 → $380.69 a month, +$79.98 (priced costs only: some prices are unknown)" in text
-    assert "      lab3: – → $79.99 (+$79.99)" in text
+    assert "    cost: $305.60 → $387.68 a month, +$82.08\n" in text
+    assert "      lab3: – → $82.09 (+$82.09)" in text
     comment = markdown([stack_document(run_program(path))], {"against": "origin/main", "stacks": [result]})
     assert "| verdict | cost/month | Δ cost/month |" in comment
-    assert " | ≥ $380.69 | +$79.98 |" in comment
-    assert "**Monthly cost (estimate, USD):** at least $380.69/month, 5 price unknown (+$79.98 a month)" in comment
-    assert "- lab3: – → $79.99 (+$79.99)" in comment
+    assert " | $387.68 | +$82.08 |" in comment
+    assert "**Monthly cost (estimate, USD):** $387.68/month (+$82.08 a month)" in comment
+    assert "- lab3: – → $82.09 (+$82.09)" in comment
 
 
 def test_a_schedule_change_moves_the_estimate_by_the_changed_hours_times_the_hourly_price(shipped, tmp_path):
@@ -390,9 +389,11 @@ def test_a_schedule_change_moves_the_estimate_by_the_changed_hours_times_the_hou
 
     result = compare(shipped, changed_stack(tmp_path, "acme-cloud", one_hour_later))
 
-    # Mon-Fri one hour more: 5 h a week × 730/168 weeks a month = 21.726 h × $0.1888 (t3.xlarge, eu-west-3) = $4.102;
-    # lab1 (test_cost.py::test_acme_cloud_by_hand) moves from 70.215 to 74.317, whose rounded figures are 4.11 apart
+    # Mon-Fri one hour more: 5 h a week × 730/168 weeks a month = 21.726 h × $0.1888 (t3.xlarge, eu-west-3) = $4.102,
+    # and its detailed monitoring for those hours, 7 × 21.726 h / 730 h × $0.30 = $0.0625: $4.164; lab1
+    # (test_cost.py::test_acme_cloud_by_hand) moves from 70.903 to 75.067, whose rounded figures are 4.17 apart
     assert result["cost"]["servers"] == [
-        {"name": "lab1", "beforeMonthlyUsd": 70.21, "afterMonthlyUsd": 74.32, "deltaMonthlyUsd": 4.11}
+        {"name": "lab1", "beforeMonthlyUsd": 70.9, "afterMonthlyUsd": 75.07, "deltaMonthlyUsd": 4.17}
     ]
-    assert result["cost"]["deltaMonthlyUsd"] == pytest.approx(5 * 730 / 168 * 0.1888, abs=0.01)
+    extra_hours = 5 * 730 / 168
+    assert result["cost"]["deltaMonthlyUsd"] == pytest.approx(extra_hours * (0.1888 + 7 / 730 * 0.30), abs=0.01)

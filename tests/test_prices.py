@@ -52,8 +52,23 @@ def test_a_price_the_table_does_not_have_is_none_not_zero():
     table = prices.load()
     assert table.instance_hour("eu-west-3", "t3.enormous") is None
     assert table.instance_hour("ap-south-2", "t3.large") is None
-    assert table.volume_gb_month("eu-west-1", "gp3") is None
-    assert table.metric_month("eu-west-3") is None
+    assert table.volume_gb_month("eu-west-1", "io2") is None
+    assert table.scheduler_per_million("eu-west-1") is None  # not sourced: AWS prices it per region
+
+
+def test_every_region_of_the_shipped_table_prices_every_fixed_cost_the_program_declares():
+    table = prices.load()
+    for region in table.regions:
+        for price in (
+            table.volume_gb_month(region, "gp3"),
+            table.public_ipv4_hour(region),
+            table.alarm_month(region),
+            table.metric_month(region),
+            table.s3_standard_gb_month(region),
+            table.s3_put_per_1000(region),
+            table.s3_get_per_1000(region),
+        ):
+            assert price is not None and price.source in table.data["sources"], region
 
 
 @pytest.mark.parametrize(
@@ -138,6 +153,7 @@ EC2_ROWS = [
     row("OnDemand", "GB-Mo", "0.0928000000", "Storage", **{"Volume API Name": "gp3", "usageType": "EU-EBS:gp3"}),
     row("OnDemand", "GB-Mo", "0.1160000000", "Storage", **{"Volume API Name": "gp2", "usageType": "EU-EBS:gp2"}),
     row("OnDemand", "IOPS-Mo", "0.0058000000", "System Operation", **{"Volume API Name": "gp3"}),
+    row("OnDemand", "GiBps-mo", "47.5136000000", "Provisioned Throughput", **{"Volume API Name": "gp3"}),
 ]  # fmt: skip
 SERVICE_ROWS = {
     "AmazonEC2": EC2_ROWS,
@@ -177,6 +193,19 @@ SERVICE_ROWS = {
         ),
         row("OnDemand", "Requests", "0.0000053000", "API Request", usageType="EUW3-Requests-Tier1"),
         row("OnDemand", "Requests", "0.0000004200", "API Request", usageType="EUW3-Requests-Tier2"),
+    ],
+    # As AWS's AWSEvents offer has them: the Scheduler's free first 14 million a month, then its price
+    "AWSEvents": [
+        row("OnDemand", "Invocations", "0.0000000000", "EventBridge", usageType="EUW3-ScheduledInvocation"),
+        row(
+            "OnDemand",
+            "Invocations",
+            "0.0000012000",
+            "EventBridge",
+            usageType="EUW3-ScheduledInvocation",
+            StartingRange="14000000",
+        ),
+        row("OnDemand", "Events", "0.0000010000", "EventBridge", usageType="EUW3-Event-64K-Chunks"),
     ],
 }
 
@@ -242,8 +271,9 @@ def test_refresh_builds_the_table_from_the_bulk_api_keeping_only_what_the_estima
     assert main(["prices", "refresh", "--endpoint", endpoint, "--region", "eu-west-3", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == f"wrote {out}: eu-west-3"
-    assert "[1/4] AmazonEC2 eu-west-3: reading " in captured.err
-    assert "[1/4] AmazonEC2 eu-west-3: 10 rows, 4 prices kept" in captured.err
+    assert "[1/5] AmazonEC2 eu-west-3: reading " in captured.err
+    assert "[1/5] AmazonEC2 eu-west-3: 11 rows, 5 prices kept" in captured.err
+    assert "[5/5] AWSEvents eu-west-3: 3 rows, 1 prices kept" in captured.err
 
     table = prices.load(out)
     section = table.data["regions"]["eu-west-3"]
@@ -251,6 +281,10 @@ def test_refresh_builds_the_table_from_the_bulk_api_keeping_only_what_the_estima
     assert section["ec2"] == {"source": "AmazonEC2 eu-west-3", "hourly": {"t3.large": 0.0944, "m7g.large": 0.0952}}
     assert table.volume_gb_month("eu-west-3", "gp3") == prices.Price(0.0928, "AmazonEC2 eu-west-3")
     assert table.volume_iops_month("eu-west-3", "gp3") == prices.Price(0.0058, "AmazonEC2 eu-west-3")
+    throughput = table.volume_throughput_month("eu-west-3", "gp3")  # AWS's GiB/s-month as MiB/s-month
+    assert throughput is not None and throughput.value == pytest.approx(47.5136 / 1024)
+    scheduler = table.scheduler_per_million("eu-west-3")  # the paid tier, per million
+    assert scheduler is not None and scheduler.value == pytest.approx(1.2)
     assert table.public_ipv4_hour("eu-west-3") == prices.Price(0.005, "AmazonVPC eu-west-3")
     assert table.alarm_month("eu-west-3") == prices.Price(0.1, "AmazonCloudWatch eu-west-3")
     assert table.metric_month("eu-west-3") == prices.Price(0.3, "AmazonCloudWatch eu-west-3")  # the first tier

@@ -47,6 +47,11 @@ GP3_BASELINE_IOPS = 3000
 GP3_BASELINE_THROUGHPUT = 125
 """What a gp3 volume includes for free: 3,000 IOPS and 125 MiB/s; more is billed per provisioned unit."""
 
+DETAILED_MONITORING_METRICS = 7
+"""The metrics EC2 detailed monitoring bills per instance, as custom metrics: AWS's CloudWatch pricing page
+(https://aws.amazon.com/cloudwatch/pricing/, "Example 1 - EC2 Detailed Monitoring") counts 7 per instance
+and prorates them by the hour the instance sends them."""
+
 FREE_TYPES = frozenset(
     {
         "aws:ec2/vpc:Vpc",
@@ -88,9 +93,11 @@ class Line:
 
     @property
     def monthly(self) -> float | None:
-        if self.kind != "fixed" or self.quantity is None or self.unit_price is None:
+        if self.kind != "fixed" or self.quantity is None:
             return None
-        return self.quantity * self.unit_price
+        if self.quantity == 0:
+            return 0.0
+        return None if self.unit_price is None else self.quantity * self.unit_price
 
     def as_dict(self) -> dict[str, Any]:
         monthly = self.monthly
@@ -277,8 +284,12 @@ def _number(value: float) -> str:
 
 
 def _price_line(item: str, unit: str, quantity: float, price: Price | None, note: str = "") -> Line:
+    if price is None and quantity == 0:
+        # nothing of it is billed this month (a parked lab's hours): $0.00 whatever the unit price
+        return Line(item, "fixed", unit, 0.0, None, None, note)
     if price is None:
-        return Line(item, "unknown", unit, quantity, note=note or "price unknown: not in the price table")
+        unknown = "price unknown: not in the price table"
+        return Line(item, "unknown", unit, quantity, note=f"{unknown}; {note}" if note else unknown)
     return Line(item, "fixed", unit, quantity, price.value, price.source, note)
 
 
@@ -318,6 +329,19 @@ def volume_lines(
     return lines
 
 
+def detailed_monitoring_line(table: PriceTable, region: str, hours: float) -> Line:
+    """EC2 detailed monitoring: its metrics are billed as custom metrics, prorated by the hour and only while
+    the instance sends them (runs), so a scheduled lab pays for its running hours and a parked one nothing."""
+    metric_months = DETAILED_MONITORING_METRICS * hours / HOURS_PER_MONTH
+    return _price_line(
+        f"CloudWatch detailed monitoring ({DETAILED_MONITORING_METRICS} metrics)",
+        "metric-month",
+        metric_months,
+        table.metric_month(region),
+        note=f"{DETAILED_MONITORING_METRICS} metrics × {_number(hours)} h/730 h: billed while the instance runs",
+    )
+
+
 def _resource_lines(
     resource: Mapping[str, Any], table: PriceTable, region: str, hours: float
 ) -> tuple[list[Line], list[str]]:
@@ -347,15 +371,7 @@ def _resource_lines(
             root.get("throughput"),
         )
         if inputs.get("monitoring") is True:
-            lines.append(
-                Line(
-                    "CloudWatch detailed monitoring (1-minute EC2 metrics)",
-                    "unknown",
-                    "instance",
-                    1,
-                    note="price unknown: billed per metric while the instance runs, not in the price table",
-                )
-            )
+            lines.append(detailed_monitoring_line(table, region, hours))
         return lines, []
     if kind == "aws:ebs/volume:Volume":
         name = "data volume"
@@ -413,12 +429,15 @@ def _usage_lines(counts: Mapping[str, int], table: PriceTable, region: str) -> l
                 )
             )
     if schedules := counts.get("scheduler"):
+        price = table.scheduler_per_million(region)
         lines.append(
             Line(
                 f"EventBridge Scheduler invocations ({schedules} schedule{'s' if schedules > 1 else ''})",
                 "usage",
-                "invocation",
-                note="depends on usage: billed per invocation (a start and a stop a period a day)",
+                "1,000,000 invocations",
+                unit_price=price.value if price else None,
+                source=price.source if price else None,
+                note="depends on usage: one invocation per start or stop; the first 14 million a month are free",
             )
         )
     return lines

@@ -32,7 +32,7 @@ from constellab.cost.prices import SCHEMA, validate
 
 DEFAULT_ENDPOINT = "https://pricing.us-east-1.amazonaws.com"
 INDEX_PATH = "/offers/v1.0/aws/index.json"
-SERVICES = ("AmazonEC2", "AmazonVPC", "AmazonCloudWatch", "AmazonS3")
+SERVICES = ("AmazonEC2", "AmazonVPC", "AmazonCloudWatch", "AmazonS3", "AWSEvents")
 DEFAULT_REGIONS = ("eu-central-1", "eu-west-1", "eu-west-3", "us-east-1")
 PROGRESS_EVERY = 250_000
 TIMEOUT = 120.0
@@ -112,8 +112,9 @@ def keep(service: str, row: dict[str, str], families: tuple[str, ...]) -> tuple[
     """Where in a region's section a row's price goes, and the price, if the table needs it.
 
     Only on-demand rows: Linux, shared tenancy, no pre-installed software, capacity used (the same
-    filter AWS's own EC2 price page applies), gp3 storage and IOPS, in-use public IPv4, standard alarms
-    and the first tier of metrics, S3 Standard storage's first tier and its two request tiers.
+    filter AWS's own EC2 price page applies), gp3 storage, IOPS and throughput, in-use public IPv4, standard
+    alarms and the first tier of metrics, S3 Standard storage's first tier and its two request tiers, and
+    EventBridge Scheduler's paid tier.
     """
     if row.get("TermType") != "OnDemand":
         return None
@@ -138,6 +139,9 @@ def keep(service: str, row: dict[str, str], families: tuple[str, ...]) -> tuple[
             return ("ebs", "gp3", "gbMonth"), price
         if row.get("Volume API Name") == "gp3" and unit == "IOPS-Mo":
             return ("ebs", "gp3", "iopsMonth"), price
+        if row.get("Volume API Name") == "gp3" and unit == "GiBps-mo":
+            # AWS prices provisioned throughput per GiB/s-month; the program provisions it in MiB/s
+            return ("ebs", "gp3", "throughputMonth"), price / 1024
     elif service == "AmazonVPC":
         if "PublicIPv4:InUseAddress" in usage and unit == "Hrs":
             return ("publicIpv4Hourly",), price
@@ -154,6 +158,9 @@ def keep(service: str, row: dict[str, str], families: tuple[str, ...]) -> tuple[
             return ("s3", "putPer1000"), price * 1000
         elif usage.endswith("Requests-Tier2") and unit == "Requests":
             return ("s3", "getPer1000"), price * 1000
+    elif service == "AWSEvents" and usage.endswith("ScheduledInvocation") and unit == "Invocations" and price > 0:
+        # EventBridge Scheduler: a free first tier (0 to 14 million a month), then the price kept here
+        return ("scheduler", "invocationsPerMillion"), price * 1_000_000
     return None
 
 
