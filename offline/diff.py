@@ -210,17 +210,28 @@ def _cost(document: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def cost_delta(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
     """How the monthly estimate moves from the base (`before`; None: a new stack) to now, per stack and per
-    server (only the servers whose month moves). `complete` is false when either side has a price unknown:
-    the delta is then that of the priced costs only."""
+    server (only the servers whose month moves, or may: a price unknown on either side). `complete` is false
+    when either side has a price unknown: the delta is then that of the priced costs only."""
     old, new = _cost(before), _cost(after)
     old_servers, new_servers = (old or {}).get("servers", {}), (new or {}).get("servers", {})
     servers = []
     for name in sorted(old_servers.keys() | new_servers.keys()):
+        sides = [side for side in (old_servers.get(name), new_servers.get(name)) if side is not None]
         was = old_servers.get(name, {}).get("monthlyUsd")
         now = new_servers.get(name, {}).get("monthlyUsd")
         moved = round((now or 0.0) - (was or 0.0), 2)
-        if moved != 0 or (was is None) != (now is None):
-            servers.append({"name": name, "beforeMonthlyUsd": was, "afterMonthlyUsd": now, "deltaMonthlyUsd": moved})
+        unknown = any(side.get("priceUnknown") for side in sides)
+        # a server that comes or goes with nothing to price (on-prem, or the shared part of a new stack) moves nothing
+        if moved != 0 or unknown or ((was is None) != (now is None) and (was or now)):
+            servers.append(
+                {
+                    "name": name,
+                    "beforeMonthlyUsd": was,
+                    "afterMonthlyUsd": now,
+                    "deltaMonthlyUsd": moved,
+                    "complete": not unknown,
+                }
+            )
     was_total = old["monthlyUsd"] if old else None
     now_total = new["monthlyUsd"] if new else None
     return {

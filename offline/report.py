@@ -71,17 +71,24 @@ def cost_cell(document: dict[str, Any]) -> str:
     return ("" if cost["complete"] else "≥ ") + money(cost["monthlyUsd"])
 
 
+PRICED_ONLY = "priced costs only: a price is unknown"
+
+
 def delta_cell(stack_diff: dict[str, Any] | None) -> str:
+    """A stack's monthly change in the summary table: `≥`-marked like its month when a price is unknown on
+    either side (the change is then that of the priced costs)."""
     if stack_diff is None or "cost" not in stack_diff:
         return "–"
-    return signed(stack_diff["cost"]["deltaMonthlyUsd"])
+    cost = stack_diff["cost"]
+    return ("" if cost["complete"] else "≥ ") + signed(cost["deltaMonthlyUsd"])
 
 
 def cost_moves(stack_diff: dict[str, Any]) -> list[str]:
-    """Each server whose month moves: `lab3: – → $72.56 (+$72.56)` (– where it is absent)."""
+    """Each server whose month moves: `lab3: – → $72.56 (+$72.56)` (– where it is absent), saying so when a
+    price is unknown on either side."""
     return [
         f"{item['name']}: {money(item['beforeMonthlyUsd'])} → {money(item['afterMonthlyUsd'])} "
-        f"({signed(item['deltaMonthlyUsd'])})"
+        f"({signed(item['deltaMonthlyUsd'])}{'' if item.get('complete', True) else '; ' + PRICED_ONLY})"
         for item in stack_diff.get("cost", {}).get("servers", [])
     ]
 
@@ -290,7 +297,8 @@ def _stack_section(
             lines += [f"- {move}" for move in cost_moves(stack_diff)]
     if document["schedules"]:
         servers = (cost or {}).get("servers", {})
-        lines += ["", "| scheduled lab | weekly hours | saving | saving/month |", "|---|---:|---:|---:|"]
+        header = "| scheduled lab | weekly hours | stopped (share of the week) | saving/month |"
+        lines += ["", header, "|---|---:|---:|---:|"]
         lines += [
             f"| {lab} | {u['weeklyRunningHours']} | {u['savingPercent']}% | {_saving(servers.get(lab))} |"
             for lab, u in document["schedules"].items()

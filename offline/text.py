@@ -109,7 +109,7 @@ def render_text(document: dict[str, Any]) -> str:
     if cost is not None:
         lines += ["", *cost_lines(cost)]
     if document["schedules"]:
-        lines += ["", "Scheduled labs (weekly running hours, saving against always-on):"]
+        lines += ["", "Scheduled labs (weekly running hours, share of the week stopped, saving a month vs always-on):"]
         lines += [
             f"  {lab}: {usage['weeklyRunningHours']} h, {usage['savingPercent']}%{saving_usd(cost, lab)} saved"
             for lab, usage in document["schedules"].items()

@@ -11,6 +11,9 @@ import pytest
 
 from constellab.cost import estimate, prices, render
 from constellab.cost.estimate import HOURS_PER_MONTH, WEEKS_PER_MONTH
+from offline.diff import cost_delta
+from offline.report import cost_moves as render_cost_moves
+from offline.report import delta_cell
 from tests.conftest import STACKS
 from tests.preview_documents import resource
 
@@ -81,35 +84,39 @@ def test_an_always_on_server_pays_730_hours_its_volumes_its_address_and_its_alar
     # = 60.736 + 10.40 + 3.65 + 0.10 = 74.886
     assert hub.monthly == pytest.approx(730 * T3_LARGE_US + 130 * GP3_US + 730 * IPV4 + ALARM_US)
     assert hub.monthly == pytest.approx(74.886)
-    assert cost.complete and cost.monthly == pytest.approx(74.886)
+    # the stack's month is the sum of its servers' months as shown, in cents
+    assert cost.complete and cost.monthly == 74.89
     assert hub.saving is None
 
 
-def test_a_scheduled_lab_runs_its_weekly_hours_times_730_over_168_and_shows_its_saving_in_dollars():
+def test_a_scheduled_lab_runs_its_weekly_hours_times_52_over_12_and_shows_its_saving_in_dollars():
     doc = document({"lab": SCHEDULED}, cloud_server("lab", "t3.xlarge", alarm=False), schedules={"lab": 55})
     lab = estimate.estimate(doc, TABLE).server("lab")
-    # 55 h/week × 730/168 = 238.988 h/month
-    assert lab.instance_hours == pytest.approx(238.9881, abs=1e-4)
+    # 55 h/week × 52/12 = 238.333 h/month
+    assert lab.instance_hours == pytest.approx(238.3333, abs=1e-4)
     instance = lab.lines[0]
     assert instance.item == "EC2 t3.xlarge (Linux, on-demand)"
-    # 238.988 h × $0.1664 = $39.768
-    assert instance.monthly == pytest.approx(55 * 730 / 168 * T3_XLARGE_US) == pytest.approx(39.7676, abs=1e-4)
-    # always on: 730 h × $0.1664 = $121.472; saving = (730 − 238.988) × $0.1664 = $81.704
+    # 238.333 h × $0.1664 = $39.659
+    assert instance.monthly == pytest.approx(55 * 52 / 12 * T3_XLARGE_US) == pytest.approx(39.6587, abs=1e-4)
+    # always on: 730 h × $0.1664 = $121.472; saving = (730 − 238.333) × $0.1664 = $81.813
     assert lab.saving is not None
     assert lab.saving.always_on_monthly == pytest.approx(121.472)
-    assert lab.saving.monthly == pytest.approx(81.7044, abs=1e-4)
-    # the same share of the month as of the week: 1 − 55/168 = 67.3%, the preview's savingPercent
-    assert round(lab.saving.percent, 1) == round(100 * (1 - 55 / 168), 1) == 67.3
-    assert "55 h/week × 730/168 = 239 h/month" in lab.hours_basis
+    assert lab.saving.monthly == pytest.approx(81.8133, abs=1e-4)
+    # the share of the always-on cost saved, 491.667 / 730 = 67.4%, is a little above the share of the week
+    # stopped (the preview's savingPercent, 1 − 55/168 = 67.3%): a full week × 52/12 is 728 h, not 730
+    assert round(lab.saving.percent, 1) == 67.4 and round(100 * (1 - 55 / 168), 1) == 67.3
+    assert "55 h/week × 52/12 = 238.3 h/month" in lab.hours_basis
 
 
 def test_a_schedule_change_moves_the_estimate_by_the_changed_hours():
     servers = {"lab": SCHEDULED}
     before = estimate.estimate(document(servers, cloud_server("lab", "t3.xlarge"), schedules={"lab": 55}), TABLE)
     after = estimate.estimate(document(servers, cloud_server("lab", "t3.xlarge"), schedules={"lab": 60}), TABLE)
-    # 5 more hours a week: 5 × 730/168 = 21.726 h × $0.1664 = $3.615 more a month, nothing else moves
-    assert after.monthly - before.monthly == pytest.approx(5 * WEEKS_PER_MONTH * T3_XLARGE_US)
-    assert after.monthly - before.monthly == pytest.approx(3.6152, abs=1e-4)
+    # 5 more hours a week: 5 × 52/12 = 21.667 h × $0.1664 = $3.605 more a month, nothing else moves
+    moved = after.server("lab").monthly - before.server("lab").monthly
+    assert moved == pytest.approx(5 * WEEKS_PER_MONTH * T3_XLARGE_US) == pytest.approx(3.6053, abs=1e-4)
+    # the stacks' months, in cents: 39.659 + 10.40 + 3.65 + 0.10 = 53.809 → 53.81 before, 57.414 → 57.41 after
+    assert (before.monthly, after.monthly) == (53.81, 57.41)
 
 
 def test_a_parked_lab_has_no_instance_hours_but_pays_its_volumes_and_its_address():
@@ -175,9 +182,9 @@ def test_detailed_monitoring_bills_seven_metrics_for_the_hours_the_instance_runs
 
     # always on: 7 metrics × $0.30 = $2.10 a month (AWS's own example)
     assert monitoring(monitored(ALWAYS_ON)).monthly == pytest.approx(7 * METRIC) == pytest.approx(2.10)
-    # scheduled 55 h/week: 7 × 238.988 h / 730 h × $0.30 = $0.6875, prorated by the hour like the instance
+    # scheduled 55 h/week: 7 × 238.333 h / 730 h × $0.30 = $0.6856, prorated by the hour like the instance
     line = monitoring(monitored(SCHEDULED, {"lab": 55}))
-    assert line.monthly == pytest.approx(7 * 55 * WEEKS_PER_MONTH / 730 * METRIC) == pytest.approx(0.6875)
+    assert line.monthly == pytest.approx(7 * 55 * WEEKS_PER_MONTH / 730 * METRIC) == pytest.approx(0.6856, abs=1e-4)
     # parked: no metric is sent, nothing billed, even where the price is unknown
     parked = monitored(PARKED, {"lab": 16}, region="ap-south-2")
     assert monitoring(parked).monthly == 0 and monitoring(parked).kind == "fixed"
@@ -212,6 +219,19 @@ def test_usage_based_costs_are_listed_with_their_unit_price_and_never_totalled()
     assert eu.lines[-1].unit_price is None and eu.monthly == 0 and eu.unknown == 0
 
 
+def test_a_cloud_server_lists_its_data_transfer_out_as_depending_on_usage_with_the_unit_price_where_known():
+    def egress(region: str) -> estimate.Line:
+        hub = estimate.estimate(document({"hub": ALWAYS_ON}, cloud_server("hub", "t3.large"), region=region), TABLE)
+        return next(line for line in hub.server("hub").lines if line.item == "Data transfer out to the internet")
+
+    # eu-west-3: $0.09 per GB for the first 10 TB (AWS's eu-west-3 AWSDataTransfer offer, in the shipped table)
+    paris = egress("eu-west-3")
+    assert (paris.kind, paris.unit, paris.unit_price, paris.monthly) == ("usage", "GB", 0.09, None)
+    assert paris.note.startswith("depends on usage")
+    # us-east-1 has no sourced price in the shipped table: listed all the same, its unit price unknown
+    assert egress("us-east-1").unit_price is None and egress("us-east-1").kind == "usage"
+
+
 def test_on_prem_and_local_servers_cost_nothing_here_and_say_so():
     servers = {
         "hub": {"role": "hub", "placement": "onPrem", "power": "always on"},
@@ -242,10 +262,42 @@ def test_a_new_lab_in_a_pull_request_shows_its_monthly_delta():
         cloud_server("hub", "t3.large") + cloud_server("lab", "t3.xlarge", alarm=False),
         schedules={"lab": 55},
     )
-    total, servers = estimate.delta(estimate.estimate(base, TABLE), estimate.estimate(head, TABLE))
-    # the new lab: 238.988 h × $0.1664 + 130 GB × $0.08 + 730 h × $0.005 = 39.768 + 10.40 + 3.65 = 53.818
-    assert total == pytest.approx(55 * 730 / 168 * T3_XLARGE_US + 130 * GP3_US + 730 * IPV4)
-    assert [(server.name, server.before, round(server.monthly, 3)) for server in servers] == [("lab", None, 53.818)]
+    # as the preview does it: each side's document carries its estimate, offline.diff compares them
+    delta = cost_delta(
+        {"cost": estimate.estimate(base, TABLE).brief("t")}, {"cost": estimate.estimate(head, TABLE).brief("t")}
+    )
+    # the new lab: 238.333 h × $0.1664 + 130 GB × $0.08 + 730 h × $0.005 = 39.659 + 10.40 + 3.65 = 53.709
+    assert delta["deltaMonthlyUsd"] == round(55 * 52 / 12 * T3_XLARGE_US + 130 * GP3_US + 730 * IPV4, 2) == 53.71
+    assert delta["servers"] == [
+        {"name": "lab", "beforeMonthlyUsd": None, "afterMonthlyUsd": 53.71, "deltaMonthlyUsd": 53.71, "complete": True}
+    ]
+
+
+def test_a_server_whose_price_is_unknown_on_either_side_says_its_delta_is_of_the_priced_costs_only():
+    before = document({"hub": ALWAYS_ON}, cloud_server("hub", "t3.large"))
+    after = document({"hub": ALWAYS_ON}, cloud_server("hub", "t3.enormous"))
+    delta = cost_delta(
+        {"cost": estimate.estimate(before, TABLE).brief("t")}, {"cost": estimate.estimate(after, TABLE).brief("t")}
+    )
+    # the priced costs drop by the t3.large hours (730 h × $0.0832 = $60.74), not the server's real change
+    assert delta["servers"] == [
+        {
+            "name": "hub",
+            "beforeMonthlyUsd": 74.89,
+            "afterMonthlyUsd": 14.15,
+            "deltaMonthlyUsd": -60.74,
+            "complete": False,
+        }
+    ]
+    assert delta["complete"] is False
+    assert render_cost_moves({"cost": delta}) == [
+        "hub: $74.89 → $14.15 (−$60.74; priced costs only: a price is unknown)"
+    ]
+    assert delta_cell({"cost": delta}) == "≥ −$60.74"
+    # an on-prem server coming with a new stack moves nothing: it is not listed
+    onprem = {"role": "hub", "placement": "onPrem", "power": "always on"}
+    new_stack = cost_delta(None, {"cost": estimate.estimate(document({"hub": onprem}, []), TABLE).brief("t")})
+    assert new_stack["servers"] == [] and new_stack["deltaMonthlyUsd"] == 0
 
 
 def test_the_region_comes_from_the_document_when_it_is_not_given():
@@ -260,7 +312,8 @@ def test_the_region_comes_from_the_document_when_it_is_not_given():
 
 def test_the_month_is_730_hours_and_a_week_of_every_hour_costs_exactly_always_on():
     assert HOURS_PER_MONTH == 365 * 24 / 12
-    assert WEEKS_PER_MONTH == 730 / 168
+    assert WEEKS_PER_MONTH == 52 / 12
+    # a schedule running all 168 h never stops its instance: 730 h, not 168 × 52/12 = 728
     doc = document({"lab": SCHEDULED}, cloud_server("lab", "t3.xlarge"), schedules={"lab": 168})
     lab = estimate.estimate(doc, TABLE).server("lab")
     assert lab.instance_hours == pytest.approx(HOURS_PER_MONTH) and lab.saving is None
@@ -293,31 +346,31 @@ def test_acme_cloud_by_hand(shipped):
     # and detailed monitoring: 7 metrics × $0.30 = $2.10 a month when always on, prorated by running hours.
     space = 730 * 0.0944 + (30 + 50) * 0.0928 + 3.65 + 0.10 + 2.10  # 68.912 + 7.424 + 3.65 + 0.10 + 2.10 = 82.186
     hub = 730 * 0.112 + (30 + 500) * 0.0928 + 3.65 + 0.10 + 2.10  # 81.76 + 49.184 + 3.65 + 0.10 + 2.10 = 136.794
-    # Mon-Fri 08:00-19:00 = 55 h/week → 238.988 h: 45.121 + 230 GB × $0.0928 = 21.344, + 3.65 + 0.10,
-    # + monitoring 7 × 238.988/730 × $0.30 = 0.6875: 70.903
-    lab1 = 55 * 730 / 168 * 0.1888 + (30 + 200) * 0.0928 + 3.65 + 0.10 + 7 * (55 * 730 / 168) / 730 * 0.30
+    # Mon-Fri 08:00-19:00 = 55 h/week × 52/12 = 238.333 h: 44.997 + 230 GB × $0.0928 = 21.344, + 3.65 + 0.10,
+    # + monitoring 7 × 238.333/730 × $0.30 = 0.6856: 70.777
+    lab1 = 55 * 52 / 12 * 0.1888 + (30 + 200) * 0.0928 + 3.65 + 0.10 + 7 * (55 * 52 / 12) / 730 * 0.30
     # parked: no instance hours, no alarm, no metrics; its volumes and address are still billed: 12.064 + 3.65
     lab2 = 0 * 0.0952 + (30 + 100) * 0.0928 + 3.65
     assert cost.server("space").monthly == pytest.approx(space)
     assert cost.server("hub").monthly == pytest.approx(hub)
     assert cost.server("lab1").monthly == pytest.approx(lab1)
     assert cost.server("lab2").monthly == pytest.approx(lab2)
-    assert round(cost.monthly, 2) == 305.60  # 82.186 + 136.794 + 70.903 + 15.714 = 305.597
+    assert round(cost.monthly, 2) == 305.47  # 82.186 + 136.794 + 70.777 + 15.714 = 305.471
     assert cost.unknown == 0 and cost.complete
-    # lab1's schedule saves (730 − 238.988) h × $0.1888 = $92.70; parking lab2 saves 730 h × $0.0952 = $69.50
-    assert round(cost.server("lab1").saving.monthly, 2) == 92.70
+    # lab1's schedule saves (730 − 238.333) h × $0.1888 = $92.83; parking lab2 saves 730 h × $0.0952 = $69.50
+    assert round(cost.server("lab1").saving.monthly, 2) == 92.83
     assert round(cost.server("lab2").saving.monthly, 2) == 69.50
 
 
 def test_biolab_hybrid_by_hand(shipped):
     cost = shipped["biolab-hybrid"]
     assert cost.region == "eu-central-1"
-    # analysis: c6i.2xlarge $0.388/h × 73 h/week × 730/168 = 317.202 h → 123.075
+    # analysis: c6i.2xlarge $0.388/h × 73 h/week × 52/12 = 316.333 h → 122.737
     #   + gp3 $0.0952 × (30 GB root + 150 GB data) = 17.136, + 730 h × $0.005 = 3.65, + its alarm $0.10,
-    #   + detailed monitoring 7 × 317.202/730 × $0.30 = 0.9125
-    analysis = 73 * 730 / 168 * 0.388 + 180 * 0.0952 + 3.65 + 0.10 + 7 * (73 * 730 / 168) / 730 * 0.30
+    #   + detailed monitoring 7 × 316.333/730 × $0.30 = 0.91
+    analysis = 73 * 52 / 12 * 0.388 + 180 * 0.0952 + 3.65 + 0.10 + 7 * (73 * 52 / 12) / 730 * 0.30
     assert cost.server("analysis").monthly == pytest.approx(analysis)
-    assert round(cost.monthly, 2) == 144.87  # 123.075 + 17.136 + 3.65 + 0.10 + 0.9125 = 144.874
+    assert round(cost.monthly, 2) == 144.53  # 122.737 + 17.136 + 3.65 + 0.10 + 0.91 = 144.533
     assert cost.unknown == 0 and cost.complete
     assert cost.server("hub").monthly == 0 and cost.server("hub").note.startswith("on-prem")
 
@@ -335,14 +388,14 @@ def test_pharma_onprem_and_local_cost_nothing_in_aws(shipped):
 def test_the_json_form_holds_every_line_with_its_arithmetic(shipped):
     data = json.loads(render.render_json([shipped["acme-cloud"]], TABLE))
     stack = data["stacks"][0]
-    assert (stack["monthlyUsd"], stack["priceUnknown"], stack["complete"]) == (305.6, 0, True)
+    assert (stack["monthlyUsd"], stack["priceUnknown"], stack["complete"]) == (305.47, 0, True)
     lab1 = next(server for server in stack["servers"] if server["name"] == "lab1")
     instance = lab1["lines"][0]
     assert (instance["quantity"], instance["unit"], instance["unitPriceUsd"], instance["monthlyUsd"]) == (
-        238.9881,
+        238.3333,
         "h",
         0.1888,
-        45.12,
+        45.0,
     )
-    assert lab1["saving"]["savingMonthlyUsd"] == 92.7
+    assert lab1["saving"]["savingMonthlyUsd"] == 92.83
     assert data["prices"]["sources"]["skypilot"]["url"].startswith("https://github.com/skypilot-org/")

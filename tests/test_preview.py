@@ -104,11 +104,11 @@ def test_the_preview_shows_each_stack_s_monthly_estimate_and_each_schedule_s_sav
     result = run_ops("preview", "--stack", "acme-cloud")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    # space 82.186 + hub 136.794 + lab1 70.903 + lab2 15.714 = 305.597 (tests/test_cost.py::test_acme_cloud_by_hand)
-    assert "; usage-based S3 and scheduler costs not included): $305.60/month\n" in out
-    assert "  lab1         $70.90/month  (scheduled: 55 h/week × 730/168 = 239 h/month" in out
-    # lab1 saves (730 − 55 × 730/168) h × $0.1888 = $92.70; parked lab2 the whole 730 h × $0.0952 = $69.50
-    assert "  lab1: 55.0 h, 67.3% ($92.70/month) saved" in out
+    # space 82.19 + hub 136.79 + lab1 70.78 + lab2 15.71 = 305.47 (tests/test_cost.py::test_acme_cloud_by_hand)
+    assert "; usage-based S3 and scheduler costs not included): $305.47/month\n" in out
+    assert "  lab1         $70.78/month  (scheduled: 55 h/week × 52/12 = 238.3 h/month" in out
+    # lab1 saves (730 − 55 × 52/12) h × $0.1888 = $92.83; parked lab2 the whole 730 h × $0.0952 = $69.50
+    assert "  lab1: 55.0 h, 67.3% ($92.83/month) saved" in out
     assert "  lab2: 0.0 h, 100.0% ($69.50/month) saved" in out
 
 
@@ -118,12 +118,16 @@ def test_the_json_preview_carries_the_region_and_the_estimate_whose_saving_agree
     stack = json.loads(result.stdout)["stacks"][0]
     assert stack["region"] == "eu-west-3"
     cost = stack["cost"]
-    assert (cost["monthlyUsd"], cost["complete"], cost["priceUnknown"]) == (305.6, True, 0)
+    assert (cost["monthlyUsd"], cost["complete"], cost["priceUnknown"]) == (305.47, True, 0)
     # 730 h × $0.112 + (30 + 500) GB × $0.0928 + 730 h × $0.005 + 1 alarm × $0.10 + 7 metrics × $0.30
     # = 81.76 + 49.184 + 3.65 + 0.10 + 2.10 = 136.794
     assert cost["servers"]["hub"]["monthlyUsd"] == 136.79
-    for lab in ("lab1", "lab2"):  # one definition: the share of always-on hours not run, of the week or the month
-        assert cost["servers"][lab]["saving"]["savingPercent"] == stack["schedules"][lab]["savingPercent"]
+    # the cost's savingPercent is the share of the always-on cost saved: (730 − 55 × 52/12) / 730 = 67.4%, a little
+    # above the schedule's share of the week stopped (1 − 55/168 = 67.3%): a full week × 52/12 is 728 h, not 730
+    assert cost["servers"]["lab1"]["saving"]["savingPercent"] == 67.4
+    assert stack["schedules"]["lab1"]["savingPercent"] == 67.3
+    # parked: all of it either way
+    assert cost["servers"]["lab2"]["saving"]["savingPercent"] == stack["schedules"]["lab2"]["savingPercent"] == 100
 
 
 def test_an_instance_type_without_a_price_is_price_unknown_in_the_preview_never_zero():
@@ -184,15 +188,14 @@ def test_against_a_git_ref_a_new_lab_shows_its_monthly_delta_in_every_format(tmp
     report = json.loads(preview_against("json"))
     jsonschema.validate(report, SCHEMA)
     cost = report["diff"]["stacks"][0]["cost"]
-    # the stack's delta is that of its rounded totals: 305.597 → 305.60 before, 305.597 + 82.086 = 387.683 → 387.68
-    # after, 387.68 − 305.60 = 82.08; the new server's is its own, 82.086 → 82.09
+    # the stack's month is the sum of its servers' (in cents): 305.47 before, 305.47 + 82.09 = 387.56 after
     assert (cost["deltaMonthlyUsd"], cost["servers"][0]["name"], cost["servers"][0]["deltaMonthlyUsd"]) == (
-        82.08,
+        82.09,
         "lab3",
         82.09,
     )
     assert "      lab3: – → $82.09 (+$82.09)" in preview_against("text")
-    assert " | $387.68 | +$82.08 |" in preview_against("markdown")
+    assert " | $387.56 | +$82.09 |" in preview_against("markdown")
 
 
 def test_the_preview_reports_a_stack_over_its_budget_among_its_guardrails(tmp_path):
@@ -209,9 +212,9 @@ def test_the_preview_reports_a_stack_over_its_budget_among_its_guardrails(tmp_pa
     document = preview.stack_document(run_program(path))
 
     [violation] = [v for v in document["policies"] if v["rule"] == BUDGET_RULE]
-    # $305.60 a month against $200: $105.60 over
+    # $305.47 a month against $200: $105.47 over
     assert violation["level"] == "advisory" and "is over the budget of $200.00/month" in violation["message"]
-    assert "by $105.60" in violation["message"]
+    assert "by $105.47" in violation["message"]
     assert document["cost"]["budgetMonthlyUsd"] == 200
     from offline.text import render_text
 

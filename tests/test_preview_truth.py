@@ -367,19 +367,18 @@ def test_a_new_lab_in_a_pull_request_shows_its_monthly_delta_in_json_text_and_ma
     # $0.005 (its address) + 7 metrics × $0.30 (detailed monitoring) = 68.912 + 7.424 + 3.65 + 2.10 = 82.086
     cost = result["cost"]
     assert cost["servers"] == [
-        {"name": "lab3", "beforeMonthlyUsd": None, "afterMonthlyUsd": 82.09, "deltaMonthlyUsd": 82.09}
+        {"name": "lab3", "beforeMonthlyUsd": None, "afterMonthlyUsd": 82.09, "deltaMonthlyUsd": 82.09, "complete": True}
     ]
-    # the stack's delta is that of its rounded totals: 305.597 → 305.60 before, 305.597 + 82.086 = 387.683 → 387.68
-    # after, 387.68 − 305.60 = 82.08
-    assert (cost["beforeMonthlyUsd"], cost["afterMonthlyUsd"]) == (305.6, 387.68)
-    assert cost["deltaMonthlyUsd"] == 82.08 and cost["complete"] is True
+    # the stack's month is the sum of its servers' months in cents: 305.47 before, 305.47 + 82.09 = 387.56 after
+    assert (cost["beforeMonthlyUsd"], cost["afterMonthlyUsd"]) == (305.47, 387.56)
+    assert cost["deltaMonthlyUsd"] == 82.09 and cost["complete"] is True
     text = render_diff_text({"against": "origin/main", "stacks": [result]})
-    assert "    cost: $305.60 → $387.68 a month, +$82.08\n" in text
+    assert "    cost: $305.47 → $387.56 a month, +$82.09\n" in text
     assert "      lab3: – → $82.09 (+$82.09)" in text
     comment = markdown([stack_document(run_program(path))], {"against": "origin/main", "stacks": [result]})
     assert "| verdict | cost/month | Δ cost/month |" in comment
-    assert " | $387.68 | +$82.08 |" in comment
-    assert "**Monthly cost (estimate, USD):** $387.68/month (+$82.08 a month)" in comment
+    assert " | $387.56 | +$82.09 |" in comment
+    assert "**Monthly cost (estimate, USD):** $387.56/month (+$82.09 a month)" in comment
     assert "- lab3: – → $82.09 (+$82.09)" in comment
 
 
@@ -389,11 +388,11 @@ def test_a_schedule_change_moves_the_estimate_by_the_changed_hours_times_the_hou
 
     result = compare(shipped, changed_stack(tmp_path, "acme-cloud", one_hour_later))
 
-    # Mon-Fri one hour more: 5 h a week × 730/168 weeks a month = 21.726 h × $0.1888 (t3.xlarge, eu-west-3) = $4.102,
-    # and its detailed monitoring for those hours, 7 × 21.726 h / 730 h × $0.30 = $0.0625: $4.164; lab1
-    # (test_cost.py::test_acme_cloud_by_hand) moves from 70.903 to 75.067, whose rounded figures are 4.17 apart
+    # Mon-Fri one hour more: 5 h a week × 52/12 weeks a month = 21.667 h × $0.1888 (t3.xlarge, eu-west-3) = $4.091,
+    # and its detailed monitoring for those hours, 7 × 21.667 h / 730 h × $0.30 = $0.0623: $4.153; lab1
+    # (test_cost.py::test_acme_cloud_by_hand) moves from 70.777 to 74.930, whose rounded figures are 4.15 apart
     assert result["cost"]["servers"] == [
-        {"name": "lab1", "beforeMonthlyUsd": 70.9, "afterMonthlyUsd": 75.07, "deltaMonthlyUsd": 4.17}
+        {"name": "lab1", "beforeMonthlyUsd": 70.78, "afterMonthlyUsd": 74.93, "deltaMonthlyUsd": 4.15, "complete": True}
     ]
-    extra_hours = 5 * 730 / 168
+    extra_hours = 5 * 52 / 12
     assert result["cost"]["deltaMonthlyUsd"] == pytest.approx(extra_hours * (0.1888 + 7 / 730 * 0.30), abs=0.01)

@@ -98,7 +98,7 @@ HEADER = (
     '"SKU","OfferTermCode","RateCode","TermType","PriceDescription","EffectiveDate","StartingRange",'
     '"EndingRange","Unit","PricePerUnit","Currency","Product Family","serviceCode","Location","Instance Type",'
     '"Tenancy","Operating System","License Model","usageType","CapacityStatus","Pre Installed S/W",'
-    '"Volume API Name","Volume Type"'
+    '"Volume API Name","Volume Type","Location Type"'
 )
 
 
@@ -123,6 +123,7 @@ def row(term: str, unit: str, price: str, family: str, **columns: str) -> str:
         "Currency": "USD",
         "Product Family": family,
         "StartingRange": columns.pop("StartingRange", "0"),
+        "Location Type": columns.pop("LocationType", "AWS Region"),
         **columns,
     }
     names = [name.strip('"') for name in HEADER.split(",")]
@@ -149,6 +150,7 @@ EC2_ROWS = [
     linux("t3.large", "0.1312000000", **{"Operating System": "Windows", "License Model": "License Included"}),
     linux("t3.large", "0.0000000000", CapacityStatus="UnusedCapacityReservation"),
     linux("t3.large", "0.0900000000", Tenancy="Dedicated"),
+    linux("t3.large", "0.1100000000", LocationType="AWS Local Zone"),  # in the region's offer, not the region's price
     row("Reserved", "Hrs", "0.0600000000", "Compute Instance", **{"Instance Type": "t3.large"}),
     row("OnDemand", "GB-Mo", "0.0928000000", "Storage", **{"Volume API Name": "gp3", "usageType": "EU-EBS:gp3"}),
     row("OnDemand", "GB-Mo", "0.1160000000", "Storage", **{"Volume API Name": "gp2", "usageType": "EU-EBS:gp2"}),
@@ -206,6 +208,20 @@ SERVICE_ROWS = {
             StartingRange="14000000",
         ),
         row("OnDemand", "Events", "0.0000010000", "EventBridge", usageType="EUW3-Event-64K-Chunks"),
+    ],
+    # Out to the internet: AWS's free allowance (its own `Global-` rows), then 0-10 TB, then the next tier
+    "AWSDataTransfer": [
+        row("OnDemand", "GB", "0.0000000000", "Data Transfer", usageType="Global-DataTransfer-Out-Bytes"),
+        row("OnDemand", "GB", "0.0900000000", "Data Transfer", usageType="EUW3-DataTransfer-Out-Bytes"),
+        row(
+            "OnDemand",
+            "GB",
+            "0.0850000000",
+            "Data Transfer",
+            usageType="EUW3-DataTransfer-Out-Bytes",
+            StartingRange="10240",
+        ),
+        row("OnDemand", "GB", "0.0200000000", "Data Transfer", usageType="EUW3-EUC1-AWS-Out-Bytes"),
     ],
 }
 
@@ -271,13 +287,15 @@ def test_refresh_builds_the_table_from_the_bulk_api_keeping_only_what_the_estima
     assert main(["prices", "refresh", "--endpoint", endpoint, "--region", "eu-west-3", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == f"wrote {out}: eu-west-3"
-    assert "[1/5] AmazonEC2 eu-west-3: reading " in captured.err
-    assert "[1/5] AmazonEC2 eu-west-3: 11 rows, 5 prices kept" in captured.err
-    assert "[5/5] AWSEvents eu-west-3: 3 rows, 1 prices kept" in captured.err
+    assert "[1/6] AmazonEC2 eu-west-3: reading " in captured.err
+    assert "[1/6] AmazonEC2 eu-west-3: 12 rows, 5 prices kept" in captured.err
+    assert "[5/6] AWSEvents eu-west-3: 3 rows, 1 prices kept" in captured.err
+    assert "[6/6] AWSDataTransfer eu-west-3: 4 rows, 1 prices kept" in captured.err
 
     table = prices.load(out)
     section = table.data["regions"]["eu-west-3"]
-    # on-demand Linux shared-tenancy used capacity of the accepted families only: not c5, Windows, Dedicated, Reserved
+    # on-demand Linux shared-tenancy used capacity of the accepted families, in the region itself only: not c5,
+    # Windows, Dedicated, Reserved, nor a Local Zone's price
     assert section["ec2"] == {"source": "AmazonEC2 eu-west-3", "hourly": {"t3.large": 0.0944, "m7g.large": 0.0952}}
     assert table.volume_gb_month("eu-west-3", "gp3") == prices.Price(0.0928, "AmazonEC2 eu-west-3")
     assert table.volume_iops_month("eu-west-3", "gp3") == prices.Price(0.0058, "AmazonEC2 eu-west-3")
@@ -285,6 +303,7 @@ def test_refresh_builds_the_table_from_the_bulk_api_keeping_only_what_the_estima
     assert throughput is not None and throughput.value == pytest.approx(47.5136 / 1024)
     scheduler = table.scheduler_per_million("eu-west-3")  # the paid tier, per million
     assert scheduler is not None and scheduler.value == pytest.approx(1.2)
+    assert table.data_transfer_out_gb("eu-west-3") == prices.Price(0.09, "AWSDataTransfer eu-west-3")  # first paid tier
     assert table.public_ipv4_hour("eu-west-3") == prices.Price(0.005, "AmazonVPC eu-west-3")
     assert table.alarm_month("eu-west-3") == prices.Price(0.1, "AmazonCloudWatch eu-west-3")
     assert table.metric_month("eu-west-3") == prices.Price(0.3, "AmazonCloudWatch eu-west-3")  # the first tier
@@ -357,7 +376,7 @@ def test_show_describes_the_table(capsys):
     assert main(["prices", "show"]) == 0
     out = capsys.readouterr().out
     # 77 types, and since issue 17's second pass every m7i (10), r6i (10), r7g (9) and r7i size but metal-24xl (6)
-    assert "eu-west-3: 112 instance types; cloudwatch, ebs, publicIpv4Hourly, s3" in out
+    assert "eu-west-3: 112 instance types; cloudwatch, dataTransfer, ebs, publicIpv4Hourly, s3" in out
     assert "karpenter: 2026-07-20, https://github.com/aws/karpenter-provider-aws/" in out
 
 

@@ -6,19 +6,21 @@ the server its `constellab:server` tag names (the rest to "shared"), and becomes
 
 - fixed: a price that does not depend on usage, times a quantity the program declares (instance hours,
   GB-months of EBS, public IPv4 hours, alarm-months): in the total;
-- usage: billed by use (S3 storage and requests, scheduler invocations): listed with the unit price the
-  table has, never in the total;
+- usage: billed by use (S3 storage and requests, data transfer out, scheduler invocations): listed with the
+  unit price the table has, never in the total;
 - unknown: a fixed cost whose price the table does not have (or a resource the estimator does not know):
   "price unknown", never zero, and the total is then a lower bound.
 
-Instance hours: an always-on server runs 730 h a month; a scheduled lab its scheduled weekly hours
-(the preview's `weeklyRunningHours`) times 730/168, the weeks in AWS's billing month; a parked lab
-(state: stopped) none. Volumes and addresses are billed all month whatever the instance does.
+Instance hours: an always-on server runs 730 h a month (AWS's billing month); a scheduled lab its
+scheduled weekly hours (the preview's `weeklyRunningHours`) times 52/12, the weeks of a year over its
+months; a parked lab (state: stopped) none. Volumes and addresses are billed all month whatever the
+instance does.
 
-One definition of a schedule's saving: the share of the always-on hours it does not run, which is the
-same fraction of the week (168 h, the preview's and `ops lab status`'s `savingPercent`) and of the month
-(730 h): weekly hours × 730/168 over 730 is weekly hours over 168. A schedule running every hour of the
-week therefore costs exactly what always-on does, and saves nothing.
+A schedule's saving is the always-on month (730 h) less its hours, in dollars and as a share of the
+always-on cost. The two conventions differ by the day a 365-day year has beyond 52 weeks: 168 h a week ×
+52/12 is 728 h, not 730, so the share of the month a schedule saves is up to 0.3 points above the share
+of the week it does not run (the preview's `savingPercent`, 1 − weekly hours / 168). A schedule
+running every hour of the week never stops its instance: it is billed the always-on 730 h and saves nothing.
 """
 
 from __future__ import annotations
@@ -36,9 +38,8 @@ HOURS_PER_MONTH = 730.0
 HOURS_PER_WEEK = 168.0
 """7 × 24: the week a schedule's `weeklyRunningHours` and its `savingPercent` are counted in."""
 
-WEEKS_PER_MONTH = HOURS_PER_MONTH / HOURS_PER_WEEK
-"""A scheduled lab's weekly hours become monthly hours at 730/168 (about 4.345) weeks a month, so that its
-saving is the same fraction of the month as of the week (see the module's docstring)."""
+WEEKS_PER_MONTH = 52 / 12
+"""A scheduled lab's weekly hours become monthly hours at 52/12 (about 4.333) weeks a month."""
 
 SHARED = "shared"
 """Resources no server owns (the network, the access-logs bucket)."""
@@ -131,8 +132,8 @@ class Saving:
 
     @property
     def percent(self) -> float:
-        """The share of always-on hours not run: of the month, and equally of the week (the preview's
-        `savingPercent`, 100 × (1 − weekly hours / 168), once rounded to one decimal)."""
+        """The share of the always-on instance cost saved: of the 730 h month (see the module's docstring for
+        how it relates to the preview's `savingPercent`, a share of the week)."""
         return 100 * (HOURS_PER_MONTH - self.instance_hours) / HOURS_PER_MONTH
 
     def as_dict(self) -> dict[str, Any]:
@@ -202,7 +203,9 @@ class StackCost:
 
     @property
     def monthly(self) -> float:
-        return sum(server.monthly for server in self.servers)
+        """The sum of the servers' months as shown (in cents), so that the stack's total, and its change in a
+        pull request, are the sums of the servers' figures and their changes."""
+        return round(sum(round(server.monthly, 2) for server in self.servers), 2)
 
     @property
     def unknown(self) -> int:
@@ -272,7 +275,9 @@ def running_hours(document: Mapping[str, Any], server: str) -> tuple[float, str,
     schedule = document.get("schedules", {}).get(server)
     if isinstance(schedule, dict) and isinstance(schedule.get("weeklyRunningHours"), int | float):
         weekly = float(schedule["weeklyRunningHours"])
-        basis = f"scheduled: {_number(weekly)} h/week × 730/168 = {_number(weekly * WEEKS_PER_MONTH)} h/month"
+        if weekly >= HOURS_PER_WEEK:
+            return HOURS_PER_MONTH, "scheduled every hour of the week, never stopped: 730 h/month", weekly
+        basis = f"scheduled: {_number(weekly)} h/week × 52/12 = {_number(weekly * WEEKS_PER_MONTH)} h/month"
         if "idle stop" in str(summary.get("power", "")):
             basis += " (idle stop may run it less)"
         return weekly * WEEKS_PER_MONTH, basis, weekly
@@ -372,7 +377,7 @@ def _resource_lines(
         )
         if inputs.get("monitoring") is True:
             lines.append(detailed_monitoring_line(table, region, hours))
-        return lines, []
+        return lines, ["egress"]
     if kind == "aws:ebs/volume:Volume":
         name = "data volume"
         return volume_lines(
@@ -428,6 +433,18 @@ def _usage_lines(counts: Mapping[str, int], table: PriceTable, region: str) -> l
                     note="depends on usage",
                 )
             )
+    if counts.get("egress"):
+        price = table.data_transfer_out_gb(region)
+        lines.append(
+            Line(
+                "Data transfer out to the internet",
+                "usage",
+                "GB",
+                unit_price=price.value if price else None,
+                source=price.source if price else None,
+                note="depends on usage: the first 10 TB a month, after AWS's free allowance",
+            )
+        )
     if schedules := counts.get("scheduler"):
         price = table.scheduler_per_million(region)
         lines.append(
@@ -514,33 +531,3 @@ def _server_cost(
     if hours is not None and hours < HOURS_PER_MONTH and instance is not None and instance.unit_price is not None:
         saving = Saving(weekly, hours, instance.unit_price)
     return ServerCost(name, str(summary.get("role", "-")), placement, power, hours, basis, tuple(lines), saving, note)
-
-
-@dataclass(frozen=True)
-class ServerDelta:
-    """How a server's month moves between two estimates (a server only on one side moves by all of it)."""
-
-    name: str
-    before: float | None
-    after: float | None
-
-    @property
-    def monthly(self) -> float:
-        return (self.after or 0.0) - (self.before or 0.0)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "beforeMonthlyUsd": _rounded(self.before, 2),
-            "afterMonthlyUsd": _rounded(self.after, 2),
-            "deltaMonthlyUsd": round(self.monthly, 2),
-        }
-
-
-def delta(before: StackCost | None, after: StackCost | None) -> tuple[float, tuple[ServerDelta, ...]]:
-    """The stack's monthly change and each server's, from the estimate at a base (None: a new stack) to now."""
-    old = {server.name: server.monthly for server in (before.servers if before else ())}
-    new = {server.name: server.monthly for server in (after.servers if after else ())}
-    servers = tuple(ServerDelta(name, old.get(name), new.get(name)) for name in sorted(old.keys() | new.keys()))
-    total = (after.monthly if after else 0.0) - (before.monthly if before else 0.0)
-    return total, tuple(server for server in servers if round(server.monthly, 2) != 0)

@@ -32,7 +32,7 @@ from constellab.cost.prices import SCHEMA, validate
 
 DEFAULT_ENDPOINT = "https://pricing.us-east-1.amazonaws.com"
 INDEX_PATH = "/offers/v1.0/aws/index.json"
-SERVICES = ("AmazonEC2", "AmazonVPC", "AmazonCloudWatch", "AmazonS3", "AWSEvents")
+SERVICES = ("AmazonEC2", "AmazonVPC", "AmazonCloudWatch", "AmazonS3", "AWSEvents", "AWSDataTransfer")
 DEFAULT_REGIONS = ("eu-central-1", "eu-west-1", "eu-west-3", "us-east-1")
 PROGRESS_EVERY = 250_000
 TIMEOUT = 120.0
@@ -113,8 +113,9 @@ def keep(service: str, row: dict[str, str], families: tuple[str, ...]) -> tuple[
 
     Only on-demand rows: Linux, shared tenancy, no pre-installed software, capacity used (the same
     filter AWS's own EC2 price page applies), gp3 storage, IOPS and throughput, in-use public IPv4, standard
-    alarms and the first tier of metrics, S3 Standard storage's first tier and its two request tiers, and
-    EventBridge Scheduler's paid tier.
+    alarms and the first tier of metrics, S3 Standard storage's first tier and its two request tiers,
+    EventBridge Scheduler's paid tier and data transfer out to the internet's first paid tier. Rows of a
+    region's Local Zones and Wavelength Zones (in the same offer file) are left out.
     """
     if row.get("TermType") != "OnDemand":
         return None
@@ -122,6 +123,8 @@ def keep(service: str, row: dict[str, str], families: tuple[str, ...]) -> tuple[
     if price is None:
         return None
     family, unit, usage = row.get("Product Family", ""), row.get("Unit", ""), _usage(row)
+    if row.get("Location Type", "AWS Region") != "AWS Region":
+        return None  # a region's offer also prices its Local Zones and Wavelength Zones: not where we deploy
     if service == "AmazonEC2":
         instance_type = row.get("Instance Type", "")
         if (
@@ -161,7 +164,18 @@ def keep(service: str, row: dict[str, str], families: tuple[str, ...]) -> tuple[
     elif service == "AWSEvents" and usage.endswith("ScheduledInvocation") and unit == "Invocations" and price > 0:
         # EventBridge Scheduler: a free first tier (0 to 14 million a month), then the price kept here
         return ("scheduler", "invocationsPerMillion"), price * 1_000_000
+    elif service == "AWSDataTransfer" and _internet_egress_first_tier(usage, unit, row) and price > 0:
+        return ("dataTransfer", "outToInternetGb"), price
     return None
+
+
+def _internet_egress_first_tier(usage: str, unit: str, row: dict[str, str]) -> bool:
+    """Data transfer out to the internet (`DataTransfer-Out-Bytes`, with the region's prefix but in us-east-1),
+    its first paid tier (0 to 10 TB a month); `Global-` rows are AWS's free allowance."""
+    out = usage == "DataTransfer-Out-Bytes" or (
+        usage.endswith("-DataTransfer-Out-Bytes") and not usage.startswith("Global-")
+    )
+    return out and unit == "GB" and row.get("StartingRange") in ("0", "0.0")
 
 
 def _store(section: dict[str, Any], path: tuple[str, ...], price: float, source: str) -> None:

@@ -2,9 +2,9 @@
 
 The table holds, per region, the unit prices of what the program declares that has a price that does not
 depend on usage (EC2 on-demand hours, EBS gp3 GB-months, public IPv4 hours, CloudWatch alarms and metrics)
-and the unit prices of the usage-based ones it lists (S3 Standard, EventBridge Scheduler). Every price
-names its source, described once under `sources` with its address and date. A price not in the table is
-unknown: callers say "price unknown", never zero.
+and the unit prices of the usage-based ones it lists (S3 Standard, data transfer out, EventBridge
+Scheduler). Every price names its source, described once under `sources` with its address and date. A
+price not in the table is unknown: callers say "price unknown", never zero.
 
 Standard library only.
 """
@@ -103,6 +103,10 @@ class PriceTable:
 
     def s3_get_per_1000(self, region: str) -> Price | None:
         return self._single(region, "s3", "getPer1000")
+
+    def data_transfer_out_gb(self, region: str) -> Price | None:
+        """Data transfer out to the internet, per GB, first paid tier (the first 10 TB a month)."""
+        return self._single(region, "dataTransfer", "outToInternetGb")
 
     def scheduler_per_million(self, region: str) -> Price | None:
         """EventBridge Scheduler, per million invocations beyond the account's free ones."""

@@ -13,9 +13,10 @@ HELP = "estimate each stack's monthly AWS cost, per server"
 DESCRIPTION = (
     "Run the program offline (as `ops preview` does) and price what it declares on AWS with the price table "
     "(constellab/cost/prices.json, or --prices): instance hours (always on 730 h a month, scheduled labs their "
-    "weekly hours × 730/168, parked labs none), EBS volumes, public IPv4 addresses and alarms, billed while "
-    "stopped too. Usage-based costs (S3, scheduler invocations) are listed with their unit price, not totalled; "
-    "a price the table lacks is 'price unknown', and the total is then a lower bound."
+    "weekly hours × 52/12, parked labs none) and detailed monitoring's metrics for the same hours; EBS volumes, "
+    "public IPv4 addresses and alarms, billed while stopped too. Usage-based costs (S3, data transfer out, "
+    "scheduler invocations) are listed with their unit price, not totalled; a price the table lacks is "
+    "'price unknown', and the total is then a lower bound."
 )
 
 EXAMPLES = (
