@@ -11,7 +11,7 @@ import multiprocessing
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,9 @@ from typing import Any
 import sdk_internals
 from constellab.settings import StackSettings
 from offline.engine import OfflineRun, Registration, mask, reveal
+
+PackConfig = Mapping[str, Mapping[str, Any]]
+"""A pack configuration as `offline.guardrails.load_config` reads it: {rule: {key: value}}."""
 
 SCHEMA_VERSION = 1
 
@@ -154,9 +157,10 @@ def _budget(run: OfflineRun) -> float | None:
     return None if budget is None else budget.monthly_usd
 
 
-def stack_document(run: OfflineRun) -> dict[str, Any]:
-    """One stack's preview as data: resources with inputs and options, summary, outputs, policies, and the
-    monthly cost estimate (`cost`, from the shipped price table; the budget guardrail reads it)."""
+def stack_document(run: OfflineRun, pack_config: PackConfig | None = None) -> dict[str, Any]:
+    """One stack's preview as data: resources with inputs and options, summary, outputs, policies (with the
+    pack configuration's levels, as `ops check --policy-config` takes it), and the monthly cost estimate
+    (`cost`, from the shipped price table; the budget guardrail reads it)."""
     from offline.guardrails import check_run
 
     custom = [r for r in run.registrations if r.custom and not r.type.startswith("pulumi:providers:")]
@@ -174,14 +178,15 @@ def stack_document(run: OfflineRun) -> dict[str, Any]:
         "servers": server_summaries(run.settings),
     }
     document["cost"] = {**cost_of(document), "budgetMonthlyUsd": _budget(run)}
-    document["policies"] = [violation.as_dict() for violation in check_run(run, cost=document["cost"])]
+    violations = check_run(run, pack_config, cost=document["cost"])
+    document["policies"] = [violation.as_dict() for violation in violations]
     return document
 
 
-def _document_for(path: str) -> dict[str, Any]:
+def _document_for(path: str, pack_config: PackConfig | None = None) -> dict[str, Any]:
     from offline.engine import run_program
 
-    return stack_document(run_program(Path(path)))
+    return stack_document(run_program(Path(path)), pack_config)
 
 
 def renewed_resources(
@@ -204,15 +209,18 @@ def _start_worker() -> None:
     gc.disable()
 
 
-def _document_in_worker(path: str) -> dict[str, Any]:
-    document = _document_for(path)
+def _document_in_worker(path: str, pack_config: PackConfig | None = None) -> dict[str, Any]:
+    document = _document_for(path, pack_config)
     if gc.get_count()[0] > WORKER_GARBAGE_LIMIT:
         gc.collect()
     return document
 
 
 def stack_documents(
-    paths: list[Path], jobs: int | None = None, progress: Callable[[str], None] | None = None
+    paths: list[Path],
+    jobs: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    pack_config: PackConfig | None = None,
 ) -> list[dict[str, Any]]:
     """Previews stacks, in parallel processes forked after the imports (so each stack costs only its run)."""
     import program  # noqa: F401  (imported once, before forking, for every worker)
@@ -230,11 +238,11 @@ def stack_documents(
         for index, path in enumerate(paths):
             if progress:
                 progress(f"[{index + 1}/{len(paths)}] {path.name}")
-            documents.append(_document_for(str(path)))
+            documents.append(_document_for(str(path), pack_config))
         return documents
     fork = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=fork, initializer=_start_worker) as pool:
-        futures = [pool.submit(_document_in_worker, str(path)) for path in paths]
+        futures = [pool.submit(_document_in_worker, str(path), pack_config) for path in paths]
         documents = []
         for index, (path, future) in enumerate(zip(paths, futures, strict=True)):
             documents.append(future.result())

@@ -214,8 +214,8 @@ def _head(documents: list[dict[str, Any]], diffs: dict[str, dict[str, Any]], aga
         lines += [
             "",
             "_Cost: monthly estimate in USD of what each stack declares on AWS (on-demand prices of the shipped "
-            "table, usage-based S3 and scheduler costs not included); ≥: some prices are unknown, the total is a "
-            "lower bound and the change that of the priced costs. `ops cost` shows every line._",
+            "table, usage-based S3, data transfer and scheduler costs not included); ≥: some prices are unknown, the "
+            "total is a lower bound and the change that of the priced costs. `ops cost` shows every line._",
         ]
     return lines
 
@@ -292,6 +292,8 @@ def _stack_section(
         if stack_diff is not None and "cost" in stack_diff:
             moved = stack_diff["cost"]["deltaMonthlyUsd"]
             month += f" ({signed(moved)} a month)" if round(moved, 2) else " (unchanged)"
+        if cost.get("budgetMonthlyUsd") is not None:
+            month += f"; budget {money(cost['budgetMonthlyUsd'])}/month"
         lines += ["", f"**Monthly cost (estimate, USD):** {month}"]
         if stack_diff is not None:
             lines += [f"- {move}" for move in cost_moves(stack_diff)]

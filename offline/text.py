@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -61,10 +62,11 @@ def cost_total(cost: dict[str, Any]) -> str:
 
 
 def cost_lines(cost: dict[str, Any]) -> list[str]:
-    """The document's `cost`: the stack's month, then each server's (those with something in AWS)."""
+    """The document's `cost`: the stack's month, then each server's (those in AWS, and those that are not,
+    saying so)."""
     lines = [
-        f"Monthly cost on AWS (estimate, USD, {cost['pricesBuilt']} prices; usage-based S3 and scheduler "
-        f"costs not included): {cost_total(cost)}"
+        f"Monthly cost on AWS (estimate, USD, {cost['pricesBuilt']} prices; usage-based S3, data transfer and "
+        f"scheduler costs not included): {cost_total(cost)}"
     ]
     if cost.get("budgetMonthlyUsd") is not None:
         lines.append(f"  budget: {usd(cost['budgetMonthlyUsd'])}/month (budget.monthlyUsd; see the guardrails)")
@@ -72,6 +74,8 @@ def cost_lines(cost: dict[str, Any]) -> list[str]:
     for name, server in cost["servers"].items():
         if server["monthlyUsd"] or server["priceUnknown"]:
             lines.append(f"  {name:<12} {cost_total(server)}  ({server['hoursBasis']})")
+        elif server["note"]:  # on-prem or local: nothing in AWS to price
+            lines.append(f"  {name:<12} {cost_total(server)}  ({server['note'].split(';')[0]})")
     return lines
 
 
@@ -81,7 +85,7 @@ def saving_usd(cost: dict[str, Any] | None, server: str) -> str:
     return f" ({usd(saving['savingMonthlyUsd'])}/month)" if saving else ""
 
 
-def render_text(document: dict[str, Any]) -> str:
+def render_text(document: dict[str, Any], pack_config: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     from offline.guardrails import Violation, render, rule_counts
 
     summary = document["summary"]
@@ -116,7 +120,7 @@ def render_text(document: dict[str, Any]) -> str:
         ]
     lines += ["", "Guardrails:"]
     violations = [Violation(**item) for item in document["policies"]]
-    counts = rule_counts(None, budget=(document.get("cost") or {}).get("budgetMonthlyUsd") is not None)
+    counts = rule_counts(pack_config, budget=(document.get("cost") or {}).get("budgetMonthlyUsd") is not None)
     lines += ["  " + line for line in render(document["stack"], violations, counts).splitlines()]
     lines += ["", "Outputs (secrets masked):"]
     rendered = yaml.safe_dump(document["outputs"], sort_keys=True, default_flow_style=False, width=120)

@@ -10,7 +10,7 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from constellab.naming import Server
@@ -65,6 +65,16 @@ def is_web_address(url: str) -> bool:
     except ValueError:  # e.g. `http://[::1` (an unclosed bracket), `http://host:x`
         return False
     return target.scheme in ("http", "https") and bool(target.hostname)
+
+
+def policy_config(given: str | None) -> dict[str, dict[str, Any]]:
+    """`--policy-config`'s pack configuration (empty without one), or a usage error naming the option."""
+    from offline import guardrails
+
+    try:
+        return guardrails.load_config(Path(given) if given else None)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--policy-config: {error}") from None
 
 
 def check_directory_can_be_made(given: str, argument: str) -> None:

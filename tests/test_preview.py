@@ -29,6 +29,8 @@ def test_preview_prints_the_tree_counts_and_masked_outputs():
     assert "docker:index/container:Container" in out
     assert "credentials: '[secret]'" in out
     assert "offline-placeholder" not in out and "mock-secret" not in out
+    # the on-prem hub is in the cost too, saying why it costs nothing here
+    assert "  hub          $0.00/month  (on-prem: the host is not in AWS, nothing to price)" in out
 
 
 def test_preview_json_lists_every_stack_with_masked_outputs():
@@ -51,7 +53,7 @@ def test_parallel_previews_match_previews_one_at_a_time():
 
 
 def test_a_preview_worker_frees_its_garbage_only_past_its_limit(monkeypatch):
-    def run_leaving_cycles(path: str) -> dict[str, str]:
+    def run_leaving_cycles(path: str, pack_config: object = None) -> dict[str, str]:
         for _ in range(2_000):
             cycle: list[object] = []
             cycle.append(cycle)
@@ -105,7 +107,7 @@ def test_the_preview_shows_each_stack_s_monthly_estimate_and_each_schedule_s_sav
     assert result.returncode == 0, result.stderr
     out = result.stdout
     # space 82.19 + hub 136.79 + lab1 70.78 + lab2 15.71 = 305.47 (tests/test_cost.py::test_acme_cloud_by_hand)
-    assert "; usage-based S3 and scheduler costs not included): $305.47/month\n" in out
+    assert "; usage-based S3, data transfer and scheduler costs not included): $305.47/month\n" in out
     assert "  lab1         $70.78/month  (scheduled: 55 h/week × 52/12 = 238.3 h/month" in out
     # lab1 saves (730 − 55 × 52/12) h × $0.1888 = $92.83; parked lab2 the whole 730 h × $0.0952 = $69.50
     assert "  lab1: 55.0 h, 67.3% ($92.83/month) saved" in out
@@ -220,3 +222,15 @@ def test_the_preview_reports_a_stack_over_its_budget_among_its_guardrails(tmp_pa
 
     text = render_text(document)
     assert "  budget: $200.00/month (budget.monthlyUsd; see the guardrails)" in text
+
+    # the pack configuration makes it mandatory in the preview too, as in `ops check`
+    config = tmp_path / "pack.json"
+    config.write_text('{"stack-within-budget": "mandatory"}')
+    result = run_ops("preview", "--stack", str(path), "--policy-config", str(config), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    [mandatory] = [v for v in json.loads(result.stdout)["stacks"][0]["policies"] if v["rule"] == BUDGET_RULE]
+    assert mandatory["level"] == "mandatory"
+    comment = run_ops("preview", "--stack", str(path), "--format", "markdown")
+    assert "**Monthly cost (estimate, USD):** $305.47/month; budget $200.00/month" in comment.stdout
+    bad = run_ops("preview", "--stack", "local", "--policy-config", str(tmp_path / "missing.json"))
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --policy-config: ")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import fnmatch
 import http.server
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +79,13 @@ def test_every_region_of_the_shipped_table_prices_every_fixed_cost_the_program_d
         (lambda t: t.update(currency="EUR"), "prices must be in USD"),
         (lambda t: t["regions"]["us-east-1"]["ec2"]["hourly"].update({"t3.large": "cheap"}), "t3.large has no price"),
         (lambda t: t["sources"].pop("karpenter"), "source 'karpenter' is not described"),
+        (lambda t: t["regions"]["us-east-1"]["ec2"].pop("source"), "region us-east-1: ec2 names no source"),
+        (
+            lambda t: t["regions"]["eu-west-3"]["cloudwatch"]["alarmMonth"].pop("source"),
+            "region eu-west-3: cloudwatch.alarmMonth names no source",
+        ),
+        (lambda t: t["sources"]["karpenter"].update(date="2026"), "source 'karpenter': its date is not a date"),
+        (lambda t: t["sources"]["karpenter"].pop("url"), "source 'karpenter': no address (url)"),
     ],
 )
 def test_a_table_that_is_not_one_is_refused_with_the_reason(tmp_path, change, message):
@@ -85,7 +93,7 @@ def test_a_table_that_is_not_one_is_refused_with_the_reason(tmp_path, change, me
     change(table)
     path = tmp_path / "prices.json"
     path.write_text(json.dumps(table))
-    with pytest.raises(prices.PriceTableError, match=message):
+    with pytest.raises(prices.PriceTableError, match=re.escape(message)):
         prices.load(path)
 
 
@@ -363,8 +371,14 @@ def test_a_region_the_price_list_does_not_offer_is_named(price_list_server, tmp_
     files.update(price_list_files())
     out = tmp_path / "prices.json"
     assert main(["prices", "refresh", "--endpoint", endpoint, "--region", "eu-south-2", "--out", str(out)]) == 1
-    assert "AmazonEC2 lists no region 'eu-south-2'" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "AmazonEC2 lists no region 'eu-south-2'" in error and f"(nothing was written to {out})" in error
     assert not out.exists()
+
+
+def test_show_names_the_out_option_when_the_table_it_gives_cannot_be_read(tmp_path, capsys):
+    assert main(["prices", "show", "--out", str(tmp_path / "missing.json")]) == 1
+    assert capsys.readouterr().err.startswith(f"error: --out {tmp_path / 'missing.json'}: ")
 
 
 def test_refresh_refuses_a_region_that_is_no_region_before_any_request(capsys):
@@ -386,3 +400,15 @@ def test_the_csv_reader_streams_rows_and_keeps_the_preamble(tmp_path: Path):
     rows = list(price_list.read_csv_offer(iter(text), "file", metadata))
     assert metadata["Publication Date"] == PUBLICATION and metadata["OfferCode"] == "AmazonVPC"
     assert [r["usageType"] for r in rows] == ["EUW3-PublicIPv4:InUseAddress", "EUW3-PublicIPv4:IdleAddress"]
+
+
+def test_a_rewritten_table_keeps_its_permissions_and_a_new_one_is_readable_by_all(tmp_path: Path):
+    table = {"schema": 1}
+    existing = tmp_path / "prices.json"
+    existing.write_text("{}")
+    existing.chmod(0o664)
+    price_list.write_table(existing, table)
+    assert existing.stat().st_mode & 0o777 == 0o664 and json.loads(existing.read_text()) == table
+    new = tmp_path / "new.json"
+    price_list.write_table(new, table)
+    assert new.stat().st_mode & 0o777 == 0o644

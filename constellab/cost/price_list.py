@@ -20,6 +20,7 @@ import fnmatch
 import io
 import json
 import os
+import stat
 import tempfile
 import urllib.error
 import urllib.request
@@ -239,7 +240,8 @@ def build_table(
                     kept += 1
             table["sources"][source] = {
                 "url": url,
-                "date": metadata.get("Publication Date", "unknown"),
+                # an offer names its publication time; without one, the day it was read
+                "date": metadata.get("Publication Date") or table["built"],
                 "what": f"AWS Price List bulk API: {service} in {region}, version {metadata.get('Version', '?')}",
             }
             say(f"[{step}/{steps}] {service} {region}: {rows:,} rows, {kept} prices kept")
@@ -251,9 +253,16 @@ def build_table(
 
 
 def write_table(path: Path, table: dict[str, Any]) -> None:
-    """Writes the table atomically: a temporary file beside it, then a rename (the old one stays until then)."""
+    """Writes the table atomically: a temporary file beside it, then a rename (the old one stays until then).
+    The new file keeps the old one's permissions (a new one is readable by all, as git checks files out):
+    mkstemp makes its file private."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o644
     descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(descriptor, mode)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             json.dump(table, handle, indent=1)
             handle.write("\n")

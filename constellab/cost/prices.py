@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 SCHEMA = 1
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+"""A source's `date` starts with the day (an offer file's publication time is a full timestamp)."""
 SHIPPED = Path(__file__).with_name("prices.json")
 """The table shipped with the toolkit (rebuilt by `./run ops prices refresh`)."""
 
@@ -131,9 +134,16 @@ def validate(data: object) -> PriceTable:
     sources = data.get("sources")
     if not isinstance(sources, dict):
         raise PriceTableError("the table describes no source ('sources')")
+    for key, source in sources.items():
+        if not isinstance(source, dict) or not str(source.get("url", "")).startswith(("http://", "https://")):
+            raise PriceTableError(f"source {key!r}: no address (url)")
+        if not ISO_DATE.match(str(source.get("date", ""))):
+            raise PriceTableError(f"source {key!r}: its date is not a date (YYYY-MM-DD): {source.get('date')!r}")
     for region, section in regions.items():
         if not isinstance(section, dict):
             raise PriceTableError(f"region {region}: not an object")
+        if unsourced := _unsourced(section):
+            raise PriceTableError(f"region {region}: {unsourced} names no source")
         hourly = section.get("ec2", {}).get("hourly", {}) if isinstance(section.get("ec2"), dict) else {}
         if not isinstance(hourly, dict):
             raise PriceTableError(f"region {region}: ec2.hourly is not an object")
@@ -144,6 +154,20 @@ def validate(data: object) -> PriceTable:
             if source not in sources:
                 raise PriceTableError(f"region {region}: source {source!r} is not described under 'sources'")
     return PriceTable(data)
+
+
+def _unsourced(section: dict[str, Any], path: str = "") -> str | None:
+    """The first price of a region's section (an object with a `value`, or the EC2 hours) without a source."""
+    if "hourly" in section.get("ec2", {}) and not isinstance(section["ec2"].get("source"), str):
+        return f"{path}ec2"
+    for key, node in section.items():
+        if not isinstance(node, dict) or key == "ec2":
+            continue
+        if "value" in node and not isinstance(node.get("source"), str):
+            return f"{path}{key}"
+        if found := _unsourced(node, f"{path}{key}."):
+            return found
+    return None
 
 
 def _sources_named(node: object) -> set[str]:

@@ -40,10 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from offline.engine import run_program
 
     paths = common.stack_files(args.stack, args.all)
-    try:
-        pack_config = guardrails.load_config(Path(args.policy_config) if args.policy_config else None)
-    except (OSError, ValueError) as error:
-        raise common.UsageError(f"--policy-config: {error}") from None
+    pack_config = common.policy_config(args.policy_config)
     failed = False
     if args.against is not None:
         failed |= check_removals(paths, args.against)

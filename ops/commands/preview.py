@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,11 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs", type=common.at_least_one, metavar="<n>", help="stacks previewed at once (default: cores)"
     )
+    parser.add_argument(
+        "--policy-config",
+        metavar="<file.json>",
+        help="guardrail levels and settings, as `ops check --policy-config` (and pulumi preview) takes them",
+    )
 
 
 def _check_options(args: argparse.Namespace) -> Path | None:
@@ -72,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from offline import documents
 
     out = _check_options(args)
+    pack_config = common.policy_config(args.policy_config)
     paths: list[Path] = []
     failed: list[str] = []
     for path in common.stack_files(args.stack, args.all):
@@ -105,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         if len(paths) > 1:
             print(message, file=sys.stderr, flush=True)
 
-    found = documents.stack_documents(paths, args.jobs, progress)
+    found = documents.stack_documents(paths, args.jobs, progress, pack_config)
     changes = None
     if before is not None:
         from offline.diff import diff
@@ -117,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             args.against,
             rerun=lambda stack, renewed, recomputed: documents.renewed_resources(by_stack[stack], renewed, recomputed),
         )
-    _print(args, found, changes, before, out)
+    _print(args, found, changes, before, out, pack_config)
     if failed:
         print(
             f"error: {len(failed)} stack(s) not previewed, their problems are above: {', '.join(failed)}",
@@ -133,6 +140,7 @@ def _print(
     changes: dict[str, Any] | None,
     before: dict[str, dict[str, Any] | None] | None,
     out: Path | None,
+    pack_config: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     from offline import diagram, report, text
     from ops import render_proxy
@@ -168,5 +176,5 @@ def _print(
             print(report.render_diff_text(changes))
             print()
         for document in found:
-            print(text.render_text(document))
+            print(text.render_text(document, pack_config))
             print()

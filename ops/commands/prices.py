@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             table = prices.load(path)
         except prices.PriceTableError as error:
-            raise common.CommandError(str(error)) from None
+            where = "--out " if args.out else ""
+            raise common.CommandError(f"{where}{error}") from None
         print(describe(table, path))
         return 0
     for region in args.region:
@@ -78,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
             args.endpoint or price_list.DEFAULT_ENDPOINT, regions, ALLOWED_INSTANCE_TYPES, progress
         )
     except (price_list.PriceListError, prices.PriceTableError) as error:
-        raise common.CommandError(f"{error} (the table at {path} is unchanged)") from None
+        kept = f"the table at {path} is unchanged" if path.exists() else f"nothing was written to {path}"
+        raise common.CommandError(f"{error} ({kept})") from None
     price_list.write_table(path, built)
     print(f"wrote {common.shown(path)}: {', '.join(sorted(built['regions']))}")
     return 0
