@@ -208,37 +208,77 @@ def _cost(document: dict[str, Any] | None) -> dict[str, Any] | None:
     return estimate.estimate(document, table, document.get("region")).brief(table.built)
 
 
+BOUNDS = ("exact", "atLeast", "atMost", "approximate")
+"""How a priced change relates to the real one: `exact` when both sides lack the same prices (or none);
+`atLeast` when only the new side adds costs without a price; `atMost` when only the base had some; else
+`approximate`."""
+
+
+def _unknown_items(side: dict[str, Any] | None) -> list[str] | None:
+    """A server's costs without a price (None: a base previewed before the items were listed, with some)."""
+    if side is None:
+        return []
+    items = side.get("unknownItems")
+    if isinstance(items, list):
+        return sorted(str(item) for item in items)
+    return [] if not side.get("priceUnknown") else None
+
+
+def _bound(before: list[str] | None, after: list[str] | None) -> str:
+    if before is None or after is None:
+        return "approximate"
+    if before == after:
+        return "exact"
+    if set(before) <= set(after):
+        return "atLeast"
+    if set(after) <= set(before):
+        return "atMost"
+    return "approximate"
+
+
+def _stack_bound(bounds: list[str]) -> str:
+    found = set(bounds) - {"exact"}
+    if not found:
+        return "exact"
+    return found.pop() if len(found) == 1 else "approximate"
+
+
 def cost_delta(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
     """How the monthly estimate moves from the base (`before`; None: a new stack) to now, per stack and per
-    server (only the servers whose month moves, or may: a price unknown on either side). `complete` is false
-    when either side has a price unknown: the delta is then that of the priced costs only."""
+    server (only the servers whose month moves, or may: a cost without a price that is not the same on both
+    sides). `bound` says how the priced change relates to the real one (`BOUNDS`); `complete` is whether it
+    is exact."""
     old, new = _cost(before), _cost(after)
     old_servers, new_servers = (old or {}).get("servers", {}), (new or {}).get("servers", {})
-    servers = []
+    servers, bounds = [], []
     for name in sorted(old_servers.keys() | new_servers.keys()):
-        sides = [side for side in (old_servers.get(name), new_servers.get(name)) if side is not None]
-        was = old_servers.get(name, {}).get("monthlyUsd")
-        now = new_servers.get(name, {}).get("monthlyUsd")
+        was_side, now_side = old_servers.get(name), new_servers.get(name)
+        was = (was_side or {}).get("monthlyUsd")
+        now = (now_side or {}).get("monthlyUsd")
         moved = round((now or 0.0) - (was or 0.0), 2)
-        unknown = any(side.get("priceUnknown") for side in sides)
+        bound = _bound(_unknown_items(was_side), _unknown_items(now_side))
+        bounds.append(bound)
         # a server that comes or goes with nothing to price (on-prem, or the shared part of a new stack) moves nothing
-        if moved != 0 or unknown or ((was is None) != (now is None) and (was or now)):
+        if moved != 0 or bound != "exact":
             servers.append(
                 {
                     "name": name,
                     "beforeMonthlyUsd": was,
                     "afterMonthlyUsd": now,
                     "deltaMonthlyUsd": moved,
-                    "complete": not unknown,
+                    "complete": bound == "exact",
+                    "bound": bound,
                 }
             )
     was_total = old["monthlyUsd"] if old else None
     now_total = new["monthlyUsd"] if new else None
+    bound = _stack_bound(bounds)
     return {
         "beforeMonthlyUsd": was_total,
         "afterMonthlyUsd": now_total,
         "deltaMonthlyUsd": round((now_total or 0.0) - (was_total or 0.0), 2),
-        "complete": all(side["complete"] for side in (old, new) if side is not None),
+        "complete": bound == "exact",
+        "bound": bound,
         "servers": servers,
     }
 

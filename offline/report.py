@@ -71,16 +71,32 @@ def cost_cell(document: dict[str, Any]) -> str:
     return ("" if cost["complete"] else "≥ ") + money(cost["monthlyUsd"])
 
 
-PRICED_ONLY = "priced costs only: a price is unknown"
+BOUND_MARKS = {"exact": "", "atLeast": "≥ ", "atMost": "≤ ", "approximate": "~ "}
+"""The summary table's mark of a change whose costs without a price are not the same on both sides."""
+
+BOUND_WORDS = {
+    "atLeast": "at least: the change adds costs without a price",
+    "atMost": "at most: the base had costs without a price",
+    "approximate": "priced costs only: costs without a price on both sides differ",
+}
+
+
+def _bound(cost: dict[str, Any]) -> str:
+    return str(cost.get("bound") or ("exact" if cost.get("complete", True) else "approximate"))
 
 
 def delta_cell(stack_diff: dict[str, Any] | None) -> str:
-    """A stack's monthly change in the summary table: `≥`-marked like its month when a price is unknown on
-    either side (the change is then that of the priced costs)."""
+    """A stack's monthly change in the summary table, marked (`BOUND_MARKS`) when it is a bound of the real one."""
     if stack_diff is None or "cost" not in stack_diff:
         return "–"
     cost = stack_diff["cost"]
-    return ("" if cost["complete"] else "≥ ") + signed(cost["deltaMonthlyUsd"])
+    return BOUND_MARKS[_bound(cost)] + signed(cost["deltaMonthlyUsd"])
+
+
+def bound_note(cost: dict[str, Any]) -> str:
+    """` (at least: …)` after a change that is not exact, nothing after an exact one."""
+    bound = _bound(cost)
+    return "" if bound == "exact" else f" ({BOUND_WORDS[bound]})"
 
 
 def cost_moves(stack_diff: dict[str, Any]) -> list[str]:
@@ -88,7 +104,7 @@ def cost_moves(stack_diff: dict[str, Any]) -> list[str]:
     price is unknown on either side."""
     return [
         f"{item['name']}: {money(item['beforeMonthlyUsd'])} → {money(item['afterMonthlyUsd'])} "
-        f"({signed(item['deltaMonthlyUsd'])}{'' if item.get('complete', True) else '; ' + PRICED_ONLY})"
+        f"({signed(item['deltaMonthlyUsd'])}{'' if _bound(item) == 'exact' else '; ' + BOUND_WORDS[_bound(item)]})"
         for item in stack_diff.get("cost", {}).get("servers", [])
     ]
 
@@ -214,8 +230,9 @@ def _head(documents: list[dict[str, Any]], diffs: dict[str, dict[str, Any]], aga
         lines += [
             "",
             "_Cost: monthly estimate in USD of what each stack declares on AWS (on-demand prices of the shipped "
-            "table, usage-based S3, data transfer and scheduler costs not included); ≥: some prices are unknown, the "
-            "total is a lower bound and the change that of the priced costs. `ops cost` shows every line._",
+            "table, usage-based S3, data transfer and scheduler costs not included); ≥ on a month: some prices are "
+            "unknown, it is a lower bound; ≥, ≤ or ~ on a change: it is at least, at most or about that, costs "
+            "without a price differing between the two sides. `ops cost` shows every line._",
         ]
     return lines
 
@@ -291,7 +308,11 @@ def _stack_section(
         month = f"{'at least ' if unknown else ''}{money(cost['monthlyUsd'])}/month{unknown}"
         if stack_diff is not None and "cost" in stack_diff:
             moved = stack_diff["cost"]["deltaMonthlyUsd"]
-            month += f" ({signed(moved)} a month)" if round(moved, 2) else " (unchanged)"
+            note = bound_note(stack_diff["cost"]).removeprefix(" (").removesuffix(")")
+            if round(moved, 2) or note:
+                month += f" ({signed(moved)} a month{'; ' + note if note else ''})"
+            else:
+                month += " (unchanged)"
         if cost.get("budgetMonthlyUsd") is not None:
             month += f"; budget {money(cost['budgetMonthlyUsd'])}/month"
         lines += ["", f"**Monthly cost (estimate, USD):** {month}"]
@@ -354,10 +375,9 @@ def render_diff_text(diff: dict[str, Any]) -> str:
         lines.append(f"  {stack['stack']}: {counts} — {verdict(stack)}")
         if "cost" in stack:
             cost = stack["cost"]
-            priced = "" if cost["complete"] else " (priced costs only: some prices are unknown)"
             lines.append(
                 f"    cost: {money(cost['beforeMonthlyUsd'])} → {money(cost['afterMonthlyUsd'])} a month, "
-                f"{signed(cost['deltaMonthlyUsd'])}{priced}"
+                f"{signed(cost['deltaMonthlyUsd'])}{bound_note(cost)}"
             )
             lines += [f"      {move}" for move in cost_moves(stack)]
         for item in stack["dangerous"]:

@@ -239,13 +239,13 @@ def test_a_stack_over_its_budget_is_advisory_with_the_estimate_and_the_fix_and_m
     advisory = ops_check("--stack", str(path), "--format", "json")
     assert advisory.returncode == 0, advisory.stderr
     [violation] = [v for v in json.loads(advisory.stdout)["acme-cloud"] if v["rule"] == guardrails.BUDGET_RULE]
-    # $305.47 (tests/test_cost.py::test_acme_cloud_by_hand) − $150 = $155.47 over
+    # $305.46 (tests/test_cost.py::test_acme_cloud_by_hand) − $150 = $155.46 over
     assert violation["level"] == "advisory" and violation["urn"].endswith(
         "::pulumi:pulumi:Stack::constellab-acme-cloud"
     )
     assert violation["message"].startswith(
-        "the estimate, $305.47/month, is over the budget of "
-        "$150.00/month (budget.monthlyUsd) by $155.47: lower it (smaller instance types,"
+        "the estimate, $305.46/month, is over the budget of "
+        "$150.00/month (budget.monthlyUsd) by $155.46: lower it (smaller instance types,"
     )
     assert "`ops cost --stack acme-cloud` shows every line) or raise budget.monthlyUsd" in violation["message"]
     config = tmp_path / "pack.json"
@@ -281,14 +281,14 @@ def test_an_estimate_below_the_budget_with_prices_unknown_says_it_is_a_lower_bou
     [violation] = [v for v in json.loads(result.stdout)["acme-cloud"] if v["rule"] == guardrails.BUDGET_RULE]
     assert violation["level"] == "advisory"
     assert violation["message"].startswith(
-        "the estimate, at least $260.47/month (1 price unknown: a lower bound), is below the budget of "
+        "the estimate, at least $260.46/month (1 price unknown: a lower bound), is below the budget of "
         "$1,000.00/month (budget.monthlyUsd), but it is a lower bound"
     )
-    # $305.47 without lab1's t3.xlarge hours (238.333 h × $0.1888 = $45.00): $260.47, and the unknown hours
+    # $305.46 without lab1's t3.xlarge hours (238.333 h × $0.1888 = $45.00): $260.46, and the unknown hours
     over = ops_check("--stack", str(budgeted(tmp_path, "acme-cloud", 200, "c7i.metal-24xl")), "--format", "json")
     [violation] = [v for v in json.loads(over.stdout)["acme-cloud"] if v["rule"] == guardrails.BUDGET_RULE]
     assert (
-        "the estimate, at least $260.47/month (1 price unknown: a lower bound), is already over" in violation["message"]
+        "the estimate, at least $260.46/month (1 price unknown: a lower bound), is already over" in violation["message"]
     )
 
 

@@ -80,11 +80,11 @@ def test_an_always_on_server_pays_730_hours_its_volumes_its_address_and_its_alar
     cost = estimate.estimate(document({"hub": ALWAYS_ON}, cloud_server("hub", "t3.large")), TABLE)
     hub = cost.server("hub")
     assert hub.instance_hours == 730
-    # 730 h × $0.0832 + (30 + 100) GB × $0.08 + 730 h × $0.005 + 1 alarm × $0.10
-    # = 60.736 + 10.40 + 3.65 + 0.10 = 74.886
-    assert hub.monthly == pytest.approx(730 * T3_LARGE_US + 130 * GP3_US + 730 * IPV4 + ALARM_US)
-    assert hub.monthly == pytest.approx(74.886)
-    # the stack's month is the sum of its servers' months as shown, in cents
+    # each line in cents, as a bill shows it: 730 h × $0.0832 = 60.74, 30 GB × $0.08 = 2.40 (root),
+    # 100 GB × $0.08 = 8.00 (data), 730 h × $0.005 = 3.65 (address), 1 alarm × $0.10: 74.89
+    assert [line.monthly for line in hub.lines if line.kind == "fixed"] == [60.74, 2.40, 0.10, 8.00, 3.65]
+    assert hub.monthly == 74.89
+    # the stack's month is the sum of its servers' months as shown
     assert cost.complete and cost.monthly == 74.89
     assert hub.saving is None
 
@@ -96,8 +96,8 @@ def test_a_scheduled_lab_runs_its_weekly_hours_times_52_over_12_and_shows_its_sa
     assert lab.instance_hours == pytest.approx(238.3333, abs=1e-4)
     instance = lab.lines[0]
     assert instance.item == "EC2 t3.xlarge (Linux, on-demand)"
-    # 238.333 h × $0.1664 = $39.659
-    assert instance.monthly == pytest.approx(55 * 52 / 12 * T3_XLARGE_US) == pytest.approx(39.6587, abs=1e-4)
+    # 238.333 h × $0.1664 = $39.659, $39.66 in cents
+    assert instance.monthly == round(55 * 52 / 12 * T3_XLARGE_US, 2) == 39.66
     # always on: 730 h × $0.1664 = $121.472; saving = (730 − 238.333) × $0.1664 = $81.813
     assert lab.saving is not None
     assert lab.saving.always_on_monthly == pytest.approx(121.472)
@@ -105,17 +105,19 @@ def test_a_scheduled_lab_runs_its_weekly_hours_times_52_over_12_and_shows_its_sa
     # the share of the always-on cost saved, 491.667 / 730 = 67.4%, is a little above the share of the week
     # stopped (the preview's savingPercent, 1 − 55/168 = 67.3%): a full week × 52/12 is 728 h, not 730
     assert round(lab.saving.percent, 1) == 67.4 and round(100 * (1 - 55 / 168), 1) == 67.3
-    assert "55 h/week × 52/12 = 238.3 h/month" in lab.hours_basis
+    assert "55 h/week × 52/12 = 238.33 h/month" in lab.hours_basis
 
 
 def test_a_schedule_change_moves_the_estimate_by_the_changed_hours():
     servers = {"lab": SCHEDULED}
     before = estimate.estimate(document(servers, cloud_server("lab", "t3.xlarge"), schedules={"lab": 55}), TABLE)
     after = estimate.estimate(document(servers, cloud_server("lab", "t3.xlarge"), schedules={"lab": 60}), TABLE)
-    # 5 more hours a week: 5 × 52/12 = 21.667 h × $0.1664 = $3.605 more a month, nothing else moves
+    # 5 more hours a week: 5 × 52/12 = 21.667 h × $0.1664 = $3.605 more a month, nothing else moves: the instance
+    # line goes from 238.333 h × $0.1664 = 39.66 to 260 h × $0.1664 = 43.26 (in cents)
     moved = after.server("lab").monthly - before.server("lab").monthly
-    assert moved == pytest.approx(5 * WEEKS_PER_MONTH * T3_XLARGE_US) == pytest.approx(3.6053, abs=1e-4)
-    # the stacks' months, in cents: 39.659 + 10.40 + 3.65 + 0.10 = 53.809 → 53.81 before, 57.414 → 57.41 after
+    assert round(moved, 2) == 3.60
+    assert round(5 * WEEKS_PER_MONTH * T3_XLARGE_US, 4) == 3.6053
+    # the stacks' months: 39.66 + 2.40 + 8.00 + 3.65 + 0.10 = 53.81 before, 43.26 + 14.15 = 57.41 after
     assert (before.monthly, after.monthly) == (53.81, 57.41)
 
 
@@ -182,9 +184,14 @@ def test_detailed_monitoring_bills_seven_metrics_for_the_hours_the_instance_runs
 
     # always on: 7 metrics × $0.30 = $2.10 a month (AWS's own example)
     assert monitoring(monitored(ALWAYS_ON)).monthly == pytest.approx(7 * METRIC) == pytest.approx(2.10)
-    # scheduled 55 h/week: 7 × 238.333 h / 730 h × $0.30 = $0.6856, prorated by the hour like the instance
+    # scheduled 55 h/week: 7 × 238.333 h / 730 h × $0.30 = $0.6856, prorated by the hour like the instance: $0.69
     line = monitoring(monitored(SCHEDULED, {"lab": 55}))
-    assert line.monthly == pytest.approx(7 * 55 * WEEKS_PER_MONTH / 730 * METRIC) == pytest.approx(0.6856, abs=1e-4)
+    assert line.monthly == round(7 * 55 * WEEKS_PER_MONTH / 730 * METRIC, 2) == 0.69
+    # its schedule saves the instance and the metrics for the hours it does not run:
+    # (730 − 238.333) h × ($0.0832 + 7 × $0.30 / 730) = 491.667 × 0.086077 = $42.32
+    saving = monitored(SCHEDULED, {"lab": 55}).saving
+    assert saving is not None and round(saving.monthly, 2) == round(491.6667 * (T3_LARGE_US + 7 * METRIC / 730), 2)
+    assert round(saving.monthly, 2) == 42.32
     # parked: no metric is sent, nothing billed, even where the price is unknown
     parked = monitored(PARKED, {"lab": 16}, region="ap-south-2")
     assert monitoring(parked).monthly == 0 and monitoring(parked).kind == "fixed"
@@ -269,31 +276,43 @@ def test_a_new_lab_in_a_pull_request_shows_its_monthly_delta():
     # the new lab: 238.333 h × $0.1664 + 130 GB × $0.08 + 730 h × $0.005 = 39.659 + 10.40 + 3.65 = 53.709
     assert delta["deltaMonthlyUsd"] == round(55 * 52 / 12 * T3_XLARGE_US + 130 * GP3_US + 730 * IPV4, 2) == 53.71
     assert delta["servers"] == [
-        {"name": "lab", "beforeMonthlyUsd": None, "afterMonthlyUsd": 53.71, "deltaMonthlyUsd": 53.71, "complete": True}
-    ]
-
-
-def test_a_server_whose_price_is_unknown_on_either_side_says_its_delta_is_of_the_priced_costs_only():
-    before = document({"hub": ALWAYS_ON}, cloud_server("hub", "t3.large"))
-    after = document({"hub": ALWAYS_ON}, cloud_server("hub", "t3.enormous"))
-    delta = cost_delta(
-        {"cost": estimate.estimate(before, TABLE).brief("t")}, {"cost": estimate.estimate(after, TABLE).brief("t")}
-    )
-    # the priced costs drop by the t3.large hours (730 h × $0.0832 = $60.74), not the server's real change
-    assert delta["servers"] == [
         {
-            "name": "hub",
-            "beforeMonthlyUsd": 74.89,
-            "afterMonthlyUsd": 14.15,
-            "deltaMonthlyUsd": -60.74,
-            "complete": False,
+            "name": "lab",
+            "beforeMonthlyUsd": None,
+            "afterMonthlyUsd": 53.71,
+            "deltaMonthlyUsd": 53.71,
+            "complete": True,
+            "bound": "exact",
         }
     ]
-    assert delta["complete"] is False
+
+
+def cost_of(server: str, instance_type: str, power: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A document's `cost` with one server of this instance type (us-east-1, the shipped table)."""
+    doc = document({server: power or ALWAYS_ON}, cloud_server(server, instance_type))
+    return {"cost": estimate.estimate(doc, TABLE).brief("t")}
+
+
+def test_a_delta_says_how_it_bounds_the_real_change_when_costs_have_no_price():
+    # t3.large → t3.enormous (no price): the priced costs drop by the t3.large hours (730 h × $0.0832 = $60.74);
+    # the real change adds the unknown hours to that, so it is at least −$60.74
+    delta = cost_delta(cost_of("hub", "t3.large"), cost_of("hub", "t3.enormous"))
+    [hub] = delta["servers"]
+    assert (hub["beforeMonthlyUsd"], hub["afterMonthlyUsd"], hub["deltaMonthlyUsd"]) == (74.89, 14.15, -60.74)
+    assert (hub["complete"], hub["bound"], delta["complete"], delta["bound"]) == (False, "atLeast", False, "atLeast")
     assert render_cost_moves({"cost": delta}) == [
-        "hub: $74.89 → $14.15 (−$60.74; priced costs only: a price is unknown)"
+        "hub: $74.89 → $14.15 (−$60.74; at least: the change adds costs without a price)"
     ]
     assert delta_cell({"cost": delta}) == "≥ −$60.74"
+    # the other way: the base had the unknown hours, so the real change is at most +$60.74
+    back = cost_delta(cost_of("hub", "t3.enormous"), cost_of("hub", "t3.large"))
+    assert (back["bound"], delta_cell({"cost": back})) == ("atMost", "≤ +$60.74")
+    # one unknown type for another: only the priced part is known, in neither direction
+    other = cost_delta(cost_of("hub", "t3.enormous"), cost_of("hub", "t3.gigantic"))
+    assert (other["bound"], delta_cell({"cost": other})) == ("approximate", "~ $0.00")
+    # the same unknown on both sides, nothing else moving: the change is exactly nothing, and not listed
+    same = cost_delta(cost_of("hub", "t3.enormous"), cost_of("hub", "t3.enormous"))
+    assert (same["bound"], same["servers"], delta_cell({"cost": same})) == ("exact", [], "$0.00")
     # an on-prem server coming with a new stack moves nothing: it is not listed
     onprem = {"role": "hub", "placement": "onPrem", "power": "always on"}
     new_stack = cost_delta(None, {"cost": estimate.estimate(document({"hub": onprem}, []), TABLE).brief("t")})
@@ -343,34 +362,44 @@ def test_acme_cloud_by_hand(shipped):
     # eu-west-3 (SkyPilot's catalog of the Price List): t3.large $0.0944, m6i.large $0.112, t3.xlarge $0.1888,
     # m7g.large $0.0952 an hour; every public IPv4 address 730 h × $0.005 = $3.65; from AWS's eu-west-3 offer
     # files: gp3 $0.0928 per GB-month, a standard alarm $0.10 a month. Every cloud server has a 30 GB gp3 root
-    # and detailed monitoring: 7 metrics × $0.30 = $2.10 a month when always on, prorated by running hours.
-    space = 730 * 0.0944 + (30 + 50) * 0.0928 + 3.65 + 0.10 + 2.10  # 68.912 + 7.424 + 3.65 + 0.10 + 2.10 = 82.186
-    hub = 730 * 0.112 + (30 + 500) * 0.0928 + 3.65 + 0.10 + 2.10  # 81.76 + 49.184 + 3.65 + 0.10 + 2.10 = 136.794
-    # Mon-Fri 08:00-19:00 = 55 h/week × 52/12 = 238.333 h: 44.997 + 230 GB × $0.0928 = 21.344, + 3.65 + 0.10,
-    # + monitoring 7 × 238.333/730 × $0.30 = 0.6856: 70.777
-    lab1 = 55 * 52 / 12 * 0.1888 + (30 + 200) * 0.0928 + 3.65 + 0.10 + 7 * (55 * 52 / 12) / 730 * 0.30
-    # parked: no instance hours, no alarm, no metrics; its volumes and address are still billed: 12.064 + 3.65
-    lab2 = 0 * 0.0952 + (30 + 100) * 0.0928 + 3.65
-    assert cost.server("space").monthly == pytest.approx(space)
-    assert cost.server("hub").monthly == pytest.approx(hub)
-    assert cost.server("lab1").monthly == pytest.approx(lab1)
-    assert cost.server("lab2").monthly == pytest.approx(lab2)
-    assert round(cost.monthly, 2) == 305.47  # 82.186 + 136.794 + 70.777 + 15.714 = 305.471
+    # (30 × 0.0928 = 2.784 → 2.78) and detailed monitoring: 7 metrics × $0.30 = $2.10 a month when always on,
+    # prorated by running hours. Each line is in cents, as a bill shows it, and a server's month is their sum.
+    space = [
+        round(730 * 0.0944, 2),  # 68.91
+        2.78,
+        2.10,
+        0.10,
+        round(50 * 0.0928, 2),  # 4.64
+        3.65,
+    ]  # 82.18
+    hub = [round(730 * 0.112, 2), 2.78, 2.10, 0.10, round(500 * 0.0928, 2), 3.65]  # 81.76 + … + 46.40 = 136.79
+    # Mon-Fri 08:00-19:00 = 55 h/week × 52/12 = 238.333 h: 238.333 × 0.1888 = 45.00; monitoring 7 × 238.333/730
+    # × $0.30 = 0.69; 200 GB × $0.0928 = 18.56
+    lab1 = [round(55 * 52 / 12 * 0.1888, 2), 2.78, round(7 * (55 * 52 / 12) / 730 * 0.30, 2), 0.10, 18.56, 3.65]
+    # parked: no instance hours, no alarm, no metrics; its volumes and address are still billed: 100 GB = 9.28
+    lab2 = [0.0, 2.78, 0.0, round(100 * 0.0928, 2), 3.65]
+    for name, lines in (("space", space), ("hub", hub), ("lab1", lab1), ("lab2", lab2)):
+        assert [line.monthly for line in cost.server(name).lines if line.kind == "fixed"] == lines, name
+    assert [cost.server(name).monthly for name in ("space", "hub", "lab1", "lab2")] == [82.18, 136.79, 70.78, 15.71]
+    assert cost.monthly == 305.46  # 82.18 + 136.79 + 70.78 + 15.71
     assert cost.unknown == 0 and cost.complete
-    # lab1's schedule saves (730 − 238.333) h × $0.1888 = $92.83; parking lab2 saves 730 h × $0.0952 = $69.50
-    assert round(cost.server("lab1").saving.monthly, 2) == 92.83
-    assert round(cost.server("lab2").saving.monthly, 2) == 69.50
+    # lab1's schedule saves its instance and metrics for (730 − 238.333) h: 491.667 × ($0.1888 + 7 × $0.30 / 730)
+    # = $94.24; parking lab2 saves 730 h × ($0.0952 + 7 × $0.30 / 730) = 69.50 + 2.10 = $71.60
+    assert round(cost.server("lab1").saving.monthly, 2) == round((730 - 55 * 52 / 12) * (0.1888 + 2.1 / 730), 2)
+    assert round(cost.server("lab1").saving.monthly, 2) == 94.24
+    assert round(cost.server("lab2").saving.monthly, 2) == 71.60
 
 
 def test_biolab_hybrid_by_hand(shipped):
     cost = shipped["biolab-hybrid"]
     assert cost.region == "eu-central-1"
-    # analysis: c6i.2xlarge $0.388/h × 73 h/week × 52/12 = 316.333 h → 122.737
-    #   + gp3 $0.0952 × (30 GB root + 150 GB data) = 17.136, + 730 h × $0.005 = 3.65, + its alarm $0.10,
-    #   + detailed monitoring 7 × 316.333/730 × $0.30 = 0.91
-    analysis = 73 * 52 / 12 * 0.388 + 180 * 0.0952 + 3.65 + 0.10 + 7 * (73 * 52 / 12) / 730 * 0.30
-    assert cost.server("analysis").monthly == pytest.approx(analysis)
-    assert round(cost.monthly, 2) == 144.53  # 122.737 + 17.136 + 3.65 + 0.10 + 0.91 = 144.533
+    # analysis: c6i.2xlarge $0.388/h × 73 h/week × 52/12 = 316.333 h → 122.74; gp3 $0.0952 × 30 GB root = 2.86
+    # (2.856); detailed monitoring 7 × 316.333/730 × $0.30 = 0.91; its alarm $0.10; 150 GB data = 14.28;
+    # 730 h × $0.005 = 3.65
+    lines = [round(73 * 52 / 12 * 0.388, 2), 2.86, round(7 * (73 * 52 / 12) / 730 * 0.30, 2), 0.10, 14.28, 3.65]
+    assert [line.monthly for line in cost.server("analysis").lines if line.kind == "fixed"] == lines
+    assert cost.server("analysis").monthly == 144.54  # 122.74 + 2.86 + 0.91 + 0.10 + 14.28 + 3.65
+    assert cost.monthly == 144.54
     assert cost.unknown == 0 and cost.complete
     assert cost.server("hub").monthly == 0 and cost.server("hub").note.startswith("on-prem")
 
@@ -388,7 +417,7 @@ def test_pharma_onprem_and_local_cost_nothing_in_aws(shipped):
 def test_the_json_form_holds_every_line_with_its_arithmetic(shipped):
     data = json.loads(render.render_json([shipped["acme-cloud"]], TABLE))
     stack = data["stacks"][0]
-    assert (stack["monthlyUsd"], stack["priceUnknown"], stack["complete"]) == (305.47, 0, True)
+    assert (stack["monthlyUsd"], stack["priceUnknown"], stack["complete"]) == (305.46, 0, True)
     lab1 = next(server for server in stack["servers"] if server["name"] == "lab1")
     instance = lab1["lines"][0]
     assert (instance["quantity"], instance["unit"], instance["unitPriceUsd"], instance["monthlyUsd"]) == (
@@ -397,5 +426,5 @@ def test_the_json_form_holds_every_line_with_its_arithmetic(shipped):
         0.1888,
         45.0,
     )
-    assert lab1["saving"]["savingMonthlyUsd"] == 92.83
+    assert lab1["saving"]["savingMonthlyUsd"] == 94.24
     assert data["prices"]["sources"]["skypilot"]["url"].startswith("https://github.com/skypilot-org/")

@@ -106,12 +106,13 @@ def test_the_preview_shows_each_stack_s_monthly_estimate_and_each_schedule_s_sav
     result = run_ops("preview", "--stack", "acme-cloud")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    # space 82.19 + hub 136.79 + lab1 70.78 + lab2 15.71 = 305.47 (tests/test_cost.py::test_acme_cloud_by_hand)
-    assert "; usage-based S3, data transfer and scheduler costs not included): $305.47/month\n" in out
-    assert "  lab1         $70.78/month  (scheduled: 55 h/week × 52/12 = 238.3 h/month" in out
-    # lab1 saves (730 − 55 × 52/12) h × $0.1888 = $92.83; parked lab2 the whole 730 h × $0.0952 = $69.50
-    assert "  lab1: 55.0 h, 67.3% ($92.83/month) saved" in out
-    assert "  lab2: 0.0 h, 100.0% ($69.50/month) saved" in out
+    # space 82.19 + hub 136.79 + lab1 70.78 + lab2 15.71 = 305.46 (tests/test_cost.py::test_acme_cloud_by_hand)
+    assert "; usage-based S3, data transfer and scheduler costs not included): $305.46/month\n" in out
+    assert "  lab1         $70.78/month  (scheduled: 55 h/week × 52/12 = 238.33 h/month" in out
+    # lab1 saves its instance and metrics for (730 − 55 × 52/12) h: 491.667 × ($0.1888 + 7 × $0.30 / 730) = $94.24;
+    # parked lab2 the whole 730 h × ($0.0952 + 7 × $0.30 / 730) = $71.60
+    assert "  lab1: 55.0 h, 67.3% ($94.24/month) saved" in out
+    assert "  lab2: 0.0 h, 100.0% ($71.60/month) saved" in out
 
 
 def test_the_json_preview_carries_the_region_and_the_estimate_whose_saving_agrees_with_the_schedule():
@@ -120,7 +121,7 @@ def test_the_json_preview_carries_the_region_and_the_estimate_whose_saving_agree
     stack = json.loads(result.stdout)["stacks"][0]
     assert stack["region"] == "eu-west-3"
     cost = stack["cost"]
-    assert (cost["monthlyUsd"], cost["complete"], cost["priceUnknown"]) == (305.47, True, 0)
+    assert (cost["monthlyUsd"], cost["complete"], cost["priceUnknown"]) == (305.46, True, 0)
     # 730 h × $0.112 + (30 + 500) GB × $0.0928 + 730 h × $0.005 + 1 alarm × $0.10 + 7 metrics × $0.30
     # = 81.76 + 49.184 + 3.65 + 0.10 + 2.10 = 136.794
     assert cost["servers"]["hub"]["monthlyUsd"] == 136.79
@@ -185,19 +186,19 @@ def test_against_a_git_ref_a_new_lab_shows_its_monthly_delta_in_every_format(tmp
         return result.stdout
 
     # lab3 always on: 730 h × $0.0944 (t3.large, eu-west-3) + (30 GB root + 50 GB data) × $0.0928 (gp3) + 730 h ×
-    # $0.005 (its address) + 7 metrics × $0.30 = 68.912 + 7.424 + 3.65 + 2.10 = $82.086 a month (an always-on lab
-    # has no idle alarm)
+    # $0.005 (its address) + 7 metrics × $0.30 = 68.91 + 2.78 + 4.64 + 3.65 + 2.10 = $82.08 a month, each line
+    # in cents (an always-on lab has no idle alarm)
     report = json.loads(preview_against("json"))
     jsonschema.validate(report, SCHEMA)
     cost = report["diff"]["stacks"][0]["cost"]
-    # the stack's month is the sum of its servers' (in cents): 305.47 before, 305.47 + 82.09 = 387.56 after
+    # the stack's month is the sum of its servers' (in cents): 305.46 before, 305.46 + 82.08 = 387.54 after
     assert (cost["deltaMonthlyUsd"], cost["servers"][0]["name"], cost["servers"][0]["deltaMonthlyUsd"]) == (
-        82.09,
+        82.08,
         "lab3",
-        82.09,
+        82.08,
     )
-    assert "      lab3: – → $82.09 (+$82.09)" in preview_against("text")
-    assert " | $387.56 | +$82.09 |" in preview_against("markdown")
+    assert "      lab3: – → $82.08 (+$82.08)" in preview_against("text")
+    assert " | $387.54 | +$82.08 |" in preview_against("markdown")
 
 
 def test_the_preview_reports_a_stack_over_its_budget_among_its_guardrails(tmp_path):
@@ -214,9 +215,9 @@ def test_the_preview_reports_a_stack_over_its_budget_among_its_guardrails(tmp_pa
     document = preview.stack_document(run_program(path))
 
     [violation] = [v for v in document["policies"] if v["rule"] == BUDGET_RULE]
-    # $305.47 a month against $200: $105.47 over
+    # $305.46 a month against $200: $105.46 over
     assert violation["level"] == "advisory" and "is over the budget of $200.00/month" in violation["message"]
-    assert "by $105.47" in violation["message"]
+    assert "by $105.46" in violation["message"]
     assert document["cost"]["budgetMonthlyUsd"] == 200
     from offline.text import render_text
 
@@ -231,6 +232,6 @@ def test_the_preview_reports_a_stack_over_its_budget_among_its_guardrails(tmp_pa
     [mandatory] = [v for v in json.loads(result.stdout)["stacks"][0]["policies"] if v["rule"] == BUDGET_RULE]
     assert mandatory["level"] == "mandatory"
     comment = run_ops("preview", "--stack", str(path), "--format", "markdown")
-    assert "**Monthly cost (estimate, USD):** $305.47/month; budget $200.00/month" in comment.stdout
+    assert "**Monthly cost (estimate, USD):** $305.46/month; budget $200.00/month" in comment.stdout
     bad = run_ops("preview", "--stack", "local", "--policy-config", str(tmp_path / "missing.json"))
     assert bad.returncode == 2 and bad.stderr.startswith("error: --policy-config: ")

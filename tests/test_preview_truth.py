@@ -364,22 +364,30 @@ def test_a_new_lab_in_a_pull_request_shows_its_monthly_delta_in_json_text_and_ma
     result = compare(shipped, path)
 
     # lab3, always on in eu-west-3: 730 h × $0.0944 (t3.large) + (30 GB root + 50 GB data) × $0.0928 (gp3) + 730 h ×
-    # $0.005 (its address) + 7 metrics × $0.30 (detailed monitoring) = 68.912 + 7.424 + 3.65 + 2.10 = 82.086
+    # $0.005 (its address) + 7 metrics × $0.30 (detailed monitoring) = 68.91 + 2.78 + 4.64 + 3.65 + 2.10 = 82.08,
+    # each line in cents
     cost = result["cost"]
     assert cost["servers"] == [
-        {"name": "lab3", "beforeMonthlyUsd": None, "afterMonthlyUsd": 82.09, "deltaMonthlyUsd": 82.09, "complete": True}
+        {
+            "name": "lab3",
+            "beforeMonthlyUsd": None,
+            "afterMonthlyUsd": 82.08,
+            "deltaMonthlyUsd": 82.08,
+            "complete": True,
+            "bound": "exact",
+        }
     ]
-    # the stack's month is the sum of its servers' months in cents: 305.47 before, 305.47 + 82.09 = 387.56 after
-    assert (cost["beforeMonthlyUsd"], cost["afterMonthlyUsd"]) == (305.47, 387.56)
-    assert cost["deltaMonthlyUsd"] == 82.09 and cost["complete"] is True
+    # the stack's month is the sum of its servers' months in cents: 305.46 before, 305.46 + 82.08 = 387.54 after
+    assert (cost["beforeMonthlyUsd"], cost["afterMonthlyUsd"]) == (305.46, 387.54)
+    assert cost["deltaMonthlyUsd"] == 82.08 and cost["complete"] is True
     text = render_diff_text({"against": "origin/main", "stacks": [result]})
-    assert "    cost: $305.47 → $387.56 a month, +$82.09\n" in text
-    assert "      lab3: – → $82.09 (+$82.09)" in text
+    assert "    cost: $305.46 → $387.54 a month, +$82.08\n" in text
+    assert "      lab3: – → $82.08 (+$82.08)" in text
     comment = markdown([stack_document(run_program(path))], {"against": "origin/main", "stacks": [result]})
     assert "| verdict | cost/month | Δ cost/month |" in comment
-    assert " | $387.56 | +$82.09 |" in comment
-    assert "**Monthly cost (estimate, USD):** $387.56/month (+$82.09 a month)" in comment
-    assert "- lab3: – → $82.09 (+$82.09)" in comment
+    assert " | $387.54 | +$82.08 |" in comment
+    assert "**Monthly cost (estimate, USD):** $387.54/month (+$82.08 a month)" in comment
+    assert "- lab3: – → $82.08 (+$82.08)" in comment
 
 
 def test_a_schedule_change_moves_the_estimate_by_the_changed_hours_times_the_hourly_price(shipped, tmp_path):
@@ -392,7 +400,14 @@ def test_a_schedule_change_moves_the_estimate_by_the_changed_hours_times_the_hou
     # and its detailed monitoring for those hours, 7 × 21.667 h / 730 h × $0.30 = $0.0623: $4.153; lab1
     # (test_cost.py::test_acme_cloud_by_hand) moves from 70.777 to 74.930, whose rounded figures are 4.15 apart
     assert result["cost"]["servers"] == [
-        {"name": "lab1", "beforeMonthlyUsd": 70.78, "afterMonthlyUsd": 74.93, "deltaMonthlyUsd": 4.15, "complete": True}
+        {
+            "name": "lab1",
+            "beforeMonthlyUsd": 70.78,
+            "afterMonthlyUsd": 74.93,
+            "deltaMonthlyUsd": 4.15,
+            "complete": True,
+            "bound": "exact",
+        }
     ]
     extra_hours = 5 * 52 / 12
     assert result["cost"]["deltaMonthlyUsd"] == pytest.approx(extra_hours * (0.1888 + 7 / 730 * 0.30), abs=0.01)

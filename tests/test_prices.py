@@ -7,6 +7,7 @@ from __future__ import annotations
 import fnmatch
 import http.server
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -85,6 +86,7 @@ def test_every_region_of_the_shipped_table_prices_every_fixed_cost_the_program_d
             "region eu-west-3: cloudwatch.alarmMonth names no source",
         ),
         (lambda t: t["sources"]["karpenter"].update(date="2026"), "source 'karpenter': its date is not a date"),
+        (lambda t: t["sources"]["karpenter"].update(date="2026-13-45"), "source 'karpenter': its date is not a date"),
         (lambda t: t["sources"]["karpenter"].pop("url"), "source 'karpenter': no address (url)"),
     ],
 )
@@ -106,7 +108,7 @@ HEADER = (
     '"SKU","OfferTermCode","RateCode","TermType","PriceDescription","EffectiveDate","StartingRange",'
     '"EndingRange","Unit","PricePerUnit","Currency","Product Family","serviceCode","Location","Instance Type",'
     '"Tenancy","Operating System","License Model","usageType","CapacityStatus","Pre Installed S/W",'
-    '"Volume API Name","Volume Type","Location Type"'
+    '"Volume API Name","Volume Type","Location Type","From Location Type"'
 )
 
 
@@ -230,6 +232,16 @@ SERVICE_ROWS = {
             StartingRange="10240",
         ),
         row("OnDemand", "GB", "0.0200000000", "Data Transfer", usageType="EUW3-EUC1-AWS-Out-Bytes"),
+        # the data transfer offer names where a price applies in `From Location Type`, and has no `Location Type`
+        row(
+            "OnDemand",
+            "GB",
+            "0.1100000000",
+            "Data Transfer",
+            usageType="EUW3-DataTransfer-Out-Bytes",
+            LocationType="",
+            **{"From Location Type": "AWS Local Zone"},
+        ),
     ],
 }
 
@@ -298,7 +310,7 @@ def test_refresh_builds_the_table_from_the_bulk_api_keeping_only_what_the_estima
     assert "[1/6] AmazonEC2 eu-west-3: reading " in captured.err
     assert "[1/6] AmazonEC2 eu-west-3: 12 rows, 5 prices kept" in captured.err
     assert "[5/6] AWSEvents eu-west-3: 3 rows, 1 prices kept" in captured.err
-    assert "[6/6] AWSDataTransfer eu-west-3: 4 rows, 1 prices kept" in captured.err
+    assert "[6/6] AWSDataTransfer eu-west-3: 5 rows, 1 prices kept" in captured.err
 
     table = prices.load(out)
     section = table.data["regions"]["eu-west-3"]
@@ -410,5 +422,9 @@ def test_a_rewritten_table_keeps_its_permissions_and_a_new_one_is_readable_by_al
     price_list.write_table(existing, table)
     assert existing.stat().st_mode & 0o777 == 0o664 and json.loads(existing.read_text()) == table
     new = tmp_path / "new.json"
-    price_list.write_table(new, table)
-    assert new.stat().st_mode & 0o777 == 0o644
+    umask = os.umask(0o022)
+    try:
+        price_list.write_table(new, table)
+    finally:
+        os.umask(umask)
+    assert new.stat().st_mode & 0o777 == 0o644  # as the umask has it

@@ -94,11 +94,12 @@ class Line:
 
     @property
     def monthly(self) -> float | None:
+        """In cents, as a bill shows a line: a server's month is the sum of its lines as shown."""
         if self.kind != "fixed" or self.quantity is None:
             return None
         if self.quantity == 0:
             return 0.0
-        return None if self.unit_price is None else self.quantity * self.unit_price
+        return None if self.unit_price is None else round(self.quantity * self.unit_price, 2)
 
     def as_dict(self) -> dict[str, Any]:
         monthly = self.monthly
@@ -116,7 +117,8 @@ class Line:
 
 @dataclass(frozen=True)
 class Saving:
-    """What a schedule (or parking) saves against running the same instance all month."""
+    """What a schedule (or parking) saves against running the same instance all month: its hours, and its
+    detailed monitoring's metrics, billed for the same hours (`hourly_price` is both, per running hour)."""
 
     weekly_hours: float | None
     instance_hours: float
@@ -132,8 +134,8 @@ class Saving:
 
     @property
     def percent(self) -> float:
-        """The share of the always-on instance cost saved: of the 730 h month (see the module's docstring for
-        how it relates to the preview's `savingPercent`, a share of the week)."""
+        """The share of the always-on cost of running the instance saved: of the 730 h month (see the module's
+        docstring for how it relates to the preview's `savingPercent`, a share of the week)."""
         return 100 * (HOURS_PER_MONTH - self.instance_hours) / HOURS_PER_MONTH
 
     def as_dict(self) -> dict[str, Any]:
@@ -162,11 +164,16 @@ class ServerCost:
 
     @property
     def monthly(self) -> float:
-        return sum(line.monthly or 0.0 for line in self.lines)
+        return round(sum(line.monthly or 0.0 for line in self.lines), 2)
 
     @property
     def unknown(self) -> int:
         return sum(1 for line in self.lines if line.kind == "unknown")
+
+    @property
+    def unknown_items(self) -> list[str]:
+        """What has no price: a change that keeps the same unknown items changes the month by its priced part."""
+        return sorted(line.item for line in self.lines if line.kind == "unknown")
 
     @property
     def in_aws(self) -> bool:
@@ -182,6 +189,7 @@ class ServerCost:
             "hoursBasis": self.hours_basis,
             "monthlyUsd": _rounded(self.monthly, 2),
             "priceUnknown": self.unknown,
+            "unknownItems": self.unknown_items,
             "saving": self.saving.as_dict() if self.saving else None,
             "note": self.note,
             "lines": [line.as_dict() for line in self.lines],
@@ -275,17 +283,16 @@ def running_hours(document: Mapping[str, Any], server: str) -> tuple[float, str,
     schedule = document.get("schedules", {}).get(server)
     if isinstance(schedule, dict) and isinstance(schedule.get("weeklyRunningHours"), int | float):
         weekly = float(schedule["weeklyRunningHours"])
+        idle = " (idle stop may run it less)" if "idle stop" in str(summary.get("power", "")) else ""
         if weekly >= HOURS_PER_WEEK:
-            return HOURS_PER_MONTH, "scheduled every hour of the week, never stopped: 730 h/month", weekly
+            return HOURS_PER_MONTH, f"scheduled every hour of the week, never stopped: 730 h/month{idle}", weekly
         basis = f"scheduled: {_number(weekly)} h/week × 52/12 = {_number(weekly * WEEKS_PER_MONTH)} h/month"
-        if "idle stop" in str(summary.get("power", "")):
-            basis += " (idle stop may run it less)"
-        return weekly * WEEKS_PER_MONTH, basis, weekly
+        return weekly * WEEKS_PER_MONTH, basis + idle, weekly
     return HOURS_PER_MONTH, "always on: 730 h/month", None
 
 
 def _number(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def _price_line(item: str, unit: str, quantity: float, price: Price | None, note: str = "") -> Line:
@@ -529,5 +536,9 @@ def _server_cost(
     saving = None
     instance = next((line for line in lines if line.item.startswith("EC2 ") and line.unit == "h"), None)
     if hours is not None and hours < HOURS_PER_MONTH and instance is not None and instance.unit_price is not None:
-        saving = Saving(weekly, hours, instance.unit_price)
+        hourly = instance.unit_price
+        metrics = next((line for line in lines if line.item.startswith("CloudWatch detailed monitoring")), None)
+        if metrics is not None and metrics.unit_price is not None:
+            hourly += DETAILED_MONITORING_METRICS * metrics.unit_price / HOURS_PER_MONTH
+        saving = Saving(weekly, hours, hourly)
     return ServerCost(name, str(summary.get("role", "-")), placement, power, hours, basis, tuple(lines), saving, note)

@@ -36,6 +36,9 @@ INDEX_PATH = "/offers/v1.0/aws/index.json"
 SERVICES = ("AmazonEC2", "AmazonVPC", "AmazonCloudWatch", "AmazonS3", "AWSEvents", "AWSDataTransfer")
 DEFAULT_REGIONS = ("eu-central-1", "eu-west-1", "eu-west-3", "us-east-1")
 PROGRESS_EVERY = 250_000
+LOCATION_COLUMNS = ("Location Type", "From Location Type")
+"""Where a row's price applies: the EC2 offer's `Location Type`, the data transfer offer's `From Location Type`
+(an empty or absent column is the region's own price)."""
 TIMEOUT = 120.0
 
 Progress = Callable[[str], None]
@@ -124,7 +127,7 @@ def keep(service: str, row: dict[str, str], families: tuple[str, ...]) -> tuple[
     if price is None:
         return None
     family, unit, usage = row.get("Product Family", ""), row.get("Unit", ""), _usage(row)
-    if row.get("Location Type", "AWS Region") != "AWS Region":
+    if any(row.get(column) not in (None, "", "AWS Region") for column in LOCATION_COLUMNS):
         return None  # a region's offer also prices its Local Zones and Wavelength Zones: not where we deploy
     if service == "AmazonEC2":
         instance_type = row.get("Instance Type", "")
@@ -254,12 +257,14 @@ def build_table(
 
 def write_table(path: Path, table: dict[str, Any]) -> None:
     """Writes the table atomically: a temporary file beside it, then a rename (the old one stays until then).
-    The new file keeps the old one's permissions (a new one is readable by all, as git checks files out):
+    The new file keeps the old one's permissions (a new one gets the umask's, as any file the user writes):
     mkstemp makes its file private."""
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        mode = 0o644
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(descriptor, mode)

@@ -11,6 +11,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import re
@@ -137,7 +138,7 @@ def validate(data: object) -> PriceTable:
     for key, source in sources.items():
         if not isinstance(source, dict) or not str(source.get("url", "")).startswith(("http://", "https://")):
             raise PriceTableError(f"source {key!r}: no address (url)")
-        if not ISO_DATE.match(str(source.get("date", ""))):
+        if not _is_date(str(source.get("date", ""))):
             raise PriceTableError(f"source {key!r}: its date is not a date (YYYY-MM-DD): {source.get('date')!r}")
     for region, section in regions.items():
         if not isinstance(section, dict):
@@ -154,6 +155,17 @@ def validate(data: object) -> PriceTable:
             if source not in sources:
                 raise PriceTableError(f"region {region}: source {source!r} is not described under 'sources'")
     return PriceTable(data)
+
+
+def _is_date(text: str) -> bool:
+    """Whether `text` starts with a real day, YYYY-MM-DD (an offer file's publication time is a timestamp)."""
+    if not ISO_DATE.match(text):
+        return False
+    try:
+        datetime.date.fromisoformat(text[:10])
+    except ValueError:
+        return False
+    return text[10:11] in ("", "T", " ")
 
 
 def _unsourced(section: dict[str, Any], path: str = "") -> str | None:

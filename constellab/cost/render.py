@@ -26,7 +26,7 @@ def _unit_price(line: Line) -> str:
 def _quantity(line: Line) -> str:
     if line.quantity is None:
         return ""
-    return f"{line.quantity:,.1f}".rstrip("0").rstrip(".") + f" {line.unit}"
+    return f"{line.quantity:,.2f}".rstrip("0").rstrip(".") + f" {line.unit}"
 
 
 def total(cost: StackCost) -> str:
@@ -48,8 +48,8 @@ def saving_text(server: ServerCost) -> str | None:
     if saving.weekly_hours is None:
         what = f"parked: no instance hours instead of {HOURS_PER_MONTH:g}"
     else:
-        what = f"schedule: {saving.instance_hours:.1f} h/month instead of {HOURS_PER_MONTH:g}"
-    return f"{what}, saves {usd(saving.monthly)}/month ({saving.percent:.1f}% of the always-on instance cost)"
+        what = f"schedule: {saving.instance_hours:.2f} h/month instead of {HOURS_PER_MONTH:g}"
+    return f"{what}, saves {usd(saving.monthly)}/month ({saving.percent:.1f}% of running it always on)"
 
 
 def render_text(costs: Sequence[StackCost], table: PriceTable) -> str:
