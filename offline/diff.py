@@ -214,26 +214,40 @@ BOUNDS = ("exact", "atLeast", "atMost", "approximate")
 `approximate`."""
 
 
-def _unknown_items(side: dict[str, Any] | None) -> list[str] | None:
-    """A server's costs without a price (None: a base previewed before the items were listed, with some)."""
+UnknownAmounts = dict[tuple[str, str], float]
+"""A server's costs without a price: (item, unit) → the quantity of it (an item of unknown quantity counts 1)."""
+
+
+def _unknown_items(side: dict[str, Any] | None) -> UnknownAmounts | None:
+    """A server's costs without a price, summed per item (None: a base previewed before they were listed,
+    with some)."""
     if side is None:
-        return []
+        return {}
     items = side.get("unknownItems")
-    if isinstance(items, list):
-        return sorted(str(item) for item in items)
-    return [] if not side.get("priceUnknown") else None
+    if not isinstance(items, list) or not all(isinstance(entry, dict) for entry in items):
+        return {} if not side.get("priceUnknown") else None
+    amounts: UnknownAmounts = {}
+    for entry in items:
+        key = (str(entry.get("item")), str(entry.get("unit")))
+        quantity = entry.get("quantity")
+        amounts[key] = amounts.get(key, 0.0) + (float(quantity) if isinstance(quantity, int | float) else 1.0)
+    return amounts
 
 
-def _bound(before: list[str] | None, after: list[str] | None) -> str:
+def _bound(before: UnknownAmounts | None, after: UnknownAmounts | None) -> str:
     if before is None or after is None:
+        known = after if before is None else before
+        if known == {}:  # the other side's unknowns are not listed, but this side has none
+            return "atMost" if before is None else "atLeast"
         return "approximate"
-    if before == after:
+    keys = before.keys() | after.keys()
+    more = any(after.get(key, 0.0) > before.get(key, 0.0) for key in keys)
+    less = any(after.get(key, 0.0) < before.get(key, 0.0) for key in keys)
+    if not more and not less:
         return "exact"
-    if set(before) <= set(after):
-        return "atLeast"
-    if set(after) <= set(before):
-        return "atMost"
-    return "approximate"
+    if more and less:
+        return "approximate"
+    return "atLeast" if more else "atMost"
 
 
 def _stack_bound(bounds: list[str]) -> str:
@@ -250,6 +264,7 @@ def cost_delta(before: dict[str, Any] | None, after: dict[str, Any] | None) -> d
     is exact."""
     old, new = _cost(before), _cost(after)
     old_servers, new_servers = (old or {}).get("servers", {}), (new or {}).get("servers", {})
+    same_region = before is None or after is None or before.get("region") == after.get("region")
     servers, bounds = [], []
     for name in sorted(old_servers.keys() | new_servers.keys()):
         was_side, now_side = old_servers.get(name), new_servers.get(name)
@@ -257,6 +272,9 @@ def cost_delta(before: dict[str, Any] | None, after: dict[str, Any] | None) -> d
         now = (now_side or {}).get("monthlyUsd")
         moved = round((now or 0.0) - (was or 0.0), 2)
         bound = _bound(_unknown_items(was_side), _unknown_items(now_side))
+        if bound != "exact" or (was_side or {}).get("priceUnknown") or (now_side or {}).get("priceUnknown"):
+            # the same costs without a price in another region are not the same costs
+            bound = bound if same_region else "approximate"
         bounds.append(bound)
         # a server that comes or goes with nothing to price (on-prem, or the shared part of a new stack) moves nothing
         if moved != 0 or bound != "exact":

@@ -77,7 +77,7 @@ BOUND_MARKS = {"exact": "", "atLeast": "≥ ", "atMost": "≤ ", "approximate": 
 BOUND_WORDS = {
     "atLeast": "at least: the change adds costs without a price",
     "atMost": "at most: the base had costs without a price",
-    "approximate": "priced costs only: costs without a price on both sides differ",
+    "approximate": "about: costs without a price change too, or are not known on both sides",
 }
 
 
@@ -100,8 +100,8 @@ def bound_note(cost: dict[str, Any]) -> str:
 
 
 def cost_moves(stack_diff: dict[str, Any]) -> list[str]:
-    """Each server whose month moves: `lab3: – → $72.56 (+$72.56)` (– where it is absent), saying so when a
-    price is unknown on either side."""
+    """Each server whose month moves: `lab3: – → $72.56 (+$72.56)` (– where it is absent), saying how it bounds
+    the real change when costs without a price differ between the sides."""
     return [
         f"{item['name']}: {money(item['beforeMonthlyUsd'])} → {money(item['afterMonthlyUsd'])} "
         f"({signed(item['deltaMonthlyUsd'])}{'' if _bound(item) == 'exact' else '; ' + BOUND_WORDS[_bound(item)]})"

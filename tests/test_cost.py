@@ -287,10 +287,16 @@ def test_a_new_lab_in_a_pull_request_shows_its_monthly_delta():
     ]
 
 
-def cost_of(server: str, instance_type: str, power: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A document's `cost` with one server of this instance type (us-east-1, the shipped table)."""
-    doc = document({server: power or ALWAYS_ON}, cloud_server(server, instance_type))
-    return {"cost": estimate.estimate(doc, TABLE).brief("t")}
+def cost_of(
+    server: str,
+    instance_type: str,
+    power: dict[str, Any] | None = None,
+    schedules: dict[str, float] | None = None,
+    region: str = "us-east-1",
+) -> dict[str, Any]:
+    """A preview document's region and `cost`, with one server of this instance type (the shipped table)."""
+    doc = document({server: power or ALWAYS_ON}, cloud_server(server, instance_type), schedules, region)
+    return {"region": region, "cost": estimate.estimate(doc, TABLE).brief("t")}
 
 
 def test_a_delta_says_how_it_bounds_the_real_change_when_costs_have_no_price():
@@ -313,6 +319,27 @@ def test_a_delta_says_how_it_bounds_the_real_change_when_costs_have_no_price():
     # the same unknown on both sides, nothing else moving: the change is exactly nothing, and not listed
     same = cost_delta(cost_of("hub", "t3.enormous"), cost_of("hub", "t3.enormous"))
     assert (same["bound"], same["servers"], delta_cell({"cost": same})) == ("exact", [], "$0.00")
+    # the same unknown type running more hours: the change adds to what has no price, at least the priced part
+    scheduled = cost_delta(
+        cost_of("lab", "t3.enormous", SCHEDULED, {"lab": 55}), cost_of("lab", "t3.enormous", SCHEDULED, {"lab": 75})
+    )
+    assert (scheduled["bound"], delta_cell({"cost": scheduled})) == ("atLeast", "≥ $0.00")
+    # the same unknown costs in another region are not the same costs
+    moved = cost_delta(cost_of("hub", "t3.enormous", region="ap-south-2"), cost_of("hub", "t3.enormous"))
+    assert moved["bound"] == "approximate"
+    # two volumes of a type without a price, then one: the change takes from what has no price
+    io2 = [aws("aws:ebs/volume:Volume", f"v{n}", "hub", size=10, type="io2") for n in (1, 2)]
+    two = {"cost": estimate.estimate(document({"hub": ALWAYS_ON}, io2), TABLE).brief("t")}
+    one = {"cost": estimate.estimate(document({"hub": ALWAYS_ON}, io2[:1]), TABLE).brief("t")}
+    assert cost_delta(two, one)["bound"] == "atMost" and cost_delta(one, two)["bound"] == "atLeast"
+    # a base previewed before the unknown costs were listed: provable only when the change has none left
+    cost: dict[str, Any] = cost_of("hub", "t3.enormous")["cost"]
+    servers = {
+        name: {k: v for k, v in server.items() if k != "unknownItems"} for name, server in cost["servers"].items()
+    }
+    old_base = {"region": "us-east-1", "cost": {**cost, "servers": servers}}
+    assert cost_delta(old_base, cost_of("hub", "t3.large"))["bound"] == "atMost"
+    assert cost_delta(old_base, cost_of("hub", "t3.enormous"))["bound"] == "approximate"
     # an on-prem server coming with a new stack moves nothing: it is not listed
     onprem = {"role": "hub", "placement": "onPrem", "power": "always on"}
     new_stack = cost_delta(None, {"cost": estimate.estimate(document({"hub": onprem}, []), TABLE).brief("t")})

@@ -171,9 +171,15 @@ class ServerCost:
         return sum(1 for line in self.lines if line.kind == "unknown")
 
     @property
-    def unknown_items(self) -> list[str]:
-        """What has no price: a change that keeps the same unknown items changes the month by its priced part."""
-        return sorted(line.item for line in self.lines if line.kind == "unknown")
+    def unknown_items(self) -> list[dict[str, Any]]:
+        """What has no price, and how much of it: a change that keeps the same unknown items in the same
+        quantities changes the month by exactly its priced part."""
+        found = [
+            {"item": line.item, "quantity": _rounded(line.quantity, 4), "unit": line.unit}
+            for line in self.lines
+            if line.kind == "unknown"
+        ]
+        return sorted(found, key=lambda entry: (entry["item"], entry["unit"], entry["quantity"] or 0))
 
     @property
     def in_aws(self) -> bool:
