@@ -272,9 +272,8 @@ def cost_delta(before: dict[str, Any] | None, after: dict[str, Any] | None) -> d
         now = (now_side or {}).get("monthlyUsd")
         moved = round((now or 0.0) - (was or 0.0), 2)
         bound = _bound(_unknown_items(was_side), _unknown_items(now_side))
-        if bound != "exact" or (was_side or {}).get("priceUnknown") or (now_side or {}).get("priceUnknown"):
-            # the same costs without a price in another region are not the same costs
-            bound = bound if same_region else "approximate"
+        if not same_region and any(side.get("priceUnknown") for side in (was_side, now_side) if side):
+            bound = "approximate"  # the same costs without a price in another region are not the same costs
         bounds.append(bound)
         # a server that comes or goes with nothing to price (on-prem, or the shared part of a new stack) moves nothing
         if moved != 0 or bound != "exact":

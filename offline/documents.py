@@ -118,13 +118,14 @@ def server_summaries(settings: StackSettings) -> dict[str, dict[str, Any]]:
     return found
 
 
-def cost_of(document: dict[str, Any]) -> dict[str, Any]:
+def cost_of(document: dict[str, Any], budget: float | None = None) -> dict[str, Any]:
     """The document's `cost`: the shipped price table's monthly estimate of what it declares on AWS
-    (`constellab.cost.estimate`), trimmed to the totals and each server's month."""
+    (`constellab.cost.estimate`), trimmed to the totals and each server's month, and the stack's budget."""
     from constellab.cost import estimate, prices
 
     table = prices.shipped()
-    return estimate.estimate(document, table, document.get("region")).brief(table.built)
+    cost = estimate.estimate(document, table, document.get("region")).brief(table.built)
+    return {**cost, "budgetMonthlyUsd": budget}
 
 
 def _schedules(outputs: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +140,7 @@ def _schedules(outputs: dict[str, Any]) -> dict[str, Any]:
 def run_cost(run: OfflineRun) -> dict[str, Any]:
     """The run's `cost` (as `stack_document` has it) without the rest of the document (`ops check`'s budget)."""
     outputs = mask(run.outputs)
-    cost = cost_of(
+    return cost_of(
         {
             "stack": run.stack,
             "region": run.settings.aws_region,
@@ -147,9 +148,9 @@ def run_cost(run: OfflineRun) -> dict[str, Any]:
             "outputs": outputs,
             "schedules": _schedules(outputs),
             "servers": server_summaries(run.settings),
-        }
+        },
+        _budget(run),
     )
-    return {**cost, "budgetMonthlyUsd": _budget(run)}
 
 
 def _budget(run: OfflineRun) -> float | None:
@@ -177,7 +178,7 @@ def stack_document(run: OfflineRun, pack_config: PackConfig | None = None) -> di
         "labManager": lab_manager_sets(run.settings),
         "servers": server_summaries(run.settings),
     }
-    document["cost"] = {**cost_of(document), "budgetMonthlyUsd": _budget(run)}
+    document["cost"] = cost_of(document, _budget(run))
     violations = check_run(run, pack_config, cost=document["cost"])
     document["policies"] = [violation.as_dict() for violation in violations]
     return document

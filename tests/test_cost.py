@@ -346,6 +346,15 @@ def test_a_delta_says_how_it_bounds_the_real_change_when_costs_have_no_price():
     assert new_stack["servers"] == [] and new_stack["deltaMonthlyUsd"] == 0
 
 
+def test_every_bound_has_a_mark_words_and_its_place_in_the_schema():
+    from offline.diff import BOUNDS
+    from offline.report import BOUND_MARKS, BOUND_WORDS
+
+    schema = json.loads((STACKS.parent / "docs" / "preview.schema.json").read_text())
+    assert schema["$defs"]["costBound"]["enum"] == list(BOUNDS) == list(BOUND_MARKS)
+    assert set(BOUND_WORDS) == set(BOUNDS) - {"exact"}
+
+
 def test_the_region_comes_from_the_document_when_it_is_not_given():
     doc = document({}, [])
     del doc["region"]

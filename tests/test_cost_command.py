@@ -48,9 +48,9 @@ def test_cost_markdown_has_a_table_with_a_bar_per_stack_and_per_server(capsys):
     out = capsys.readouterr().out
     assert "| acme-cloud | eu-west-3 | $305.46 | 0 | ████████████████████ |" in out
     assert "| biolab-hybrid | eu-central-1 | $144.54 | 0 | █████████ |" in out  # 144.54 / 305.46 × 20 = 9.5
-    # hub: 81.76 + 530 GB × $0.0928 = 49.184 + 3.65 + 0.10 + 2.10 = 136.794, the largest server: a full bar
-    assert "| hub | always on | 730.0 | $136.79 | 0 | ████████████████████ |" in out
-    assert "| lab1 | scheduled + idle stop | 238.3 | $70.78 | 0 | ██████████ |" in out  # 70.777 / 136.794 × 20 = 10.3
+    # hub: 81.76 + 2.78 + 46.40 (30 + 500 GB × $0.0928) + 3.65 + 0.10 + 2.10 = 136.79, the largest server: a full bar
+    assert "| hub | always on | 730 | $136.79 | 0 | ████████████████████ |" in out
+    assert "| lab1 | scheduled + idle stop | 238.33 | $70.78 | 0 | ██████████ |" in out  # 70.78 / 136.79 × 20 = 10.3
     assert "- **lab1**: schedule: 238.33 h/month instead of 730, saves $94.24/month" in out
 
 

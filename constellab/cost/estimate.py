@@ -421,53 +421,37 @@ def _resource_lines(
     return [], []
 
 
+def _usage_line(item: str, unit: str, price: Price | None, note: str = "depends on usage") -> Line:
+    """A cost billed by use: its unit price where the table has one, never a quantity nor a total."""
+    return Line(item, "usage", unit, unit_price=price.value if price else None, source=price.source if price else None,
+                note=note)  # fmt: skip
+
+
 def _usage_lines(counts: Mapping[str, int], table: PriceTable, region: str) -> list[Line]:
     lines = []
     if buckets := counts.get("s3"):
-        storage = table.s3_standard_gb_month(region)
-        lines.append(
-            Line(
-                f"S3 Standard storage ({buckets} bucket{'s' if buckets > 1 else ''})",
-                "usage",
-                "GB-month",
-                unit_price=storage.value if storage else None,
-                source=storage.source if storage else None,
-                note="depends on usage",
-            )
-        )
-        for label, price in (("PUT", table.s3_put_per_1000(region)), ("GET", table.s3_get_per_1000(region))):
-            lines.append(
-                Line(
-                    f"S3 {label} requests",
-                    "usage",
-                    "1,000 requests",
-                    unit_price=price.value if price else None,
-                    source=price.source if price else None,
-                    note="depends on usage",
-                )
-            )
+        storage = f"S3 Standard storage ({buckets} bucket{'s' if buckets > 1 else ''})"
+        lines += [
+            _usage_line(storage, "GB-month", table.s3_standard_gb_month(region)),
+            _usage_line("S3 PUT requests", "1,000 requests", table.s3_put_per_1000(region)),
+            _usage_line("S3 GET requests", "1,000 requests", table.s3_get_per_1000(region)),
+        ]
     if counts.get("egress"):
-        price = table.data_transfer_out_gb(region)
         lines.append(
-            Line(
+            _usage_line(
                 "Data transfer out to the internet",
-                "usage",
                 "GB",
-                unit_price=price.value if price else None,
-                source=price.source if price else None,
-                note="depends on usage: the first 10 TB a month, after AWS's free allowance",
+                table.data_transfer_out_gb(region),
+                "depends on usage: the first 10 TB a month, after AWS's free allowance",
             )
         )
     if schedules := counts.get("scheduler"):
-        price = table.scheduler_per_million(region)
         lines.append(
-            Line(
+            _usage_line(
                 f"EventBridge Scheduler invocations ({schedules} schedule{'s' if schedules > 1 else ''})",
-                "usage",
                 "1,000,000 invocations",
-                unit_price=price.value if price else None,
-                source=price.source if price else None,
-                note="depends on usage: one invocation per start or stop; the first 14 million a month are free",
+                table.scheduler_per_million(region),
+                "depends on usage: one invocation per start or stop; the first 14 million a month are free",
             )
         )
     return lines

@@ -121,7 +121,7 @@ def render_markdown(costs: Sequence[StackCost], table: PriceTable) -> str:
         biggest = max(server.monthly for server in servers)
         out += ["| server | power | hours/month | per month | price unknown | |", "|---|---|---:|---:|---:|---|"]
         for server in servers:
-            hours = "-" if server.instance_hours is None else f"{server.instance_hours:.1f}"
+            hours = "-" if server.instance_hours is None else f"{server.instance_hours:.2f}".rstrip("0").rstrip(".")
             out.append(
                 f"| {server.name} | {_cell(server.power)} | {hours} | {usd(server.monthly)} | {server.unknown} "
                 f"| {bar(server.monthly, biggest)} |"
